@@ -1,0 +1,26 @@
+// Every output carries the build id of the worker that made it, so what a bad deployment
+// produced can be found again. CUSTODY_BUILD_ID wins; else package version + git commit.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from '../config/config';
+
+let cached: string | undefined;
+
+export function custodyVersion(): string {
+  return (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+export function buildId(): string {
+  if (cached) return cached;
+  let commit = 'nogit';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    // Not a checkout (an installed package): the version alone identifies the build.
+  }
+  cached = process.env.CUSTODY_BUILD_ID || `${custodyVersion()}+${commit}`;
+  return cached;
+}

@@ -1,0 +1,3 @@
+export * from './ledger';
+export { ledgerMigrations } from './migrations';
+export type { LedgerDatabase } from './schema';

@@ -1,0 +1,72 @@
+// The ledger's schema history. Migrations are code, not files, so the worker bundle and
+// the CLI carry them without a migrations folder; they are only ever appended to.
+import { PostgresAdapter, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** Auto-incrementing integer key: SQLite's `integer primary key autoincrement` has no
+ *  PostgreSQL spelling, so the one column that needs it is the one place that branches. */
+function isPostgres(db: Kysely<unknown>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+const migrations: Record<string, Migration> = {
+  '0001-initial': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('objects')
+        .ifNotExists()
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('title', 'text')
+        .addColumn('source_modified_at', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('frozen', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('frozen_reason', 'text')
+        .addColumn('frozen_by', 'text')
+        .addColumn('last_sip_id', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('preserved_modified_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('objects_state').ifNotExists().on('objects').column('state').execute();
+
+      await db.schema
+        .createTable('packages')
+        .ifNotExists()
+        .addColumn('sip_id', 'text', (c) => c.primaryKey())
+        .addColumn('object_id', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('payload_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('payload_files', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('verdict', 'text')
+        .addColumn('reasons', 'text')
+        .addColumn('decided_at', 'text')
+        .addColumn('report_path', 'text')
+        .execute();
+      await db.schema.createIndex('packages_object').ifNotExists().on('packages').column('object_id').execute();
+
+      const events = isPostgres(db)
+        ? db.schema.createTable('events').ifNotExists().addColumn('id', 'serial', (c) => c.primaryKey())
+        : db.schema
+            .createTable('events')
+            .ifNotExists()
+            .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      await events
+        .addColumn('key', 'text', (c) => c.notNull().unique())
+        .addColumn('object_id', 'text', (c) => c.notNull())
+        .addColumn('sip_id', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('stage', 'text')
+        .addColumn('detail', 'text')
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('events_object_at').ifNotExists().on('events').columns(['object_id', 'at', 'id']).execute();
+    },
+  },
+};
+
+export const ledgerMigrations: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

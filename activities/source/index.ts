@@ -1,0 +1,2 @@
+export * from './object-source';
+export { folderSource } from './folder-source';

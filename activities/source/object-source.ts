@@ -1,0 +1,45 @@
+// What the download stage needs from any source of objects: the folder tree today,
+// S3 or an HTTP catalog later.
+import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
+
+export interface SourceObjectSummary {
+  id: string;
+  modifiedAt: string;
+  title: string;
+}
+
+/** An object the source holds but cannot describe; listed so that it is never silently dropped. */
+export interface InvalidSourceObject {
+  id: string;
+  error: string;
+}
+
+export interface DescribedObject {
+  metadata: ObjectMetadata;
+  /** Payload files sorted by path; object.json itself is not among them. */
+  files: SourceFile[];
+}
+
+export interface ObjectSource {
+  /** Every object in the source (sorted by id). Objects with invalid object.json are still listed with an `error` field, never silently dropped. */
+  list(): Promise<Array<SourceObjectSummary | InvalidSourceObject>>;
+  /** Validated metadata + payload file list (relative paths, '/' separators, sizes; object.json itself excluded). */
+  describe(objectId: string): Promise<DescribedObject>;
+  /** Stream every payload file into destDir (same relative paths), verifying sizes; writes destDir/object.json too.
+   *  Idempotent: a file already there with the same size and sha256 as the source is not copied again. Calls
+   *  onProgress(bytesDone, bytesTotal) often (the activity heartbeats from it). Returns what describe() returns. */
+  download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<DescribedObject>;
+  /** describe() plus what the checks before any work need: when the object last changed, and each file's first bytes. */
+  inspect(objectId: string, headBytes: number): Promise<InspectedObject>;
+}
+
+export interface InspectedObject extends DescribedObject {
+  /** Newest modification time of object.json and the payload files (ISO). */
+  lastChangedAt: string;
+  /** The first bytes of each payload file, by path (for format identification). */
+  heads: Map<string, Buffer>;
+}
+
+export function isInvalidSourceObject(o: SourceObjectSummary | InvalidSourceObject): o is InvalidSourceObject {
+  return 'error' in o;
+}

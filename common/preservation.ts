@@ -1,0 +1,158 @@
+// Names and message definitions of the preservation pipeline, shared by the workflow,
+// the worker, the CLI and the tests. No Node imports: workflows import this module.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Verdict } from './sip';
+
+/** One task queue per stage so each stage's workers scale separately. */
+export const TASK_QUEUES = {
+  /** Workflow tasks and light I/O activities (ledger, service API). */
+  io: 'custody-io',
+  download: 'custody-download',
+  package: 'custody-package',
+  submit: 'custody-submit',
+} as const;
+export type QueueRole = keyof typeof TASK_QUEUES;
+
+export const preserveWorkflowId = (objectId: string): string => `preserve:${objectId}`;
+
+export const STAGES = [
+  'queued',
+  'deferred',
+  'downloading',
+  'packaging',
+  'submitting',
+  'awaiting-verdict',
+  'confirming',
+  'confirmed',
+  'rejected',
+  'frozen',
+  'failed',
+  'no-verdict',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Stages in which the workflow has ended or waits for an operator. */
+export const SETTLED_STAGES: readonly Stage[] = ['confirmed', 'rejected', 'frozen', 'failed', 'no-verdict'];
+/** Stages from which `custody reenqueue` starts the object again. */
+export const REENQUEUABLE_STAGES: readonly Stage[] = ['rejected', 'failed', 'frozen', 'no-verdict'];
+
+export interface PreserveObjectInput {
+  objectId: string;
+  settings: PipelineSettings;
+  /** 1 for the first run; a reenqueue continues-as-new with attempt + 1. */
+  attempt?: number;
+  /** Who or what started the run: 'enqueue', 'reenqueue', 'sync-source'… */
+  reason?: string;
+}
+
+export interface PreserveObjectState {
+  objectId: string;
+  stage: Stage;
+  attempt: number;
+  sipId?: string;
+  verdict?: Verdict;
+  lastError?: string;
+  /** Stack of the last failure, for an operator reading a failed object. */
+  lastErrorStack?: string;
+  frozenReason?: string;
+  frozenBy?: string;
+  /** While deferred: when the object is looked at again. */
+  deferredUntil?: string;
+  /** Build id of the worker that built this attempt's SIP. */
+  buildId?: string;
+  /** Workflow time of the last change of stage. */
+  updatedAt: string;
+}
+
+/** Sent by the scheduled poller (or anyone who learned the verdict). */
+export const sipProcessedSignal = defineSignal<[Verdict]>('sipProcessed');
+export interface FreezeRequest {
+  reason: string;
+  /** Who or what froze it: an operator (user@host) or custody itself for a known cause. */
+  by: string;
+}
+export interface FreezeAck {
+  objectId: string;
+  /** The stage the object stopped before, and where unfreeze continues. */
+  stoppedBefore: Stage;
+  frozenAt: string;
+}
+
+/**
+ * Operator actions are Updates, so the command learns that they took effect. A freeze waits
+ * for the running step to finish (steps are idempotent and cancelling a SIP build half-way
+ * only wastes it), then returns the stage the object stopped before.
+ */
+export const freezeUpdate = defineUpdate<FreezeAck, [FreezeRequest]>('freeze');
+export const unfreezeUpdate = defineUpdate<{ objectId: string; resumes: Stage }, [{ by: string }]>('unfreeze');
+/** Start again from download with a new SIP id (continue-as-new: each attempt stays in the history chain). */
+export const reenqueueUpdate = defineUpdate<{ objectId: string; nextAttempt: number }, [{ by: string }]>('reenqueue');
+
+export const stateQuery = defineQuery<PreserveObjectState>('state');
+
+/** Workflow id of the polling workflow that the schedule starts. */
+export const SYNC_PROCESSED_SIPS_SCHEDULE = 'sync-processed-sips';
+
+export interface RetrySettings {
+  initialInterval: string;
+  backoffCoefficient: number;
+  maximumInterval: string;
+  maximumAttempts: number;
+  /** Error types no retry can fix, besides those thrown as non-retryable. */
+  nonRetryableErrorTypes: string[];
+}
+
+/** Failure types that freeze the object with their reason instead of failing it. */
+export const AUTO_FREEZE_TYPES = [
+  'InvalidObjectMetadata',
+  'ObjectNotFound',
+  'EmptyObject',
+  'UnsafePath',
+  'UnsupportedFileType',
+  'UnsupportedFormat',
+  'ObjectTooLarge',
+  'TooManyFiles',
+  'ZeroLengthFile',
+] as const;
+export const AUTOMATIC_FREEZER = 'custody (automatic)';
+
+/**
+ * Settings the workflow needs from config. They travel in the workflow input (workflows read
+ * no config), so each run's history shows the settings it ran with.
+ */
+export interface PipelineSettings {
+  retry: Record<QueueRole, RetrySettings>;
+  /** Heartbeat timeout of the data-moving stages: how soon a dead worker's step is retried elsewhere. */
+  heartbeatTimeout: string;
+  verdict: { pollAfter: string; deadline: string };
+}
+
+/** What the check before any work found. */
+export type ObjectCheck = { ready: true; payloadBytes: number; payloadFiles: number } | { ready: false; deferMs: number; reason: string };
+
+export interface PreserveObjectResult {
+  objectId: string;
+  stage: Stage;
+  sipId?: string;
+  verdict?: Verdict;
+}
+
+/** What the download activity left in the working folder. */
+export interface DownloadedObject {
+  workDir: string;
+  title: string;
+  payloadBytes: number;
+  payloadFiles: number;
+  buildId: string;
+}
+
+export interface SyncProcessedSipsInput {
+  /** Where to start when there is no checkpoint from a previous run. ISO date-time. */
+  since?: string;
+}
+export interface SyncProcessedSipsResult {
+  /** decidedAt of the newest verdict seen: the next run asks for verdicts after it. */
+  checkpoint: string;
+  signalled: number;
+  notWaiting: number;
+}

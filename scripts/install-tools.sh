@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what custody needs on this machine when it is missing: npm packages and the Temporal
+# CLI. Later runs find everything in place and return at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -d /usr/include/node ] && [ -z "${npm_config_nodedir:-}" ]; then
+  # Native modules (better-sqlite3) build against the local Node headers: nothing to download.
+  export npm_config_nodedir=/usr
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+temporal-config/get-temporal.sh >/dev/null

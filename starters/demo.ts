@@ -1,0 +1,104 @@
+// The demo: the reference preservation service, a worker serving every queue, the polling
+// schedule, and the sample collection in examples/ enqueued — then a progress bar until every
+// object is settled, and a table of outcomes with each workflow's Web UI link.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import { REPO_ROOT, loadConfig } from '../config/config';
+import { connectClient } from '../config/temporal-connection';
+import { SETTLED_STAGES, preserveWorkflowId } from '../common/preservation';
+import { openParts } from '../activities/parts';
+import { startWorkers } from '../workers/run-worker';
+import { installRuntime } from '../workers/runtime';
+import { enqueue } from './enqueue';
+import { createSchedules } from './schedules';
+
+const exitWhenDone = process.argv.includes('--exit') || process.env.CI === 'true';
+
+/** What the reference service must decide for each sample object (examples/expected-outcomes.json). */
+const expected = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', 'expected-outcomes.json'), 'utf8')) as Record<string, string>;
+
+function startService(url: string, dataDir: string): Promise<ChildProcess> {
+  const port = new URL(url).port;
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(REPO_ROOT, 'reference-service', 'main.ts'), '--port', port, '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`reference service exited with code ${code} during start-up`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('listening')) resolve(child);
+    });
+  });
+}
+
+async function main() {
+  installRuntime('ERROR'); // worker chatter would break the progress bar
+  // The demo polls every 10 s so the schedule's signals are seen at work; production: hourly.
+  // A fresh clone's files are minutes old: the demo does not wait the default settle time.
+  const config = loadConfig(process.env, {
+    schedules: { syncProcessedSips: { every: '10s', catchupWindow: '1h' } },
+    guards: { ...loadConfig().guards, settleTime: '2s' },
+  });
+  const serviceDir = path.dirname(config.service.transferDir);
+  console.log(`starting the reference preservation service (${config.service.url}, data in ${serviceDir})`);
+  const service = await startService(config.service.url, serviceDir);
+  const { client, connection } = await connectClient(config);
+  const parts = await openParts(config);
+  const workers = await startWorkers(config);
+  console.log('worker serving every task queue');
+  for (const line of await createSchedules(client, config)) console.log(line);
+
+  const stopAll = async () => {
+    workers.shutdown();
+    await workers.done;
+    service.kill('SIGTERM');
+    await parts.ledger.close();
+    await connection.close();
+  };
+
+  const outcomes = await enqueue({ client, config, ledger: parts.ledger, source: parts.source }, {});
+  const started = outcomes.filter((o) => o.action === 'started').length;
+  console.log(`enqueued ${started} object(s); ${outcomes.length - started} already preserved or running`);
+  const ids = outcomes.map((o) => o.objectId);
+
+  const bar = new SingleBar({ format: 'preserving |{bar}| {value}/{total} settled  {stages}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic);
+  bar.start(ids.length, 0, { stages: '' });
+  for (;;) {
+    const rows = await parts.ledger.listObjects({ ids });
+    const settled = rows.filter((r) => SETTLED_STAGES.includes(r.state)).length;
+    const counts = new Map<string, number>();
+    for (const r of rows) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
+    bar.update(settled, { stages: [...counts].map(([s, n]) => `${s}:${n}`).join(' ') });
+    if (settled === ids.length) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  bar.stop();
+
+  const rows = await parts.ledger.listObjects({ ids });
+  const ui = `${config.temporal.webUiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows`;
+  console.log(`\n${'object'.padEnd(10)} ${'outcome'.padEnd(10)} ${'SIP'.padEnd(26)} workflow`);
+  let asExpected = true;
+  for (const r of rows) {
+    const ok = expected[r.id] === undefined || expected[r.id] === r.state;
+    asExpected &&= ok;
+    console.log(`${r.id.padEnd(10)} ${r.state.padEnd(10)} ${(r.lastSipId ?? '-').padEnd(26)} ${ui}/${encodeURIComponent(preserveWorkflowId(r.id))}`);
+    if (r.state !== 'confirmed' && r.lastError) console.log(`${''.padEnd(10)} reason: ${r.lastError}`);
+    if (!ok) console.log(`${''.padEnd(10)} UNEXPECTED: expected ${expected[r.id]}`);
+  }
+  console.log(`\nledger: ${config.databaseUrl}\nreports: ${path.join(config.dataDir, 'reports')}`);
+
+  if (exitWhenDone) {
+    await stopAll();
+    console.log(asExpected ? 'demo finished: every outcome as expected' : 'demo finished: some outcomes were not the expected ones');
+    process.exit(asExpected ? 0 : 1);
+  }
+  console.log(`\nWeb UI: ${ui}\nThe server, the UI and the worker keep running; Ctrl-C stops them.`);
+  await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  await stopAll();
+}
+
+main().catch((e: unknown) => {
+  console.error(`demo: ${(e as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,92 @@
+// `custody enqueue`: one preserveObject workflow per object the source offers, skipping what
+// is already preserved and unchanged since.
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { TASK_QUEUES, preserveWorkflowId } from '../common/preservation';
+import { SA } from '../common/search-attributes';
+import type { Config } from '../config/config';
+import type { Ledger } from '../activities/ledger';
+import type { ObjectSource } from '../activities/source';
+import { preserveObject } from '../workflows';
+import { pipelineSettings } from './pipeline-settings';
+import { UserError } from './user-error';
+
+export interface EnqueueOptions {
+  limit?: number;
+  ids?: string[];
+  since?: Date;
+}
+
+export type EnqueueOutcome =
+  | { objectId: string; action: 'started'; workflowId: string; runId: string }
+  | { objectId: string; action: 'already-running'; workflowId: string }
+  | { objectId: string; action: 'skipped'; reason: string };
+
+export async function enqueue(
+  deps: { client: Client; config: Config; ledger: Ledger; source: ObjectSource },
+  opts: EnqueueOptions,
+): Promise<EnqueueOutcome[]> {
+  const { client, config, ledger, source } = deps;
+  const listed = await source.list();
+  let candidates = listed;
+  if (opts.ids?.length) {
+    const known = new Set(listed.map((o) => o.id));
+    const unknown = opts.ids.filter((id) => !known.has(id));
+    if (unknown.length) throw new UserError(`unknown object id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: not in the source ${config.sourceDir}`);
+    const wanted = new Set(opts.ids);
+    candidates = listed.filter((o) => wanted.has(o.id));
+  }
+
+  const outcomes: EnqueueOutcome[] = [];
+  let started = 0;
+  for (const candidate of candidates) {
+    if (opts.limit !== undefined && started >= opts.limit) break;
+    const objectId = candidate.id;
+    // An object whose object.json is broken is still enqueued: the workflow records why it cannot go on.
+    const modifiedAt = 'modifiedAt' in candidate ? candidate.modifiedAt : undefined;
+    if (opts.since && modifiedAt && Date.parse(modifiedAt) < opts.since.getTime()) {
+      outcomes.push({ objectId, action: 'skipped', reason: `not modified since ${opts.since.toISOString()}` });
+      continue;
+    }
+    const row = await ledger.getObject(objectId);
+    if (row?.frozen) {
+      outcomes.push({ objectId, action: 'skipped', reason: `frozen by ${row.frozenBy ?? 'an operator'}: ${row.frozenReason ?? ''} (custody unfreeze ${objectId})` });
+      continue;
+    }
+    if (row?.preservedModifiedAt && modifiedAt && Date.parse(modifiedAt) <= Date.parse(row.preservedModifiedAt)) {
+      outcomes.push({ objectId, action: 'skipped', reason: `already preserved (source unchanged since ${row.preservedModifiedAt})` });
+      continue;
+    }
+    const title = 'title' in candidate ? candidate.title : objectId;
+    const outcome = await startPreservation({ client, config, ledger }, { objectId, title, modifiedAt, reason: 'enqueue' });
+    outcomes.push(outcome);
+    if (outcome.action === 'started') started++;
+  }
+  return outcomes;
+}
+
+/** Starts one object's workflow; a workflow already running for it is left alone. */
+export async function startPreservation(
+  deps: { client: Client; config: Config; ledger: Ledger },
+  o: { objectId: string; title?: string; modifiedAt?: string; attempt?: number; reason: string },
+): Promise<EnqueueOutcome> {
+  const { client, config, ledger } = deps;
+  const workflowId = preserveWorkflowId(o.objectId);
+  try {
+    const handle = await client.workflow.start(preserveObject, {
+      workflowId,
+      taskQueue: TASK_QUEUES.io,
+      args: [{ objectId: o.objectId, settings: pipelineSettings(config), attempt: o.attempt ?? 1, reason: o.reason }],
+      typedSearchAttributes: [
+        { key: SA.pipeline, value: 'preservation' },
+        { key: SA.objectId, value: o.objectId },
+        { key: SA.stage, value: 'queued' },
+        { key: SA.frozen, value: false },
+      ],
+    });
+    if (o.modifiedAt) await ledger.upsertObject({ id: o.objectId, title: o.title ?? o.objectId, sourceModifiedAt: o.modifiedAt });
+    return { objectId: o.objectId, action: 'started', workflowId, runId: handle.firstExecutionRunId };
+  } catch (e) {
+    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    return { objectId: o.objectId, action: 'already-running', workflowId };
+  }
+}

@@ -1,0 +1,47 @@
+// `custody schedules`: the Temporal Schedules that poll and sync. Creating is idempotent: an
+// existing schedule is updated to the current config.
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { SYNC_PROCESSED_SIPS_SCHEDULE, TASK_QUEUES } from '../common/preservation';
+import type { Config } from '../config/config';
+import { syncProcessedSips } from '../workflows';
+
+export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE] as const;
+
+function syncProcessedSipsSchedule(config: Config): ScheduleOptions {
+  const s = config.schedules.syncProcessedSips;
+  return {
+    scheduleId: SYNC_PROCESSED_SIPS_SCHEDULE,
+    spec: { intervals: [{ every: s.every as never }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: syncProcessedSips,
+      workflowId: SYNC_PROCESSED_SIPS_SCHEDULE,
+      taskQueue: TASK_QUEUES.io,
+      args: [{}],
+    },
+    // One poll at a time; after an outage, runs missed within the window are made up.
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: s.catchupWindow as never },
+  };
+}
+
+export async function createSchedules(client: Client, config: Config): Promise<string[]> {
+  const out: string[] = [];
+  const options = syncProcessedSipsSchedule(config);
+  try {
+    await client.schedule.create(options);
+    out.push(`created schedule ${options.scheduleId} (every ${config.schedules.syncProcessedSips.every})`);
+  } catch (e) {
+    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
+    await client.schedule.getHandle(options.scheduleId).update((prev) => ({ ...prev, spec: options.spec, policies: options.policies }));
+    out.push(`updated schedule ${options.scheduleId} (every ${config.schedules.syncProcessedSips.every})`);
+  }
+  return out;
+}
+
+export async function listSchedules(client: Client) {
+  const rows: Array<{ id: string; paused: boolean; note?: string; next?: Date; recent: number }> = [];
+  for await (const s of client.schedule.list()) {
+    rows.push({ id: s.scheduleId, paused: s.state.paused, note: s.state.note, next: s.info.nextActionTimes[0], recent: s.info.recentActions.length });
+  }
+  return rows;
+}

@@ -1,0 +1,107 @@
+// A whole custody system for a test: the shared real Temporal dev server, a real reference
+// preservation service, a real SQLite ledger and folder source in a temp folder, and a real
+// worker serving every queue in this process.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client, Connection } from '@temporalio/client';
+import { REPO_ROOT, loadConfig, type Config } from '../../config/config';
+import { connectClient } from '../../config/temporal-connection';
+import { openLedger, type Ledger } from '../../activities/ledger';
+import { folderSource } from '../../activities/source';
+import type { ActivityDeps } from '../../activities';
+import { startWorkers, type RunningWorkers } from '../../workers/run-worker';
+import { startReferenceService } from '../../reference-service/server';
+import { ensureTemporalServer } from './temporal-server';
+import { installRuntime } from '../../workers/runtime';
+import { useWorkflowBundle } from './workflow-bundle';
+
+export interface SystemOptions {
+  /** Example object ids to copy from examples/collection into this system's source. */
+  objects?: string[];
+  config?: Record<string, unknown>;
+  decorate?: (parts: ActivityDeps) => ActivityDeps;
+}
+
+export interface CustodySystem {
+  root: string;
+  config: Config;
+  client: Client;
+  ledger: Ledger;
+  serviceUrl: string;
+  sourceDir: string;
+  source: ReturnType<typeof folderSource>;
+  workers: RunningWorkers;
+  stopWorkers(): Promise<void>;
+  /** Takes the reference service down (its API refuses connections) and brings it back on the same port. */
+  stopService(): Promise<void>;
+  startService(): Promise<void>;
+  startWorkers(decorate?: SystemOptions['decorate']): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startCustodySystem(opts: SystemOptions = {}): Promise<CustodySystem> {
+  installRuntime('ERROR');
+  await ensureTemporalServer();
+  await useWorkflowBundle();
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-system-'));
+  const sourceDir = path.join(root, 'source');
+  fs.mkdirSync(sourceDir);
+  for (const id of opts.objects ?? []) {
+    fs.cpSync(path.join(REPO_ROOT, 'examples', 'collection', id), path.join(sourceDir, id), { recursive: true });
+  }
+  let service = await startReferenceService({ port: 0, dataDir: path.join(root, 'service'), pollIntervalMs: 200 });
+  const config = loadConfig(process.env, {
+    dataDir: path.join(root, 'data'),
+    sourceDir,
+    databaseUrl: path.join(root, 'data', 'ledger.sqlite'),
+    service: { url: service.url, transferDir: path.join(root, 'service', 'transfer') },
+    // Objects copied from examples/ were just written: no settling wait in tests.
+    guards: { maxObjectBytes: 1024 ** 3, maxFiles: 1000, allowZeroLengthFiles: false, settleTime: '1ms' },
+    heartbeatTimeout: '5s',
+    // Fast retries: tests exercise failures without waiting minutes.
+    retry: Object.fromEntries(
+      ['download', 'package', 'submit', 'io'].map((q) => [q, { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5, nonRetryableErrorTypes: [] }]),
+    ),
+    ...opts.config,
+  });
+  const { client, connection } = await connectClient(config);
+  const ledger = openLedger(config.databaseUrl);
+  await ledger.migrate();
+
+  const system: CustodySystem = {
+    root,
+    config,
+    client,
+    ledger,
+    serviceUrl: service.url,
+    sourceDir,
+    source: folderSource(sourceDir),
+    workers: await startWorkers(config, undefined, opts.decorate),
+    async stopWorkers() {
+      system.workers.shutdown();
+      await system.workers.done;
+    },
+    async stopService() {
+      await service.close();
+    },
+    async startService() {
+      service = await startReferenceService({ port: Number(new URL(service.url).port), dataDir: path.join(root, 'service'), pollIntervalMs: 200 });
+    },
+    async startWorkers(decorate = opts.decorate) {
+      system.workers = await startWorkers(config, undefined, decorate);
+    },
+    async close() {
+      // Workflows left waiting (rejected, failed) would be picked up by the next test's worker.
+      for await (const wf of client.workflow.list({ query: 'ExecutionStatus="Running"' })) {
+        await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('test finished').catch(() => undefined);
+      }
+      await system.stopWorkers().catch(() => undefined);
+      await ledger.close();
+      await (connection as Connection).close();
+      await service.close().catch(() => undefined);
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+  return system;
+}

@@ -1,0 +1,54 @@
+// One real Temporal dev server for the whole test run, started with custody's own script on
+// test ports and a throw-away state folder, stopped after the last test.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../../config/config';
+
+const run = promisify(execFile);
+const port = Number(process.env.CUSTODY_TEST_TEMPORAL_PORT ?? 17233);
+
+export const testTemporal = {
+  address: `127.0.0.1:${port}`,
+  namespace: 'custody',
+};
+
+let stateDir: string | undefined;
+let starting: Promise<void> | undefined;
+
+function env() {
+  return {
+    ...process.env,
+    CUSTODY_TEMPORAL_PORT: String(port),
+    CUSTODY_TEMPORAL_UI_PORT: String(port + 1000),
+    CUSTODY_TEMPORAL_HEADLESS: '1',
+    CUSTODY_TEMPORAL_STATE_DIR: stateDir!,
+  };
+}
+
+/** Starts the dev server once per run; points TEMPORAL_ADDRESS/NAMESPACE at it. */
+export function ensureTemporalServer(): Promise<void> {
+  starting ??= (async () => {
+    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-temporal-'));
+    await run(path.join(REPO_ROOT, 'temporal-config', 'start-dev-server.sh'), [], { env: env() });
+    process.env.TEMPORAL_ADDRESS = testTemporal.address;
+    process.env.TEMPORAL_NAMESPACE = testTemporal.namespace;
+  })();
+  return starting;
+}
+
+export async function stopTemporalServer(): Promise<void> {
+  if (!starting || !stateDir) return;
+  await run(path.join(REPO_ROOT, 'temporal-config', 'stop-dev-server.sh'), [], { env: env() });
+}
+
+export async function restartTemporalServer(): Promise<void> {
+  await run(path.join(REPO_ROOT, 'temporal-config', 'stop-dev-server.sh'), [], { env: env() });
+  await run(path.join(REPO_ROOT, 'temporal-config', 'start-dev-server.sh'), [], { env: env() });
+}
+
+export function removeTemporalState(): void {
+  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+}

@@ -1,0 +1,3 @@
+// The one module the worker bundles: every workflow custody runs.
+export { preserveObject } from './preserve-object';
+export { syncProcessedSips } from './sync-processed-sips';

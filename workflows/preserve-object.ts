@@ -1,0 +1,275 @@
+// preserveObject: check → download → create SIP → submit → await the service's verdict →
+// confirm. One workflow per object, id `preserve:<objectId>`; each stage runs on its own task
+// queue. Between stages an operator's freeze holds the object; a rejected or failed object
+// waits for `custody reenqueue`, which starts a new attempt (continue-as-new).
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { createActivities } from '../activities';
+import {
+  AUTOMATIC_FREEZER,
+  AUTO_FREEZE_TYPES,
+  REENQUEUABLE_STAGES,
+  TASK_QUEUES,
+  freezeUpdate,
+  reenqueueUpdate,
+  sipProcessedSignal,
+  stateQuery,
+  unfreezeUpdate,
+  type FreezeRequest,
+  type PreserveObjectInput,
+  type PreserveObjectResult,
+  type PreserveObjectState,
+  type QueueRole,
+  type Stage,
+} from '../common/preservation';
+import { SA } from '../common/search-attributes';
+import type { Verdict } from '../common/sip';
+
+type Activities = ReturnType<typeof createActivities>;
+
+function stageActivities(input: PreserveObjectInput, role: QueueRole, timeouts: Partial<ActivityOptions>) {
+  const r = input.settings.retry[role];
+  return proxyActivities<Activities>({
+    taskQueue: TASK_QUEUES[role],
+    retry: {
+      initialInterval: r.initialInterval,
+      backoffCoefficient: r.backoffCoefficient,
+      maximumInterval: r.maximumInterval,
+      maximumAttempts: r.maximumAttempts,
+      nonRetryableErrorTypes: r.nonRetryableErrorTypes,
+    },
+    ...timeouts,
+  });
+}
+
+/** Freezing waits for the running step; these stages have no step left to stop before. */
+const UNFREEZABLE: readonly Stage[] = ['confirming', 'confirmed', 'no-verdict'];
+
+export async function preserveObject(input: PreserveObjectInput): Promise<PreserveObjectResult> {
+  const { objectId, settings } = input;
+  const attempt = input.attempt ?? 1;
+  // Moving data: long start-to-close; the heartbeat timeout notices a dead worker.
+  const moving = { heartbeatTimeout: settings.heartbeatTimeout };
+  const { downloadObject } = stageActivities(input, 'download', { startToCloseTimeout: '2h', ...moving });
+  const { createSip } = stageActivities(input, 'package', { startToCloseTimeout: '4h', ...moving });
+  const { submitSip } = stageActivities(input, 'submit', { startToCloseTimeout: '2h', ...moving });
+  const { checkObject, recordStage, recordFreeze, checkVerdict, confirmOutcome } = stageActivities(input, 'io', { startToCloseTimeout: '2m' });
+
+  const state: PreserveObjectState = { objectId, stage: 'queued', attempt, updatedAt: new Date().toISOString() };
+  let verdict: Verdict | undefined;
+  let freezeRequest: FreezeRequest | undefined;
+  let stoppedBefore: Stage = 'queued';
+  let reenqueueBy: string | undefined;
+
+  setHandler(stateQuery, () => state);
+  setHandler(sipProcessedSignal, (v) => {
+    // A verdict for an earlier attempt's SIP is not this run's verdict.
+    if (v.sipId === state.sipId) verdict = v;
+  });
+  setHandler(
+    freezeUpdate,
+    async (request) => {
+      freezeRequest = request;
+      await condition(() => state.stage === 'frozen');
+      return { objectId, stoppedBefore, frozenAt: state.updatedAt };
+    },
+    {
+      validator: (request) => {
+        if (!request.reason.trim()) throw new Error('a freeze needs a reason');
+        if (UNFREEZABLE.includes(state.stage)) throw new Error(`${objectId} is ${state.stage}: there is no stage left to stop before`);
+      },
+    },
+  );
+  setHandler(
+    unfreezeUpdate,
+    (_request) => {
+      freezeRequest = undefined;
+      return { objectId, resumes: stoppedBefore };
+    },
+    {
+      validator: (_request) => {
+        if (state.stage !== 'frozen') throw new Error(`${objectId} is not frozen (it is ${state.stage})`);
+      },
+    },
+  );
+  setHandler(
+    reenqueueUpdate,
+    ({ by }) => {
+      reenqueueBy = by;
+      return { objectId, nextAttempt: attempt + 1 };
+    },
+    {
+      validator: (_request) => {
+        if (!REENQUEUABLE_STAGES.includes(state.stage))
+          throw new Error(`${objectId} is ${state.stage}, not waiting for an operator (reenqueue takes ${REENQUEUABLE_STAGES.join(', ')})`);
+      },
+    },
+  );
+
+  let transitions = 0;
+  async function enterStage(stage: Stage, extra: { error?: string; detail?: unknown } = {}): Promise<void> {
+    transitions++;
+    state.stage = stage;
+    state.updatedAt = new Date().toISOString();
+    upsertSearchAttributes([{ key: SA.stage, value: stage }]);
+    await recordStage({
+      objectId,
+      stage,
+      sipId: state.sipId,
+      at: state.updatedAt,
+      // A stage can recur in one run (frozen twice): the sequence number keeps each entry.
+      key: `${workflowInfo().runId}:${transitions}:${stage}`,
+      error: extra.error,
+      detail: extra.detail,
+    });
+  }
+
+  /** A new attempt from download with a new SIP id; this run stays visible in the chain. */
+  async function startOver(reason: string): Promise<never> {
+    await condition(allHandlersFinished);
+    return await continueAsNew<typeof preserveObject>({ ...input, attempt: attempt + 1, reason });
+  }
+
+  /** Before `next`: an operator's (or an automatic) freeze holds the object here until unfreeze. */
+  async function checkpoint(next: Stage): Promise<void> {
+    if (!freezeRequest) return;
+    const { reason, by } = freezeRequest;
+    stoppedBefore = next;
+    Object.assign(state, { frozenReason: reason, frozenBy: by });
+    upsertSearchAttributes([{ key: SA.frozen, value: true }]);
+    const at = new Date().toISOString();
+    await recordFreeze({ objectId, freeze: { reason, by }, key: `${workflowInfo().runId}:${transitions}:freeze`, at });
+    await enterStage('frozen', { detail: { reason, by, stoppedBefore: next } });
+    await condition(() => freezeRequest === undefined || reenqueueBy !== undefined);
+    if (reenqueueBy) {
+      await recordFreeze({ objectId, freeze: null, key: `${workflowInfo().runId}:${transitions}:unfreeze`, at: new Date().toISOString() });
+      await startOver(`reenqueued by ${reenqueueBy}`);
+    }
+    Object.assign(state, { frozenReason: undefined, frozenBy: undefined });
+    upsertSearchAttributes([{ key: SA.frozen, value: false }]);
+    await recordFreeze({ objectId, freeze: null, key: `${workflowInfo().runId}:${transitions}:unfreeze`, at: new Date().toISOString() });
+  }
+
+  /** Rejected or failed: wait for reenqueue; a freeze meanwhile holds it until unfreeze. */
+  async function waitForOperator(stage: 'rejected' | 'failed', error: string): Promise<never> {
+    for (;;) {
+      await condition(() => reenqueueBy !== undefined || freezeRequest !== undefined);
+      if (reenqueueBy) return await startOver(`reenqueued by ${reenqueueBy}`);
+      await checkpoint(stage);
+      await enterStage(stage, { error });
+    }
+  }
+
+  upsertSearchAttributes([
+    { key: SA.pipeline, value: 'preservation' },
+    { key: SA.objectId, value: objectId },
+    { key: SA.frozen, value: false },
+  ]);
+  state.sipId = `${objectId}.a${attempt}.${uuid4().slice(0, 8)}`;
+
+  try {
+    await enterStage('queued');
+    for (;;) {
+      await checkpoint('queued');
+      const check = await checkObject({ objectId });
+      if (check.ready) break;
+      // Still being written: look again later instead of failing.
+      state.deferredUntil = new Date(Date.now() + check.deferMs).toISOString();
+      await enterStage('deferred', { detail: { reason: check.reason, until: state.deferredUntil } });
+      await condition(() => freezeRequest !== undefined, check.deferMs);
+    }
+    state.deferredUntil = undefined;
+
+    await checkpoint('downloading');
+    await enterStage('downloading');
+    const downloaded = await downloadObject({ objectId, sipId: state.sipId });
+
+    await checkpoint('packaging');
+    await enterStage('packaging');
+    const sip = await createSip({ objectId, sipId: state.sipId, attempt, workDir: downloaded.workDir });
+    state.buildId = sip.buildId;
+    upsertSearchAttributes([{ key: SA.buildId, value: sip.buildId }]);
+
+    await checkpoint('submitting');
+    await enterStage('submitting');
+    await submitSip({ objectId, sipId: sip.sipId, tarPath: sip.tarPath, sha256: sip.tarSha256 });
+
+    await enterStage('awaiting-verdict');
+    verdict = await awaitVerdict(state.sipId);
+    if (!verdict) {
+      state.lastError = `no verdict for SIP ${state.sipId} within ${settings.verdict.deadline}`;
+      await enterStage('no-verdict', { error: state.lastError });
+      return { objectId, stage: 'no-verdict', sipId: state.sipId };
+    }
+    state.verdict = verdict;
+
+    await checkpoint('confirming');
+    await enterStage('confirming');
+    await confirmOutcome({ objectId, sipId: state.sipId, workDir: downloaded.workDir, verdict });
+  } catch (error) {
+    const failure = unwrap(error);
+    state.lastError = describe(failure);
+    state.lastErrorStack = failure instanceof Error ? failure.stack : undefined;
+    if (failure instanceof ApplicationFailure && (AUTO_FREEZE_TYPES as readonly string[]).includes(failure.type ?? '')) {
+      // A cause no retry can fix: freeze with the reason; after the source is fixed and the
+      // object unfrozen, it starts again from the check.
+      freezeRequest = { reason: state.lastError, by: AUTOMATIC_FREEZER };
+      await checkpoint('queued');
+      return await startOver(`unfrozen after: ${state.lastError}`);
+    }
+    await enterStage('failed', { error: state.lastError, detail: { stack: state.lastErrorStack } });
+    return await waitForOperator('failed', state.lastError);
+  }
+
+  if (verdict.status === 'accepted') {
+    await enterStage('confirmed');
+    await condition(allHandlersFinished);
+    return { objectId, stage: 'confirmed', sipId: state.sipId, verdict };
+  }
+  state.lastError = verdict.reasons.join('; ');
+  await enterStage('rejected', { error: state.lastError, detail: { reasons: verdict.reasons } });
+  return await waitForOperator('rejected', state.lastError);
+
+  /**
+   * The scheduled poller normally signals the verdict. In case a signal is missed, ask the
+   * service every pollAfter; give up at the deadline. A freeze meanwhile holds the object.
+   */
+  async function awaitVerdict(sipId: string): Promise<Verdict | undefined> {
+    const deadline = Date.now() + msToNumber(settings.verdict.deadline as Duration);
+    const pollAfter = msToNumber(settings.verdict.pollAfter as Duration);
+    while (!verdict) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const woken = await condition(() => verdict !== undefined || freezeRequest !== undefined, Math.min(pollAfter, left));
+      if (freezeRequest) {
+        await checkpoint('awaiting-verdict');
+        await enterStage('awaiting-verdict');
+        continue;
+      }
+      if (!woken) verdict = (await checkVerdict({ sipId })) ?? undefined;
+    }
+    return verdict;
+  }
+}
+
+function unwrap(error: unknown): unknown {
+  return error instanceof ActivityFailure && error.cause ? error.cause : error;
+}
+
+function describe(failure: unknown): string {
+  if (failure instanceof ApplicationFailure) return `${failure.type ?? 'Error'}: ${failure.message}`;
+  return failure instanceof Error ? failure.message : String(failure);
+}
