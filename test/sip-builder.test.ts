@@ -117,7 +117,7 @@ describe('SIP builder', function () {
     files = Object.entries(PAYLOAD).map(([p, data]) => ({ path: p, size: data.length }));
   });
 
-  after(() => fs.rmSync(root, { recursive: true, force: true }));
+  after(() => root && fs.rmSync(root, { recursive: true, force: true }));
 
   describe('a default build (sha256 + sha512)', function () {
     let result: Awaited<ReturnType<typeof buildSip>>;

@@ -73,6 +73,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   let freezeRequest: FreezeRequest | undefined;
   let stoppedBefore: Stage = 'queued';
   let reenqueueBy: string | undefined;
+  let freezesTaken = 0;
 
   setHandler(stateQuery, () => state);
   setHandler(sipProcessedSignal, (v) => {
@@ -82,8 +83,12 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   setHandler(
     freezeUpdate,
     async (request) => {
+      // Already held by a freeze: nothing to wait for. Otherwise wait until a checkpoint takes
+      // this freeze; the stage alone would mislead while an unfreeze is still being recorded.
+      const held = freezeRequest !== undefined && state.stage === 'frozen';
+      const before = freezesTaken;
       freezeRequest = request;
-      await condition(() => state.stage === 'frozen');
+      if (!held) await condition(() => freezesTaken > before);
       return { objectId, stoppedBefore, frozenAt: state.updatedAt };
     },
     {
@@ -122,19 +127,21 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   let transitions = 0;
   async function enterStage(stage: Stage, extra: { error?: string; detail?: unknown } = {}): Promise<void> {
     transitions++;
-    state.stage = stage;
-    state.updatedAt = new Date().toISOString();
-    upsertSearchAttributes([{ key: SA.stage, value: stage }]);
+    const at = new Date().toISOString();
+    // The ledger first: whoever sees a stage in the query or the Web UI finds it in the ledger too.
     await recordStage({
       objectId,
       stage,
       sipId: state.sipId,
-      at: state.updatedAt,
+      at,
       // A stage can recur in one run (frozen twice): the sequence number keeps each entry.
       key: `${workflowInfo().runId}:${transitions}:${stage}`,
       error: extra.error,
       detail: extra.detail,
     });
+    state.stage = stage;
+    state.updatedAt = at;
+    upsertSearchAttributes([{ key: SA.stage, value: stage }]);
   }
 
   /** A new attempt from download with a new SIP id; this run stays visible in the chain. */
@@ -153,6 +160,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     const at = new Date().toISOString();
     await recordFreeze({ objectId, freeze: { reason, by }, key: `${workflowInfo().runId}:${transitions}:freeze`, at });
     await enterStage('frozen', { detail: { reason, by, stoppedBefore: next } });
+    freezesTaken++;
     await condition(() => freezeRequest === undefined || reenqueueBy !== undefined);
     if (reenqueueBy) {
       await recordFreeze({ objectId, freeze: null, key: `${workflowInfo().runId}:${transitions}:unfreeze`, at: new Date().toISOString() });
