@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the tests need beyond custody's own tools: xmllint (Debian's libxml2-utils), PostgreSQL's
 # server binaries, the Library of Congress's bagit-python (PyPI `bagit`, kept under .tools/) and
-# Temporal's time-skipping test server. Installed when missing.
+# Temporal's time-skipping test server and the Versity S3 gateway. Installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v xmllint >/dev/null 2>&1; then
@@ -23,3 +23,4 @@ if [ ! -x .tools/bagit/bin/bagit.py ]; then
   python3 -m pip install --quiet --target .tools/bagit bagit >&2
 fi
 scripts/get-test-server.sh >/dev/null
+scripts/get-versitygw.sh >/dev/null

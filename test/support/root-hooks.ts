@@ -1,6 +1,7 @@
-// Mocha root hooks: stop the shared Temporal dev server and PostgreSQL after the whole run.
+// Mocha root hooks: stop the shared Temporal dev server, PostgreSQL and the S3 server after the whole run.
 import { removeTemporalState, stopTemporalServer } from './temporal-server';
 import { stopPostgres } from './postgres';
+import { stopTestS3 } from './s3-server';
 
 export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
@@ -8,5 +9,6 @@ export const mochaHooks = {
     await stopTemporalServer();
     removeTemporalState();
     stopPostgres();
+    stopTestS3();
   },
 };

@@ -1,0 +1,33 @@
+// SHA-256 computed while bytes move: the one digest custody keeps for every file it stores.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/** Streams a file through SHA-256 (hex). */
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  await pipeline(fs.createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+/** A pass-through that hashes and counts what flows through it and reports progress. */
+export function digesting(onProgress?: (bytes: number) => void): Transform & { digest(): { sha256: string; bytes: number } } {
+  const hash = crypto.createHash('sha256');
+  let bytes = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      onProgress?.(bytes);
+      done(null, chunk);
+    },
+  });
+  let result: { sha256: string; bytes: number } | undefined;
+  return Object.assign(t, {
+    digest: () => (result ??= { sha256: hash.digest('hex'), bytes }),
+  });
+}
+
+export const hexToBase64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');
+export const base64ToHex = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');

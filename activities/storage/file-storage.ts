@@ -1,0 +1,127 @@
+// Storage in a local (or mounted) folder. Writes go to a partial file that is fsynced,
+// re-read against its checksum and only then renamed into place, so a reader never sees
+// half an object and a crash leaves nothing under the final name.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { checkPathText } from '../sip/payload-paths';
+import { digesting, sha256OfFile } from './digest';
+import { ChecksumMismatch, type GetOptions, type PutOptions, type Storage, type StoredObject } from './storage';
+
+const PARTIAL = '.custody-partial';
+
+const isMissing = (e: unknown) => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+
+export class FileStorage implements Storage {
+  readonly root: string;
+  readonly location: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.location = pathToFileURL(this.root).href;
+  }
+
+  /** The local path of a key; keys are checked so that none leads out of the root. */
+  pathOf(key: string): string {
+    const trimmed = key.replace(/\/$/, '');
+    if (trimmed === '') return this.root;
+    checkPathText(trimmed);
+    return path.join(this.root, ...trimmed.split('/'));
+  }
+
+  urlOf(key: string): string {
+    return this.pathOf(key);
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    const base = this.pathOf(prefix);
+    const walk = async function* (dir: string, rel: string): AsyncIterable<StoredObject> {
+      let entries: fs.Dirent[];
+      try {
+        entries = await fsp.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if (isMissing(e)) return;
+        throw e;
+      }
+      entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+      for (const e of entries) {
+        if (e.name.endsWith(PARTIAL)) continue;
+        const key = rel ? `${rel}/${e.name}` : e.name;
+        const abs = path.join(dir, e.name);
+        if (e.isDirectory()) yield* walk(abs, key);
+        else if (e.isFile()) {
+          const st = await fsp.stat(abs);
+          yield { key, size: st.size, modifiedAt: st.mtime.toISOString() };
+        }
+      }
+    };
+    yield* walk(base, prefix.replace(/\/$/, ''));
+  }
+
+  async head(key: string): Promise<StoredObject | undefined> {
+    try {
+      const st = await fsp.stat(this.pathOf(key));
+      return st.isFile() ? { key, size: st.size, modifiedAt: st.mtime.toISOString() } : undefined;
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async read(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    const file = this.pathOf(key);
+    // Open first, so a missing object is an error here rather than in the middle of a pipeline.
+    const handle = await fsp.open(file, 'r');
+    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+  }
+
+  async put(key: string, open: () => Readable | Promise<Readable>, opts: PutOptions): Promise<{ skipped: boolean }> {
+    const target = this.pathOf(key);
+    const existing = await this.head(key);
+    if (existing?.size === opts.size && (await sha256OfFile(target)) === opts.sha256) return { skipped: true };
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    const partial = `${target}.${process.pid}${PARTIAL}`;
+    try {
+      const moving = digesting(opts.onProgress);
+      await pipeline(await open(), moving, fs.createWriteStream(partial));
+      const sent = moving.digest();
+      if (sent.sha256 !== opts.sha256 || sent.bytes !== opts.size)
+        throw new ChecksumMismatch(`${key}: the bytes sent (${sent.bytes} bytes, sha256 ${sent.sha256}) are not the expected ${opts.size} bytes with sha256 ${opts.sha256}`);
+      const handle = await fsp.open(partial, 'r');
+      await handle.sync();
+      await handle.close();
+      const stored = await sha256OfFile(partial);
+      if (stored !== opts.sha256) throw new ChecksumMismatch(`${key}: stored as sha256 ${stored}, not the ${opts.sha256} that was sent`);
+      await fsp.rename(partial, target);
+      return { skipped: false };
+    } finally {
+      await fsp.rm(partial, { force: true });
+    }
+  }
+
+  async getFile(key: string, file: string, opts: GetOptions = {}): Promise<{ size: number; sha256: string }> {
+    const partial = `${file}.${process.pid}${PARTIAL}`;
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    try {
+      const moving = digesting(opts.onProgress);
+      await pipeline(await this.read(key), moving, fs.createWriteStream(partial));
+      const got = moving.digest();
+      if (opts.sha256 && got.sha256 !== opts.sha256) throw new ChecksumMismatch(`${this.pathOf(key)} has sha256 ${got.sha256}, not the expected ${opts.sha256}`);
+      await fsp.rename(partial, file);
+      return { size: got.bytes, sha256: got.sha256 };
+    } finally {
+      await fsp.rm(partial, { force: true });
+    }
+  }
+
+  async sha256Of(key: string): Promise<string> {
+    return sha256OfFile(this.pathOf(key));
+  }
+
+  async remove(keyOrPrefix: string): Promise<void> {
+    await fsp.rm(this.pathOf(keyOrPrefix), { recursive: keyOrPrefix.endsWith('/') || keyOrPrefix === '', force: true });
+  }
+}

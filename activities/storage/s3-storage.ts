@@ -1,0 +1,198 @@
+// Storage in an S3 bucket under a prefix, through the AWS SDK v3. Credentials come from the
+// SDK's standard chain (environment, profile, instance role), never from custody's config,
+// workflow inputs or logs. Checksums are custody's: the SDK's default CRC32 on every request
+// is switched off (WHEN_REQUIRED) because S3-compatible servers differ in what they accept;
+// custody sends SHA-256 where the API verifies it and keeps the whole-object digest itself.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type HeadObjectCommandOutput,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { base64ToHex, digesting, hexToBase64 } from './digest';
+import { ChecksumMismatch, joinKey, type GetOptions, type PutOptions, type Storage, type StoredObject } from './storage';
+
+export interface S3Options {
+  /** An S3 API server other than AWS (else the SDK's chain: AWS_ENDPOINT_URL_S3, profile). */
+  endpoint?: string;
+  /** Else the SDK's chain (AWS_REGION, profile). */
+  region?: string;
+  /** Path-style addressing (bucket in the path), which most S3-compatible servers need. */
+  forcePathStyle: boolean;
+  /** Objects up to this size go in one PUT the server verifies against its SHA-256; larger ones in parts. */
+  partSize?: number;
+}
+
+/** custody's whole-object SHA-256, kept as user metadata: multipart uploads only carry composite checksums. */
+const SHA256_META = 'custody-sha256';
+const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
+
+const isNotFound = (e: unknown) =>
+  e instanceof S3ServiceException && (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata.httpStatusCode === 404);
+
+export function s3Client(opts: S3Options): S3Client {
+  return new S3Client({
+    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+    ...(opts.region ? { region: opts.region } : {}),
+    forcePathStyle: opts.forcePathStyle,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+export class S3Storage implements Storage {
+  readonly location: string;
+  private readonly partSize: number;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly prefix: string,
+    partSize = DEFAULT_PART_SIZE,
+  ) {
+    this.location = `s3://${bucket}/${prefix}`;
+    this.partSize = Math.max(partSize, 5 * 1024 * 1024); // S3's smallest part
+  }
+
+  private full(key: string): string {
+    return joinKey(this.prefix, key) + (key.endsWith('/') ? '/' : '');
+  }
+
+  urlOf(key: string): string {
+    return `s3://${this.bucket}/${this.full(key)}`;
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    const full = prefix === '' ? (this.prefix ? `${joinKey(this.prefix)}/` : '') : this.full(prefix);
+    const strip = this.prefix ? joinKey(this.prefix).length + 1 : 0;
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) {
+        if (!o.Key) continue;
+        yield { key: o.Key.slice(strip), size: o.Size ?? 0, modifiedAt: (o.LastModified ?? new Date(0)).toISOString() };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  private async headRaw(key: string): Promise<HeadObjectCommandOutput | undefined> {
+    try {
+      return await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key), ChecksumMode: 'ENABLED' }));
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async head(key: string): Promise<StoredObject | undefined> {
+    const h = await this.headRaw(key);
+    return h && { key, size: h.ContentLength ?? 0, modifiedAt: (h.LastModified ?? new Date(0)).toISOString() };
+  }
+
+  async read(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    const out = await this.client.send(
+      new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+    );
+    return out.Body as Readable;
+  }
+
+  /** The server's full-object SHA-256 when it keeps one; a composite (multipart) checksum is no whole-object digest. */
+  private static fullObjectSha256(h: HeadObjectCommandOutput): string | undefined {
+    if (!h.ChecksumSHA256 || h.ChecksumType === 'COMPOSITE' || h.ChecksumSHA256.includes('-')) return undefined;
+    return base64ToHex(h.ChecksumSHA256);
+  }
+
+  async sha256Of(key: string): Promise<string> {
+    const h = await this.headRaw(key);
+    const known = h && S3Storage.fullObjectSha256(h);
+    if (known) return known;
+    const moving = digesting();
+    await pipeline(await this.read(key), moving, new PassThrough().resume());
+    return moving.digest().sha256;
+  }
+
+  async put(key: string, open: () => Readable | Promise<Readable>, opts: PutOptions): Promise<{ skipped: boolean }> {
+    const existing = await this.headRaw(key);
+    if (existing?.ContentLength === opts.size && (await this.sha256Of(key)) === opts.sha256) return { skipped: true };
+    const moving = digesting(opts.onProgress);
+    const source = await open();
+    source.on('error', (e) => moving.destroy(e)); // pipe() alone would leave the upload waiting
+    const body = source.pipe(moving);
+    const Key = this.full(key);
+    const Metadata = { [SHA256_META]: opts.sha256 };
+    try {
+      if (opts.size <= this.partSize) {
+        // One request: the server itself refuses bytes that do not match the SHA-256 (BadDigest).
+        await this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: opts.size, ChecksumSHA256: hexToBase64(opts.sha256), Metadata }),
+        );
+      } else {
+        // Parts: each part carries its own SHA-256 for the server to check; the whole is re-read below.
+        await new Upload({
+          client: this.client,
+          params: { Bucket: this.bucket, Key, Body: body, ChecksumAlgorithm: 'SHA256', Metadata },
+          partSize: this.partSize,
+          queueSize: 2,
+          leavePartsOnError: false,
+        }).done();
+      }
+      const sent = moving.digest();
+      if (sent.sha256 !== opts.sha256 || sent.bytes !== opts.size)
+        throw new ChecksumMismatch(`${this.urlOf(key)}: the bytes sent (${sent.bytes} bytes, sha256 ${sent.sha256}) are not the expected ${opts.size} bytes with sha256 ${opts.sha256}`);
+      const stored = await this.sha256Of(key);
+      if (stored !== opts.sha256) throw new ChecksumMismatch(`${this.urlOf(key)}: stored as sha256 ${stored}, not the ${opts.sha256} that was sent`);
+      return { skipped: false };
+    } catch (e) {
+      if (e instanceof ChecksumMismatch) await this.remove(key);
+      throw e;
+    }
+  }
+
+  async getFile(key: string, file: string, opts: GetOptions = {}): Promise<{ size: number; sha256: string }> {
+    const h = await this.headRaw(key);
+    if (!h) throw new Error(`${this.urlOf(key)} does not exist`);
+    const expected = opts.sha256 ?? S3Storage.fullObjectSha256(h) ?? h.Metadata?.[SHA256_META];
+    const partial = `${file}.${process.pid}.custody-partial`;
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    try {
+      const moving = digesting(opts.onProgress);
+      await pipeline(await this.read(key), moving, fs.createWriteStream(partial));
+      const got = moving.digest();
+      if (expected && got.sha256 !== expected) throw new ChecksumMismatch(`${this.urlOf(key)} read as sha256 ${got.sha256}, not the expected ${expected}`);
+      await fsp.rename(partial, file);
+      return { size: got.bytes, sha256: got.sha256 };
+    } finally {
+      await fsp.rm(partial, { force: true });
+    }
+  }
+
+  async remove(keyOrPrefix: string): Promise<void> {
+    if (!keyOrPrefix.endsWith('/') && keyOrPrefix !== '') {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(keyOrPrefix) }));
+      return;
+    }
+    let batch: string[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.full(k) })), Quiet: true } }));
+      batch = [];
+    };
+    for await (const o of this.list(keyOrPrefix)) {
+      batch.push(o.key);
+      if (batch.length === 1000) await flush();
+    }
+    await flush();
+  }
+}

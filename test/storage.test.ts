@@ -1,0 +1,137 @@
+// The storage contract, run against a folder and against a real S3 API server (Versity Gateway).
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { ChecksumMismatch, FileStorage, openStorage, parseStorageUrl, type Storage } from '../activities/storage';
+import { startTestS3, type TestS3 } from './support/s3-server';
+
+const MiB = 1024 * 1024;
+const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+
+/** A stream of `buf` in small chunks, counting how often it was opened. */
+function opener(buf: Buffer) {
+  const o = { opened: 0, open: () => (o.opened++, Readable.from(chunks(buf))) };
+  return o;
+}
+function* chunks(buf: Buffer, size = 256 * 1024) {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
+async function keys(storage: Storage, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const o of storage.list(prefix)) out.push(o.key);
+  return out;
+}
+
+describe('storage locations', () => {
+  it('takes a path, a file URL or s3://bucket/prefix, and names the location and the problem otherwise', () => {
+    assert.deepEqual(parseStorageUrl('/srv/custody/work'), { kind: 'file', path: '/srv/custody/work' });
+    assert.deepEqual(parseStorageUrl('file:///srv/custody/work'), { kind: 'file', path: '/srv/custody/work' });
+    assert.deepEqual(parseStorageUrl('s3://archive-work/custody/'), { kind: 's3', bucket: 'archive-work', prefix: 'custody' });
+    assert.deepEqual(parseStorageUrl('s3://archive-work'), { kind: 's3', bucket: 'archive-work', prefix: '' });
+    assert.throws(() => parseStorageUrl('s3://Archive_Work/x'), /"s3:\/\/Archive_Work\/x": "Archive_Work" is not a valid bucket name/);
+    assert.throws(() => parseStorageUrl('s3://archive/a/../b'), /the prefix has an empty, "\." or "\.\." segment/);
+    assert.throws(() => parseStorageUrl('gs://archive/x'), /"gs:\/\/archive\/x": only file:\/\/ and s3:\/\/ are supported/);
+  });
+});
+
+for (const kind of ['file', 's3'] as const) {
+  describe(`${kind} storage`, function () {
+    this.timeout(120_000);
+    let storage: Storage;
+    let s3: TestS3 | undefined;
+    let root: string;
+    let local: string;
+
+    before(async () => {
+      local = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-storage-'));
+      if (kind === 'file') {
+        root = path.join(local, 'store');
+        storage = openStorage(`file://${root}`, { forcePathStyle: false });
+      } else {
+        s3 = await startTestS3();
+        const bucket = await s3.bucket('storage');
+        root = path.join(s3.dir, bucket, 'custody');
+        // A small part size so that a 12 MiB object goes up in several parts.
+        storage = openStorage(`s3://${bucket}/custody`, { ...s3.options, partSize: 5 * MiB });
+      }
+    });
+    after(() => fs.rmSync(local, { recursive: true, force: true }));
+
+    it('round-trips a small and a multi-part object byte for byte, verified by SHA-256', async () => {
+      for (const [key, size] of [['obj-1/payload/small.txt', 1000], ['obj-1/big.tar', 12 * MiB + 17]] as const) {
+        const bytes = crypto.randomBytes(size);
+        const src = opener(bytes);
+        assert.deepEqual(await storage.put(key, src.open, { size, sha256: sha256(bytes) }), { skipped: false });
+        assert.equal((await storage.head(key))?.size, size);
+        assert.equal(await storage.sha256Of(key), sha256(bytes));
+        const file = path.join(local, 'got', key);
+        assert.deepEqual(await storage.getFile(key, file), { size, sha256: sha256(bytes) });
+        assert.ok(fs.readFileSync(file).equals(bytes));
+        // What the server keeps on its disk is the same bytes.
+        assert.ok(fs.readFileSync(path.join(root, key)).equals(bytes));
+      }
+      assert.deepEqual(await keys(storage, 'obj-1/'), ['obj-1/big.tar', 'obj-1/payload/small.txt']);
+    });
+
+    it('skips a retried upload of an object already there with the same checksum, and replaces one that differs', async () => {
+      const bytes = crypto.randomBytes(6 * MiB);
+      const first = opener(bytes);
+      await storage.put('retry/sip.tar', first.open, { size: bytes.length, sha256: sha256(bytes) });
+      const again = opener(bytes);
+      assert.deepEqual(await storage.put('retry/sip.tar', again.open, { size: bytes.length, sha256: sha256(bytes) }), { skipped: true });
+      assert.equal(again.opened, 0, 'nothing is read or sent for a skipped upload');
+      const other = Buffer.from(bytes);
+      other[100] ^= 1;
+      assert.deepEqual(await storage.put('retry/sip.tar', opener(other).open, { size: other.length, sha256: sha256(other) }), { skipped: false });
+      assert.equal(await storage.sha256Of('retry/sip.tar'), sha256(other));
+    });
+
+    it('refuses bytes that do not match the expected checksum and leaves nothing under the key', async () => {
+      for (const size of [4096, 7 * MiB]) {
+        const bytes = crypto.randomBytes(size);
+        const wrong = sha256(Buffer.from('something else'));
+        await assert.rejects(storage.put(`bad/${size}.bin`, opener(bytes).open, { size, sha256: wrong }), (e: Error) => {
+          // The S3 server refuses a single PUT itself (BadDigest); custody catches the rest.
+          assert.ok(e instanceof ChecksumMismatch || e.name === 'BadDigest', `${e.name}: ${e.message}`);
+          return true;
+        });
+        assert.equal(await storage.head(`bad/${size}.bin`), undefined);
+      }
+    });
+
+    it('detects an object changed behind its back when reading it with the expected checksum', async () => {
+      const bytes = crypto.randomBytes(3000);
+      await storage.put('rot/file.bin', opener(bytes).open, { size: bytes.length, sha256: sha256(bytes) });
+      const onDisk = path.join(root, 'rot', 'file.bin');
+      const rotten = Buffer.from(bytes);
+      rotten[10] ^= 0xff;
+      fs.writeFileSync(onDisk, rotten);
+      const file = path.join(local, 'rot.bin');
+      await assert.rejects(storage.getFile('rot/file.bin', file, { sha256: sha256(bytes) }), ChecksumMismatch);
+      assert.equal(fs.existsSync(file), false, 'no partial or wrong file is left behind');
+    });
+
+    it('reads a byte range, lists nothing for an unknown prefix and removes a whole prefix', async () => {
+      const bytes = Buffer.from('0123456789abcdef');
+      await storage.put('range/x.txt', opener(bytes).open, { size: bytes.length, sha256: sha256(bytes) });
+      const part: Buffer[] = [];
+      for await (const c of await storage.read('range/x.txt', { start: 2, end: 5 })) part.push(c as Buffer);
+      assert.equal(Buffer.concat(part).toString(), '2345');
+      assert.deepEqual(await keys(storage, 'no-such-prefix/'), []);
+      assert.equal(await storage.head('range/missing.txt'), undefined);
+      await storage.remove('obj-1/');
+      assert.deepEqual(await keys(storage, 'obj-1/'), []);
+      assert.deepEqual(await keys(storage, 'range/'), ['range/x.txt']);
+    });
+
+    if (kind === 'file') {
+      it('refuses a key that would lead out of its folder', () => {
+        assert.throws(() => (storage as FileStorage).pathOf('../outside.txt'), /unsafe payload path "\.\.\/outside\.txt": it contains '\.\.'/);
+      });
+    }
+  });
+}
