@@ -1,5 +1,6 @@
 // The activities of the preservation pipeline, built by a factory that receives their
 // clients (ledger, source, preservation service) so tests can hand in their own.
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -10,6 +11,8 @@ import type { SipBuildResult, Verdict } from '../common/sip';
 import type { Ledger } from './ledger';
 import type { ObjectSource } from './source';
 import type { PreservationService } from './service/preservation-service';
+import { joinKey, sha256OfFile, type Storage } from './storage';
+import { getJson, putBytes, putJson } from './storage/small-objects';
 import { buildSip } from './sip/build-sip';
 import { IDENTIFY_SAMPLE_BYTES, identifyFormat } from './sip/identify-format';
 import { ApplicationFailure } from '@temporalio/common';
@@ -21,36 +24,28 @@ export interface ActivityDeps {
   ledger: Ledger;
   source: ObjectSource;
   service: PreservationService;
+  /** Working files and SIPs between stages. */
+  work: Storage;
+  /** The service's reports, kept for good. */
+  reports: Storage;
 }
+
+/** A payload file as kept in working storage, with the digest the packaging stage checks it against. */
+type KeptFile = SourceFile & { sha256: string };
 
 /** What download leaves beside the payload for the packaging stage. */
 interface DownloadRecord {
   metadata: ObjectMetadata;
-  files: SourceFile[];
+  files: KeptFile[];
 }
 
-export type CreatedSip = Omit<SipBuildResult, 'files'> & { buildId: string };
+export type CreatedSip = Omit<SipBuildResult, 'files' | 'tarPath'> & { tarKey: string; buildId: string };
 
 const heartbeat = (details: unknown) => Context.current().heartbeat(details);
 
-async function writeJsonAtomically(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(value, null, 2));
-  await fs.rename(tmp, file);
-}
-
-async function readJsonIfPresent<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
-
-export function createActivities({ config, ledger, source, service }: ActivityDeps) {
-  const workRoot = path.join(config.dataDir, 'work');
-  const reportsRoot = path.join(config.dataDir, 'reports');
+export function createActivities({ config, ledger, source, service, work, reports }: ActivityDeps) {
+  // This worker's own disk, for the files one step needs locally; emptied when the step ends.
+  const scratchRoot = path.join(config.dataDir, 'scratch');
 
   const { guards } = config;
   const refuse = (objectId: string, problem: string, type: string) => ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
@@ -85,73 +80,103 @@ export function createActivities({ config, ledger, source, service }: ActivityDe
       await ledger.setFrozen(objectId, freeze, { key, at });
     },
 
-    /** Copy the object's metadata and files from the source into this SIP's working folder. */
+    /** Copy the object's metadata and files from the source into this SIP's working storage. */
     async downloadObject({ objectId, sipId }: { objectId: string; sipId: string }): Promise<DownloadedObject> {
-      // Each attempt (SIP id) has its own folder: a re-run never overwrites another run's files.
-      const workDir = path.join(workRoot, objectId, sipId);
-      const payloadDir = path.join(workDir, 'payload');
-      await fs.mkdir(payloadDir, { recursive: true });
-      const { metadata, files } = await source.download(objectId, payloadDir, (done, total) =>
-        heartbeat({ bytesDone: done, bytesTotal: total }),
-      );
-      await writeJsonAtomically(path.join(workDir, 'download.json'), { metadata, files } satisfies DownloadRecord);
-      await ledger.upsertObject({ id: objectId, title: metadata.title, sourceModifiedAt: metadata.modifiedAt });
-      return {
-        workDir,
-        title: metadata.title,
-        payloadBytes: files.reduce((n, f) => n + f.size, 0),
-        payloadFiles: files.length,
-        buildId: buildId(),
-      };
+      // Each attempt (SIP id) has its own prefix: a re-run never overwrites another run's files.
+      const workPrefix = joinKey(objectId, sipId);
+      const scratch = path.join(scratchRoot, sipId, 'download');
+      try {
+        const { metadata, files } = await source.download(objectId, scratch, (done, total) => heartbeat({ step: 'download', bytesDone: done, bytesTotal: total }));
+        const total = files.reduce((n, f) => n + f.size, 0);
+        let stored = 0;
+        const kept: KeptFile[] = [];
+        for (const f of files) {
+          const local = path.join(scratch, ...f.path.split('/'));
+          const sha256 = await sha256OfFile(local);
+          await work.put(joinKey(workPrefix, 'payload', f.path), () => fsSync.createReadStream(local), {
+            size: f.size,
+            sha256,
+            onProgress: (bytes) => heartbeat({ step: 'store', bytesDone: stored + bytes, bytesTotal: total }),
+          });
+          stored += f.size;
+          kept.push({ ...f, sha256 });
+        }
+        await putJson(work, joinKey(workPrefix, 'download.json'), { metadata, files: kept } satisfies DownloadRecord);
+        await ledger.upsertObject({ id: objectId, title: metadata.title, sourceModifiedAt: metadata.modifiedAt });
+        return { workPrefix, title: metadata.title, payloadBytes: total, payloadFiles: files.length, buildId: buildId() };
+      } finally {
+        await fs.rm(scratch, { recursive: true, force: true });
+      }
     },
 
-    /** Build the BagIt SIP (METS + PREMIS inside) as one tar, in one streaming pass. */
-    async createSip({ objectId, sipId, attempt, workDir }: { objectId: string; sipId: string; attempt: number; workDir: string }): Promise<CreatedSip> {
-      const resultFile = path.join(workDir, 'sip.json');
-      const done = await readJsonIfPresent<CreatedSip>(resultFile);
-      if (done) return done; // a retry after the build finished: the tar is already there
-      const record = await readJsonIfPresent<DownloadRecord>(path.join(workDir, 'download.json'));
-      if (!record) throw new Error(`working folder ${workDir} has no download.json: the download stage did not finish here`);
-      const built = await buildSip({
-        sipId,
-        objectId,
-        sourceDir: path.join(workDir, 'payload'),
-        files: record.files,
-        metadata: record.metadata,
-        algorithms: config.sip.algorithms,
-        sourceOrganization: config.organization,
-        agent: { name: 'custody', version: `${custodyVersion()} (build ${buildId()})` },
-        outputPath: path.join(workDir, `${sipId}.tar`),
-        now: new Date(),
-        onProgress: (bytesDone, bytesTotal) => heartbeat({ bytesDone, bytesTotal }),
-      });
-      // The per-file list stays in the METS: workflow payloads carry only the summary.
-      const result: CreatedSip = {
-        sipId: built.sipId,
-        tarPath: built.tarPath,
-        tarSize: built.tarSize,
-        tarSha256: built.tarSha256,
-        payloadBytes: built.payloadBytes,
-        payloadFiles: built.payloadFiles,
-        buildId: buildId(),
-      };
-      await ledger.recordPackage({
-        sipId,
-        objectId,
-        attempt,
-        sha256: built.tarSha256,
-        size: built.tarSize,
-        payloadBytes: built.payloadBytes,
-        payloadFiles: built.payloadFiles,
-        createdAt: new Date().toISOString(),
-      });
-      await writeJsonAtomically(resultFile, result);
-      return result;
+    /** Build the BagIt SIP (METS + PREMIS inside) as one tar, in one streaming pass, and keep it in working storage. */
+    async createSip({ objectId, sipId, attempt, workPrefix }: { objectId: string; sipId: string; attempt: number; workPrefix: string }): Promise<CreatedSip> {
+      const resultKey = joinKey(workPrefix, 'sip.json');
+      const done = await getJson<CreatedSip>(work, resultKey);
+      if (done) return done; // a retry after the SIP was stored: it is already there
+      const record = await getJson<DownloadRecord>(work, joinKey(workPrefix, 'download.json'));
+      if (!record) throw new Error(`${work.urlOf(workPrefix)} has no download.json: the download stage did not finish there`);
+      // The packaging worker need not share a disk with the download worker: fetch the payload, verified.
+      const scratch = path.join(scratchRoot, sipId, 'package');
+      try {
+        const total = record.files.reduce((n, f) => n + f.size, 0);
+        let fetched = 0;
+        for (const f of record.files) {
+          await work.getFile(joinKey(workPrefix, 'payload', f.path), path.join(scratch, 'payload', ...f.path.split('/')), {
+            sha256: f.sha256,
+            onProgress: (bytes) => heartbeat({ step: 'fetch', bytesDone: fetched + bytes, bytesTotal: total }),
+          });
+          fetched += f.size;
+        }
+        const built = await buildSip({
+          sipId,
+          objectId,
+          sourceDir: path.join(scratch, 'payload'),
+          files: record.files,
+          metadata: record.metadata,
+          algorithms: config.sip.algorithms,
+          sourceOrganization: config.organization,
+          agent: { name: 'custody', version: `${custodyVersion()} (build ${buildId()})` },
+          outputPath: path.join(scratch, `${sipId}.tar`),
+          now: new Date(),
+          onProgress: (bytesDone, bytesTotal) => heartbeat({ step: 'build', bytesDone, bytesTotal }),
+        });
+        const tarKey = joinKey(workPrefix, `${sipId}.tar`);
+        await work.put(tarKey, () => fsSync.createReadStream(built.tarPath), {
+          size: built.tarSize,
+          sha256: built.tarSha256,
+          onProgress: (bytesDone) => heartbeat({ step: 'store', bytesDone, bytesTotal: built.tarSize }),
+        });
+        // The per-file list stays in the METS: workflow payloads carry only the summary.
+        const result: CreatedSip = {
+          sipId: built.sipId,
+          tarKey,
+          tarSize: built.tarSize,
+          tarSha256: built.tarSha256,
+          payloadBytes: built.payloadBytes,
+          payloadFiles: built.payloadFiles,
+          buildId: buildId(),
+        };
+        await ledger.recordPackage({
+          sipId,
+          objectId,
+          attempt,
+          sha256: built.tarSha256,
+          size: built.tarSize,
+          payloadBytes: built.payloadBytes,
+          payloadFiles: built.payloadFiles,
+          createdAt: new Date().toISOString(),
+        });
+        await putJson(work, resultKey, result);
+        return result;
+      } finally {
+        await fs.rm(scratch, { recursive: true, force: true });
+      }
     },
 
     /** Hand the SIP to the preservation service; submitting the same SIP twice is one submission. */
-    async submitSip({ objectId, sipId, tarPath, sha256 }: { objectId: string; sipId: string; tarPath: string; sha256: string }): Promise<{ alreadySubmitted: boolean }> {
-      const outcome = await service.submit({ sipId, tarPath, sha256 }, (bytes) => heartbeat({ bytesDone: bytes }));
+    async submitSip({ objectId, sipId, tarKey, size, sha256 }: { objectId: string; sipId: string; tarKey: string; size: number; sha256: string }): Promise<{ alreadySubmitted: boolean }> {
+      const outcome = await service.submit({ sipId, sha256, size, open: () => work.read(tarKey) }, (bytes) => heartbeat({ bytesDone: bytes, bytesTotal: size }));
       await ledger.recordEvent({
         key: `submitted:${sipId}`,
         objectId,
@@ -169,18 +194,15 @@ export function createActivities({ config, ledger, source, service }: ActivityDe
     },
 
     /** Record the outcome, archive the service's report, delete the working files. */
-    async confirmOutcome({ objectId, sipId, workDir, verdict }: { objectId: string; sipId: string; workDir: string; verdict: Verdict }): Promise<{ reportPath: string }> {
-      const reportDir = path.join(reportsRoot, objectId);
-      const reportPath = path.join(reportDir, `${sipId}.xml`);
-      await fs.mkdir(reportDir, { recursive: true });
-      const tmp = `${reportPath}.tmp`;
-      await fs.writeFile(tmp, await service.report(sipId));
-      await fs.rename(tmp, reportPath);
-      await ledger.recordVerdict({ sipId, status: verdict.status, decidedAt: verdict.decidedAt, reasons: verdict.reasons, reportPath });
+    async confirmOutcome({ objectId, sipId, workPrefix, verdict }: { objectId: string; sipId: string; workPrefix: string; verdict: Verdict }): Promise<{ report: string }> {
+      const reportKey = joinKey(objectId, `${sipId}.xml`);
+      await putBytes(reports, reportKey, Buffer.from(await service.report(sipId), 'utf8'));
+      const report = reports.urlOf(reportKey);
+      await ledger.recordVerdict({ sipId, status: verdict.status, decidedAt: verdict.decidedAt, reasons: verdict.reasons, reportPath: report });
       if (verdict.status === 'accepted') await ledger.markPreserved(objectId, sipId, new Date().toISOString());
-      await fs.rm(workDir, { recursive: true, force: true });
-      await fs.rmdir(path.dirname(workDir)).catch(() => undefined); // the object's folder, if no other attempt uses it
-      return { reportPath };
+      // The verdict and report are recorded: this attempt's working files have served their purpose.
+      await work.remove(`${workPrefix}/`);
+      return { report };
     },
 
     /** Keep the object's timeline in the ledger, independent of Temporal's history retention. */

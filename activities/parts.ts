@@ -1,17 +1,21 @@
 // Opens the parts custody's activities and commands talk to, as chosen by config.
 import type { Config } from '../config/config';
 import { openLedger } from './ledger';
-import { folderSource } from './source';
+import { openSource } from './source';
+import { openStorage } from './storage';
 import { referencePreservationService } from './service/preservation-service';
 import type { ActivityDeps } from '.';
 
 export async function openParts(config: Config): Promise<ActivityDeps> {
   const ledger = openLedger(config.databaseUrl);
   await ledger.migrate();
+  const { s3 } = config.storage;
   return {
     config,
     ledger,
-    source: folderSource(config.sourceDir),
-    service: referencePreservationService({ url: config.service.url, transferDir: config.service.transferDir }),
+    source: openSource(config.storage.source, s3),
+    work: openStorage(config.storage.work, s3),
+    reports: openStorage(config.storage.reports, s3),
+    service: referencePreservationService({ url: config.service.url, transfer: openStorage(config.service.transfer, s3) }),
   };
 }

@@ -137,9 +137,10 @@ export interface PreserveObjectResult {
   verdict?: Verdict;
 }
 
-/** What the download activity left in the working folder. */
+/** What the download activity left in working storage. */
 export interface DownloadedObject {
-  workDir: string;
+  /** The attempt's prefix in working storage (a key, not a URL: nothing secret in histories). */
+  workPrefix: string;
   title: string;
   payloadBytes: number;
   payloadFiles: number;

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { storageLocation as location } from '../activities/storage/location';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
@@ -30,9 +31,29 @@ const retrySchema = z.strictObject({
 export const configSchema = z.strictObject({
   /** Where custody keeps its state on this machine: working folders, ledger, reports. */
   dataDir: z.string().min(1),
-  /** Folder source: one folder per object with object.json beside its files. */
-  sourceDir: z.string().min(1),
-  /** Ledger database: a sqlite file path or URL (postgres arrives with the production issue). */
+  /**
+   * Where bytes live, each a folder path, file:// URL or s3://bucket/prefix. Credentials for S3
+   * come from the AWS SDK's standard chain (environment, profile, instance role), never from here.
+   */
+  storage: z.strictObject({
+    /** The collection: one folder (or S3 prefix) per object, object.json beside its files. */
+    source: location,
+    /** Working files and SIPs between stages; S3 lets download, package and submit run on different machines. */
+    work: location,
+    /** The service's ingest reports, kept for good. */
+    reports: location,
+    s3: z.strictObject({
+      /** An S3 API server other than AWS; else AWS_ENDPOINT_URL_S3 or the profile. */
+      endpoint: z.string().url().optional(),
+      /** Else AWS_REGION or the profile. */
+      region: z.string().min(1).optional(),
+      /** Bucket in the path rather than the host name, as most S3-compatible servers need. */
+      forcePathStyle: z.boolean(),
+      /** Larger uploads go in parts of this many bytes (at least 5 MiB, S3's smallest part). */
+      partSize: z.number().int().min(5 * 1024 * 1024),
+    }),
+  }),
+  /** Ledger database: a postgres:// URL, else a SQLite file path. */
   databaseUrl: z.string().min(1),
   /** Organisation named in bag-info.txt and as the METS agent. */
   organization: z.string().min(1),
@@ -52,8 +73,8 @@ export const configSchema = z.strictObject({
   service: z.strictObject({
     /** Base URL of the preservation service's report API. */
     url: z.string().url(),
-    /** Folder the service takes transfers from. */
-    transferDir: z.string().min(1),
+    /** Where the service takes transfers from: a folder path, file:// URL or s3://bucket/prefix. */
+    transfer: location,
   }),
   verdict: z.strictObject({
     /** The workflow asks the service itself after this long without a signal. */
@@ -99,12 +120,17 @@ const defaultRetry = { initialInterval: '2s', backoffCoefficient: 2, maximumInte
 export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
   return {
     dataDir,
-    sourceDir: path.join(REPO_ROOT, 'examples', 'collection'),
+    storage: {
+      source: path.join(REPO_ROOT, 'examples', 'collection'),
+      work: path.join(dataDir, 'work'),
+      reports: path.join(dataDir, 'reports'),
+      s3: { forcePathStyle: false, partSize: 16 * 1024 * 1024 },
+    },
     databaseUrl: path.join(dataDir, 'ledger.sqlite'),
     organization: 'custody demo archive',
     sip: { algorithms: ['sha256', 'sha512'], acceptedFormats: null },
     guards: { maxObjectBytes: 50 * 1024 ** 3, maxFiles: 100_000, allowZeroLengthFiles: false, settleTime: '60s' },
-    service: { url: 'http://127.0.0.1:8390', transferDir: path.join(dataDir, 'service', 'transfer') },
+    service: { url: 'http://127.0.0.1:8390', transfer: path.join(dataDir, 'service', 'transfer') },
     verdict: { pollAfter: '2h', deadline: '14d' },
     schedules: { syncProcessedSips: { every: '1h', catchupWindow: '1d' } },
     temporal: { namespace: 'custody', retention: '30d', webUiUrl: 'http://localhost:8233' },
@@ -137,10 +163,11 @@ function deepMerge(base: Json, over: Json): Json {
 /** Environment variables that override single settings, for scripts and tests. */
 const ENV_OVERRIDES: Record<string, (v: string) => Json> = {
   CUSTODY_DATA_DIR: (v) => ({ dataDir: v }),
-  CUSTODY_SOURCE_DIR: (v) => ({ sourceDir: v }),
+  CUSTODY_SOURCE: (v) => ({ storage: { source: v } }),
+  CUSTODY_WORK: (v) => ({ storage: { work: v } }),
   DATABASE_URL: (v) => ({ databaseUrl: v }),
   CUSTODY_SERVICE_URL: (v) => ({ service: { url: v } }),
-  CUSTODY_TRANSFER_DIR: (v) => ({ service: { transferDir: v } }),
+  CUSTODY_TRANSFER: (v) => ({ service: { transfer: v } }),
   CUSTODY_VERDICT_POLL_AFTER: (v) => ({ verdict: { pollAfter: v } }),
   CUSTODY_VERDICT_DEADLINE: (v) => ({ verdict: { deadline: v } }),
 };
@@ -152,12 +179,13 @@ export function formatConfigError(error: z.ZodError, source: string): string {
 }
 
 /**
- * Loads the configuration: defaults (with CUSTODY_DATA_DIR as the data folder), then the JSON
- * file named by CUSTODY_CONFIG, then single-value environment overrides.
+ * Loads the configuration: defaults, then the JSON file named by CUSTODY_CONFIG, single-value
+ * environment overrides and the caller's overrides, in that order.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Json = {}): Config {
-  const dataDir = env.CUSTODY_DATA_DIR ? path.resolve(env.CUSTODY_DATA_DIR) : undefined;
-  let merged: Json = defaultConfig(dataDir) as unknown as Json;
+  // The settings given (file, environment, overrides) first: the defaults of the folders inside
+  // the data folder (work, reports, transfer, ledger) follow the data folder they name.
+  let given: Json = {};
   const sources: string[] = ['defaults'];
   if (env.CUSTODY_CONFIG) {
     let fileJson: Json;
@@ -166,17 +194,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Json
     } catch (e) {
       throw new ConfigError(`cannot read config file ${env.CUSTODY_CONFIG} (CUSTODY_CONFIG): ${(e as Error).message}`);
     }
-    merged = deepMerge(merged, fileJson);
+    given = deepMerge(given, fileJson);
     sources.push(env.CUSTODY_CONFIG);
   }
   for (const [name, toJson] of Object.entries(ENV_OVERRIDES)) {
     const v = env[name];
     if (v !== undefined && v !== '') {
-      merged = deepMerge(merged, toJson(v));
+      given = deepMerge(given, toJson(v));
       sources.push(name);
     }
   }
-  merged = deepMerge(merged, overrides);
+  given = deepMerge(given, overrides);
+  const dataDir = typeof given.dataDir === 'string' && given.dataDir ? path.resolve(given.dataDir) : undefined;
+  const merged = deepMerge(defaultConfig(dataDir) as unknown as Json, given);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(formatConfigError(parsed.error, sources.join(' + ')));
   return parsed.data;

@@ -1,11 +1,12 @@
-// The reference preservation service: SIPs arrive as `<sipId>.tar` in a transfer folder (the
-// sender writes `.part` and renames), are validated in the background, and a PREMIS ingest
+// The reference preservation service: SIPs arrive as `<sipId>.tar` in a transfer folder or
+// bucket (the sender's storage makes a transfer appear only when complete), are validated in the background, and a PREMIS ingest
 // report per decision is published through an HTTP API modelled on a national service's (v2).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { FileStorage, type Storage } from '../activities/storage';
 import { ingestReport } from './ingest-report';
 import { ServiceState, latestDecision, statusOf, type Decision, type Submission } from './state';
 import { DEFAULT_ACCEPTED_FORMATS, reasonsOf, validateSip, type CheckResult } from './validate-sip';
@@ -15,6 +16,8 @@ export interface ReferenceServiceOptions {
   dataDir: string;
   pollIntervalMs?: number;
   acceptedFormats?: string[];
+  /** Where SIPs arrive: by default the folder `<dataDir>/transfer`; a bucket works the same way. */
+  transfer?: Storage;
 }
 
 export interface RunningReferenceService {
@@ -25,19 +28,14 @@ export interface RunningReferenceService {
 const API = '/api/2.0/ingest';
 const TAR = '.tar';
 
-async function sha256Of(file: string): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 class BadRequest extends Error {}
 
 export async function startReferenceService(opts: ReferenceServiceOptions): Promise<RunningReferenceService> {
-  const transferDir = path.join(opts.dataDir, 'transfer');
+  const transfer = opts.transfer ?? new FileStorage(path.join(opts.dataDir, 'transfer'));
   const receivedDir = path.join(opts.dataDir, 'received');
   const reportsDir = path.join(opts.dataDir, 'reports');
-  for (const d of [transferDir, receivedDir, reportsDir]) fs.mkdirSync(d, { recursive: true });
+  for (const d of [receivedDir, reportsDir]) fs.mkdirSync(d, { recursive: true });
+  if (transfer instanceof FileStorage) fs.mkdirSync(transfer.root, { recursive: true });
   const state = new ServiceState(opts.dataDir);
   const accepted = (opts.acceptedFormats ?? DEFAULT_ACCEPTED_FORMATS).map((f) => f.toLowerCase());
   let baseUrl = '';
@@ -79,27 +77,31 @@ export async function startReferenceService(opts: ReferenceServiceOptions): Prom
 
   /** Takes each complete transfer once; a repeat of a known SIP id is not a new submission. */
   async function scanTransfers(): Promise<void> {
-    for (const name of fs.readdirSync(transferDir)) {
-      if (!name.endsWith(TAR) || name.length === TAR.length) continue; // `.part` files are still being written
+    for await (const entry of transfer.list('')) {
+      const name = entry.key;
+      // Only top-level `<sipId>.tar`: partial uploads and anything else are not transfers.
+      if (name.includes('/') || !name.endsWith(TAR) || name.length === TAR.length) continue;
       const sipId = name.slice(0, -TAR.length);
-      const incoming = path.join(transferDir, name);
-      const sha256 = await sha256Of(incoming);
+      // The transfer is copied in and verified before it is removed from the transfer location.
+      const incoming = path.join(receivedDir, `${name}.incoming`);
+      const { sha256 } = await transfer.getFile(name, incoming);
       const receivedAt = new Date().toISOString();
       const transferId = `${sipId}-${crypto.randomUUID()}${TAR}`;
       const known = state.get(sipId);
       if (known && known.sha256 === sha256) {
         state.put({ ...known, transfers: known.transfers + 1 });
+        fs.rmSync(incoming, { force: true });
       } else if (known) {
         const reason = `transfer ${name} conflicts with the SIP received under that id at ${known.firstReceivedAt}: its sha256 is ${sha256}, not ${known.sha256}`;
         const counted = { ...known, transfers: known.transfers + 1, count: known.count + 1 };
         publish(counted, { transferId, receivedAt, decidedAt: receivedAt }, [], reason);
+        fs.rmSync(incoming, { force: true });
       } else {
         fs.renameSync(incoming, path.join(receivedDir, name));
         state.put({ sipId, sha256, count: 1, transfers: 1, firstReceivedAt: receivedAt, pending: { transferId, receivedAt, status: 'received' }, decisions: [] });
         enqueue(sipId);
-        continue;
       }
-      fs.rmSync(incoming, { force: true });
+      await transfer.remove(name);
     }
   }
 
@@ -109,7 +111,7 @@ export async function startReferenceService(opts: ReferenceServiceOptions): Prom
   let scanning: Promise<void> | undefined;
   const timer = setInterval(() => {
     scanning ??= scanTransfers()
-      .catch((e: unknown) => console.error(`reference service: scanning ${transferDir}: ${(e as Error).message}`))
+      .catch((e: unknown) => console.error(`reference service: scanning ${transfer.location}: ${(e as Error).message}`))
       .finally(() => (scanning = undefined));
   }, opts.pollIntervalMs ?? 500);
 

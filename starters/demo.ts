@@ -19,9 +19,10 @@ const exitWhenDone = process.argv.includes('--exit') || process.env.CI === 'true
 /** What the reference service must decide for each sample object (examples/expected-outcomes.json). */
 const expected = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', 'expected-outcomes.json'), 'utf8')) as Record<string, string>;
 
-function startService(url: string, dataDir: string): Promise<ChildProcess> {
+function startService(url: string, dataDir: string, transfer: string): Promise<ChildProcess> {
   const port = new URL(url).port;
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(REPO_ROOT, 'reference-service', 'main.ts'), '--port', port, '--data-dir', dataDir], {
+  const main = path.join(REPO_ROOT, 'reference-service', 'main.ts');
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', main, '--port', port, '--data-dir', dataDir, '--transfer', transfer], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -40,9 +41,10 @@ async function main() {
     schedules: { syncProcessedSips: { every: '10s', catchupWindow: '1h' } },
     guards: { ...loadConfig().guards, settleTime: '2s' },
   });
-  const serviceDir = path.dirname(config.service.transferDir);
+  // The demo's service keeps its data beside the transfer folder, in custody's data folder.
+  const serviceDir = path.join(config.dataDir, 'service');
   console.log(`starting the reference preservation service (${config.service.url}, data in ${serviceDir})`);
-  const service = await startService(config.service.url, serviceDir);
+  const service = await startService(config.service.url, serviceDir, config.service.transfer);
   const { client, connection } = await connectClient(config);
   const parts = await openParts(config);
   const workers = await startWorkers(config);

@@ -31,7 +31,7 @@ export async function enqueue(
   if (opts.ids?.length) {
     const known = new Set(listed.map((o) => o.id));
     const unknown = opts.ids.filter((id) => !known.has(id));
-    if (unknown.length) throw new UserError(`unknown object id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: not in the source ${config.sourceDir}`);
+    if (unknown.length) throw new UserError(`unknown object id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: not in the source ${config.storage.source}`);
     const wanted = new Set(opts.ids);
     candidates = listed.filter((o) => wanted.has(o.id));
   }

@@ -72,7 +72,7 @@ describe('custody CLI', function () {
       await ensureTemporalServer();
       sys = await startCustodySystem({ objects: ['mus-0004'], config: { verdict: { pollAfter: '1s', deadline: '14d' } } });
       const configFile = path.join(sys.root, 'custody.json');
-      fs.writeFileSync(configFile, JSON.stringify({ dataDir: sys.config.dataDir, sourceDir: sys.sourceDir, databaseUrl: sys.config.databaseUrl, service: sys.config.service, verdict: sys.config.verdict }));
+      fs.writeFileSync(configFile, JSON.stringify({ dataDir: sys.config.dataDir, storage: sys.config.storage, databaseUrl: sys.config.databaseUrl, service: sys.config.service, verdict: sys.config.verdict }));
       env = { CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace };
     });
     after(async () => sys?.close());

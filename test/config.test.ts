@@ -45,6 +45,18 @@ describe('configuration', () => {
     assert.match(c.databaseUrl, /^postgres:\/\//);
     assert.deepEqual(c.worker.queues, ['package']);
     assert.equal(c.worker.shutdownGrace, '10m');
+    assert.equal(c.storage.work, 's3://custody-work/production');
+    assert.equal(c.service.transfer, 's3://preservation-transfer/museum');
+  });
+
+  it('puts the working, report and transfer folders in the data folder it is given', () => {
+    const c = loadConfig({ CUSTODY_DATA_DIR: '/srv/custody' });
+    assert.deepEqual([c.storage.work, c.storage.reports, c.service.transfer, c.databaseUrl], ['/srv/custody/work', '/srv/custody/reports', '/srv/custody/service/transfer', '/srv/custody/ledger.sqlite']);
+  });
+
+  it('names a storage location it cannot use', () => {
+    assert.throws(() => loadConfig({ CUSTODY_WORK: 's3://Work_Bucket/x' }), /invalid config value storage\.work \(from defaults \+ CUSTODY_WORK\): storage location "s3:\/\/Work_Bucket\/x": "Work_Bucket" is not a valid bucket name/);
+    assert.throws(() => loadConfig({ CUSTODY_TRANSFER: 'ftp://host/in' }), /invalid config value service\.transfer .*only file:\/\/ and s3:\/\/ are supported/);
   });
 
   it('names an unreadable config file', () => {

@@ -11,6 +11,7 @@ import { summarize } from '../starters/status';
 import { syncProcessedSips } from '../workflows';
 import { TASK_QUEUES } from '../common/preservation';
 import { referencePreservationService } from '../activities/service/preservation-service';
+import { FileStorage } from '../activities/storage';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { submissions } from './support/service-api';
 import { waitForStage } from './support/wait-for-stage';
@@ -78,7 +79,7 @@ describe('operator control and failure handling', function () {
       assert.equal((await sys.ledger.getObject('mus-0003'))?.frozen, true);
 
       // The verdict arrives while frozen: it is kept, and nothing moves until unfreeze.
-      const service = referencePreservationService(sys.config.service);
+      const service = referencePreservationService({ url: sys.config.service.url, transfer: new FileStorage(sys.config.service.transfer) });
       while (!(await service.verdict(state.sipId!))) await new Promise((r) => setTimeout(r, 100));
       await sys.client.workflow.execute(syncProcessedSips, { taskQueue: TASK_QUEUES.io, workflowId: 'sync-once-1', args: [{}] });
       assert.equal((await handle.query(stateQuery)).stage, 'frozen');

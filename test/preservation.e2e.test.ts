@@ -2,6 +2,9 @@
 // preservation service, a real ledger and the sample collection.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { preserveWorkflowId, SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
@@ -24,7 +27,7 @@ function keepSubmittedCopies(dir: string) {
   fs.mkdirSync(dir, { recursive: true });
   return (parts: ActivityDeps) =>
     interceptSubmit(parts, async (sip) => {
-      fs.copyFileSync(sip.tarPath, path.join(dir, `${sip.sipId}.tar`));
+      await pipeline(await sip.open(), fs.createWriteStream(path.join(dir, `${sip.sipId}.tar`)));
     });
 }
 
@@ -195,12 +198,11 @@ describe('preservation pipeline, end to end', function () {
         decorate: (parts) =>
           interceptSubmit(parts, async (sip) => {
             if (!sip.sipId.startsWith(CORRUPT)) return;
-            const members = await readTar(sip.tarPath);
+            const bytes = await buffer(await sip.open());
+            const members = await readTar(bytes);
             const victim = members.find((m) => m.name.includes('/data/') && !m.name.endsWith('mets.xml'))!;
-            const bytes = fs.readFileSync(sip.tarPath);
             bytes[bytes.indexOf(victim.data.subarray(0, 64)) + 10] ^= 0xff;
-            fs.writeFileSync(sip.tarPath, bytes);
-            return { ...sip, sha256: digest('sha256', bytes) };
+            return { ...sip, sha256: digest('sha256', bytes), open: async () => Readable.from([bytes]) };
           }),
       });
     });

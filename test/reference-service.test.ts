@@ -13,7 +13,9 @@ import { pack } from 'tar-stream';
 import { REPO_ROOT } from '../config/config';
 import { folderSource } from '../activities/source';
 import { buildSip } from '../activities/sip/build-sip';
-import { referencePreservationService, type PreservationService } from '../activities/service/preservation-service';
+import { referencePreservationService, type PreservationService, type SubmittedSip } from '../activities/service/preservation-service';
+import { FileStorage, openStorage } from '../activities/storage';
+import { startTestS3 } from './support/s3-server';
 import { startReferenceService, type RunningReferenceService } from '../reference-service/server';
 import type { Verdict } from '../common/sip';
 
@@ -27,10 +29,11 @@ interface FixtureFile {
   mimeType: string;
 }
 
-interface Sip {
-  sipId: string;
-  tarPath: string;
-  sha256: string;
+type Sip = SubmittedSip & { tarPath: string };
+
+/** A tar on disk as custody hands it to the service. */
+function submitted(sipId: string, tarPath: string, sha256: string): Sip {
+  return { sipId, tarPath, sha256, size: fs.statSync(tarPath).size, open: async () => fs.createReadStream(tarPath) };
 }
 
 /** The same files give the same tar bytes, so a rebuilt SIP is the same SIP. */
@@ -108,7 +111,7 @@ async function fixtureSip(
   for (const [name, b] of tags) tar.entry({ name: `${sipId}/${name}`, mtime: FIXED_MTIME }, b);
   tar.finalize();
   await done;
-  return { sipId, tarPath, sha256: sha256(fs.readFileSync(tarPath)) };
+  return submitted(sipId, tarPath, sha256(fs.readFileSync(tarPath)));
 }
 
 const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), crypto.randomBytes(2000)]);
@@ -126,7 +129,7 @@ async function builtSip(root: string, objectId: string): Promise<Sip> {
     sourceOrganization: 'test archive', agent: { name: 'custody', version: 'test' },
     outputPath: path.join(root, `${sipId}.tar`), now: new Date(),
   });
-  return { sipId, tarPath: built.tarPath, sha256: built.tarSha256 };
+  return submitted(sipId, built.tarPath, built.tarSha256);
 }
 
 async function verdictOf(client: PreservationService, sipId: string): Promise<Verdict> {
@@ -161,7 +164,7 @@ describe('reference preservation service', function () {
   let client: PreservationService;
   const start = async () => {
     service = await startReferenceService({ port: 0, dataDir, pollIntervalMs: 50 });
-    client = referencePreservationService({ url: service.url, transferDir: path.join(dataDir, 'transfer') });
+    client = referencePreservationService({ url: service.url, transfer: new FileStorage(path.join(dataDir, 'transfer')) });
   };
   const submissions = async () =>
     (await getJson(`${service.url}/api/2.0/ingest/submissions`)).body.data as Array<{ sipId: string; count: number; transfers: number; sha256: string }>;
@@ -336,9 +339,36 @@ describe('reference preservation service', function () {
 
   it('refuses a SIP id that is not a plain file name', async () => {
     await assert.rejects(
-      client.submit({ sipId: '../escape', tarPath: path.join(sips, 'good-1.tar'), sha256: 'x' }),
+      client.submit({ ...submitted('good-1', path.join(sips, 'good-1.tar'), 'x'), sipId: '../escape' }),
       (e: unknown) => e instanceof ApplicationFailure && e.type === 'UnsafePath',
     );
+  });
+});
+
+describe('reference preservation service taking transfers from a bucket', function () {
+  this.timeout(60_000);
+  it('takes a SIP deposited in S3, verified, validates it and empties the bucket', async () => {
+    const s3 = await startTestS3();
+    const bucket = await s3.bucket('transfer');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-refsvc-s3-'));
+    const transfer = openStorage(`s3://${bucket}/incoming`, s3.options);
+    const service = await startReferenceService({ port: 0, dataDir: path.join(root, 'service'), pollIntervalMs: 50, transfer });
+    try {
+      const client = referencePreservationService({ url: service.url, transfer });
+      const sip = await builtSip(root, 'mus-0003');
+      assert.deepEqual(await client.submit(sip), { alreadySubmitted: false });
+      const verdict = await verdictOf(client, sip.sipId);
+      assert.equal(verdict.status, 'accepted', verdict.reasons.join('; '));
+      const left = [];
+      for await (const o of transfer.list('')) left.push(o.key);
+      assert.deepEqual(left, [], 'the service removes each transfer it has taken in');
+      assert.deepEqual(await client.submit(sip), { alreadySubmitted: true });
+      const [received] = (await getJson(`${service.url}/api/2.0/ingest/submissions`)).body.data as Array<{ sha256: string; count: number }>;
+      assert.deepEqual([received.sha256, received.count], [sip.sha256, 1]);
+    } finally {
+      await service.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
@@ -353,7 +383,7 @@ describe('reference service state from its first release', () => {
       fs.writeFileSync(path.join(dataDir, 'state.json'), JSON.stringify({ submissions }));
       const service = await startReferenceService({ port: 0, dataDir });
       try {
-        const client = referencePreservationService({ url: service.url, transferDir: path.join(dataDir, 'transfer') });
+        const client = referencePreservationService({ url: service.url, transfer: new FileStorage(path.join(dataDir, 'transfer')) });
         assert.deepEqual(await client.verdictsSince(new Date(0)), [
           { sipId: 'old-1', status: 'rejected', decidedAt: '2024-01-01T00:00:01.000Z', reasons: ['why'], reportUrl: `${service.url}/api/2.0/ingest/report/old-1/old-1-x.tar` },
         ]);
@@ -384,8 +414,9 @@ describe('reference service process (main.ts)', function () {
         });
         child.on('exit', (code) => reject(new Error(`exited with ${code} before it listened`)));
       });
-      const m = /^reference service listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+      const m = /^reference service listening on (http:\/\/127\.0\.0\.1:\d+), taking transfers from (.+)$/.exec(line);
       assert.ok(m, line);
+      assert.equal(m[2], path.join(dataDir, 'transfer'));
       assert.equal((await fetch(`${m[1]}/healthz`)).status, 200);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);

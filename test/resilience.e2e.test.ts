@@ -72,7 +72,7 @@ describe('crash recovery', function () {
     await sys.stopWorkers(); // the work is done by child processes only
     configFile = path.join(sys.root, 'custody.json');
     const c = sys.config;
-    fs.writeFileSync(configFile, JSON.stringify({ dataDir: c.dataDir, sourceDir: c.sourceDir, databaseUrl: c.databaseUrl, service: c.service, verdict: c.verdict, guards: c.guards, heartbeatTimeout: c.heartbeatTimeout, retry: c.retry }));
+    fs.writeFileSync(configFile, JSON.stringify({ dataDir: c.dataDir, storage: c.storage, databaseUrl: c.databaseUrl, service: c.service, verdict: c.verdict, guards: c.guards, heartbeatTimeout: c.heartbeatTimeout, retry: c.retry }));
   });
   after(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');

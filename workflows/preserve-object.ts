@@ -207,13 +207,13 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
     await checkpoint('packaging');
     await enterStage('packaging');
-    const sip = await createSip({ objectId, sipId: state.sipId, attempt, workDir: downloaded.workDir });
+    const sip = await createSip({ objectId, sipId: state.sipId, attempt, workPrefix: downloaded.workPrefix });
     state.buildId = sip.buildId;
     upsertSearchAttributes([{ key: SA.buildId, value: sip.buildId }]);
 
     await checkpoint('submitting');
     await enterStage('submitting');
-    await submitSip({ objectId, sipId: sip.sipId, tarPath: sip.tarPath, sha256: sip.tarSha256 });
+    await submitSip({ objectId, sipId: sip.sipId, tarKey: sip.tarKey, size: sip.tarSize, sha256: sip.tarSha256 });
 
     await enterStage('awaiting-verdict');
     verdict = await awaitVerdict(state.sipId);
@@ -226,7 +226,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
     await checkpoint('confirming');
     await enterStage('confirming');
-    await confirmOutcome({ objectId, sipId: state.sipId, workDir: downloaded.workDir, verdict });
+    await confirmOutcome({ objectId, sipId: state.sipId, workPrefix: downloaded.workPrefix, verdict });
   } catch (error) {
     const failure = unwrap(error);
     state.lastError = describe(failure);

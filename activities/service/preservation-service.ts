@@ -1,23 +1,27 @@
 // custody's side of the preservation service: hand over a SIP, ask for verdicts and reports.
-// The reference service takes transfers from a folder and answers over HTTP, like the
+// The reference service takes transfers from a folder or bucket and answers over HTTP, like the
 // national service it is modelled on (SFTP transfer + REST reports).
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { Verdict } from '../../common/sip';
+import type { Storage } from '../storage';
+
+export interface SubmittedSip {
+  sipId: string;
+  sha256: string;
+  size: number;
+  /** Opens the tar for reading; not called when nothing needs sending. */
+  open: () => Promise<Readable>;
+}
 
 export interface PreservationService {
   /**
-   * Hand a SIP to the service. Idempotent: when `<transferDir>/<sipId>.tar` exists or the service
-   * already has the SIP with the same sha256, nothing is sent. Otherwise the tar is streamed to
-   * `<sipId>.tar.part`, fsynced and renamed into place; onProgress gets the bytes copied so far.
+   * Hand a SIP to the service as `<sipId>.tar` in its transfer location. Idempotent: when the
+   * service already has the SIP, or the transfer is there with the same sha256, nothing is sent.
+   * The storage verifies the bytes it stored; onProgress gets the bytes sent so far.
    */
-  submit(sip: { sipId: string; tarPath: string; sha256: string }, onProgress?: (bytes: number) => void): Promise<{ alreadySubmitted: boolean }>;
+  submit(sip: SubmittedSip, onProgress?: (bytes: number) => void): Promise<{ alreadySubmitted: boolean }>;
   /** The verdict for one SIP, or null while it is pending or unknown. */
   verdict(sipId: string): Promise<Verdict | null>;
   /** Verdicts decided after `since` (exclusive), oldest first. */
@@ -40,7 +44,7 @@ const statusSchema = z.union([
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
-export function referencePreservationService(opts: { url: string; transferDir: string }): PreservationService {
+export function referencePreservationService(opts: { url: string; transfer: Storage }): PreservationService {
   const api = `${opts.url.replace(/\/$/, '')}/api/2.0/ingest`;
 
   async function get(url: string): Promise<Response> {
@@ -66,42 +70,16 @@ export function referencePreservationService(opts: { url: string; transferDir: s
   }
 
   return {
-    async submit({ sipId, tarPath, sha256 }, onProgress) {
-      // The SIP id becomes a file name in the transfer folder: it must not lead out of it.
+    async submit({ sipId, sha256, size, open }, onProgress) {
+      // The SIP id becomes a name in the transfer location: it must not lead out of it.
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(sipId)) {
         throw ApplicationFailure.nonRetryable(`SIP id ${JSON.stringify(sipId)} is not a plain file name (letters, digits, . _ -)`, 'UnsafePath');
       }
-      const target = path.join(opts.transferDir, `${sipId}.tar`);
-      if (fs.existsSync(target)) return { alreadySubmitted: true };
       // Other bytes under a known SIP id are sent all the same: the service rejects them as a conflict in a report.
       if ((await status(sipId)).sha256 === sha256) return { alreadySubmitted: true };
-      await fsp.mkdir(opts.transferDir, { recursive: true });
-      const part = `${target}.part`;
-      const hash = crypto.createHash('sha256');
-      let bytes = 0;
-      await pipeline(
-        fs.createReadStream(tarPath),
-        new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            hash.update(chunk);
-            bytes += chunk.length;
-            onProgress?.(bytes);
-            done(null, chunk);
-          },
-        }),
-        fs.createWriteStream(part),
-      );
-      // The bytes sent must be the SIP that was built: a disk error in between is caught here.
-      const sent = hash.digest('hex');
-      if (sent !== sha256) {
-        await fsp.rm(part, { force: true });
-        throw new Error(`SIP ${sipId}: ${tarPath} has sha256 ${sent}, not the ${sha256} it was built with`);
-      }
-      const fd = await fsp.open(part, 'r');
-      await fd.sync();
-      await fd.close();
-      await fsp.rename(part, target);
-      return { alreadySubmitted: false };
+      // A retry after the transfer landed but before the service took it in sends nothing again.
+      const { skipped } = await opts.transfer.put(`${sipId}.tar`, open, { size, sha256, onProgress });
+      return { alreadySubmitted: skipped };
     },
 
     async verdict(sipId) {

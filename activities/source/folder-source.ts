@@ -2,19 +2,17 @@
 // object's files (at any depth). Everything a retry cannot fix is a non-retryable
 // ApplicationFailure naming the object; a missing or unreadable root is left retryable
 // because a disk that is not mounted yet comes back.
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type Dirent, type Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import { objectMetadataSchema, type ObjectMetadata, type SourceFile } from '../../common/object-metadata';
+import { sha256OfFile } from '../storage/digest';
+import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
+import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
 import type { DescribedObject, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
 
-const METADATA_FILE = 'object.json';
-// object.json is read whole; anything this large is not metadata.
-const MAX_METADATA_BYTES = 1024 * 1024;
 const PARTIAL_SUFFIX = '.custody-partial';
 
 interface LocatedFile extends SourceFile {
@@ -34,25 +32,6 @@ function isNotFound(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'ENOENT' || (e as NodeJS.ErrnoException)?.code === 'ENOTDIR';
 }
 
-/** Parses object.json text; returns the metadata or a message listing every problem with its path. */
-function parseMetadata(text: string, folderName: string): ObjectMetadata | string {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    return `${METADATA_FILE} is not valid JSON: ${(e as Error).message}`;
-  }
-  const parsed = objectMetadataSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
-    return `${METADATA_FILE} is invalid: ${issues.join('; ')}`;
-  }
-  if (parsed.data.id !== folderName) {
-    return `${METADATA_FILE} has id "${parsed.data.id}" but its folder is named "${folderName}"`;
-  }
-  return parsed.data;
-}
-
 async function readMetadata(objectId: string, dir: string): Promise<ObjectMetadata | string> {
   const file = path.join(dir, METADATA_FILE);
   let st: Stats;
@@ -65,13 +44,6 @@ async function readMetadata(objectId: string, dir: string): Promise<ObjectMetada
   if (!st.isFile()) return `${METADATA_FILE} is not a regular file`;
   if (st.size > MAX_METADATA_BYTES) return `${METADATA_FILE} is ${st.size} bytes, more than metadata can be`;
   return parseMetadata(await fsp.readFile(file, 'utf8'), objectId);
-}
-
-/** Streams a file through sha256. */
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
 }
 
 async function statOrUndefined(file: string): Promise<Stats | undefined> {
@@ -185,7 +157,7 @@ class FolderSource implements ObjectSource {
   private async alreadyThere(file: LocatedFile, target: string): Promise<boolean> {
     const existing = await statOrUndefined(target);
     if (!existing?.isFile() || existing.size !== file.size) return false;
-    const [a, b] = await Promise.all([sha256Of(file.abs), sha256Of(target)]);
+    const [a, b] = await Promise.all([sha256OfFile(file.abs), sha256OfFile(target)]);
     return a === b;
   }
 

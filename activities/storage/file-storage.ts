@@ -122,6 +122,11 @@ export class FileStorage implements Storage {
   }
 
   async remove(keyOrPrefix: string): Promise<void> {
-    await fsp.rm(this.pathOf(keyOrPrefix), { recursive: keyOrPrefix.endsWith('/') || keyOrPrefix === '', force: true });
+    const target = this.pathOf(keyOrPrefix);
+    await fsp.rm(target, { recursive: keyOrPrefix.endsWith('/') || keyOrPrefix === '', force: true });
+    // Folders left empty go too, as keys under a prefix would in S3; one still in use stays.
+    for (let dir = path.dirname(target); dir.startsWith(this.root + path.sep); dir = path.dirname(dir)) {
+      if (!(await fsp.rmdir(dir).then(() => true, () => false))) break;
+    }
   }
 }

@@ -53,9 +53,9 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
   let service = await startReferenceService({ port: 0, dataDir: path.join(root, 'service'), pollIntervalMs: 200 });
   const config = loadConfig(process.env, {
     dataDir: path.join(root, 'data'),
-    sourceDir,
+    storage: { source: sourceDir },
     databaseUrl: path.join(root, 'data', 'ledger.sqlite'),
-    service: { url: service.url, transferDir: path.join(root, 'service', 'transfer') },
+    service: { url: service.url, transfer: path.join(root, 'service', 'transfer') },
     // Objects copied from examples/ were just written: no settling wait in tests.
     guards: { maxObjectBytes: 1024 ** 3, maxFiles: 1000, allowZeroLengthFiles: false, settleTime: '1ms' },
     heartbeatTimeout: '5s',

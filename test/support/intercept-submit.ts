@@ -1,7 +1,5 @@
 import type { ActivityDeps } from '../../activities';
-import type { PreservationService } from '../../activities/service/preservation-service';
-
-type SubmittedSip = Parameters<PreservationService['submit']>[0];
+import type { PreservationService, SubmittedSip } from '../../activities/service/preservation-service';
 
 /** Runs `before` on each SIP just before it is handed to the real service (to observe it, or to inject a fault and return the altered SIP). */
 export function interceptSubmit(

@@ -9,7 +9,8 @@ export interface TarMember {
 }
 
 /** Small test SIPs only: members are collected in memory. */
-export async function readTar(file: string): Promise<TarMember[]> {
+/** The files in a tar, from a file path or from its bytes. */
+export async function readTar(tar: string | Buffer): Promise<TarMember[]> {
   const members: TarMember[] = [];
   const ex = extract();
   ex.on('entry', (header, stream, next) => {
@@ -24,7 +25,8 @@ export async function readTar(file: string): Promise<TarMember[]> {
     ex.on('finish', resolve);
     ex.on('error', reject);
   });
-  fs.createReadStream(file).pipe(ex);
+  if (typeof tar === 'string') fs.createReadStream(tar).pipe(ex);
+  else ex.end(tar);
   await done;
   return members;
 }

@@ -111,9 +111,9 @@ export async function startSkippedTimeSystem(env: TestWorkflowEnvironment, opts:
 
     const config = loadConfig(process.env, {
       dataDir: path.join(root, 'data'),
-      sourceDir,
+      storage: { source: sourceDir },
       databaseUrl: path.join(root, 'data', 'ledger.sqlite'),
-      service: { url: service.url, transferDir: path.join(serviceDir, 'transfer') },
+      service: { url: service.url, transfer: path.join(serviceDir, 'transfer') },
       // Objects copied from examples/ were just written: no settling wait.
       guards: { maxObjectBytes: 1024 ** 3, maxFiles: 1000, allowZeroLengthFiles: false, settleTime: '1ms' },
       verdict: opts.verdict,

@@ -1,0 +1,118 @@
+// A source kept in a storage such as an S3 bucket: one prefix per object, object.json beside
+// its files. Keys are names custody does not control: one that would lead out of the object's
+// folder when downloaded (`..`, empty segments, backslashes) freezes the object as UnsafePath.
+import { buffer } from 'node:stream/consumers';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ObjectMetadata } from '../../common/object-metadata';
+import { checkPathText } from '../sip/payload-paths';
+import type { Storage, StoredObject } from '../storage';
+import { putJson } from '../storage/small-objects';
+import { FileStorage } from '../storage/file-storage';
+import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
+import type { DescribedObject, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
+
+const fail = (objectId: string, problem: string, type: string): ApplicationFailure =>
+  ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
+
+interface Located {
+  metadata: ObjectMetadata;
+  files: Array<{ path: string; size: number; key: string; modifiedAt: string }>;
+  metadataModifiedAt: string;
+}
+
+class StorageSource implements ObjectSource {
+  constructor(private readonly storage: Storage) {}
+
+  private async readMetadata(objectId: string, entry: StoredObject | undefined): Promise<ObjectMetadata | string> {
+    if (!entry) return `${METADATA_FILE} is missing`;
+    if (entry.size > MAX_METADATA_BYTES) return `${METADATA_FILE} is ${entry.size} bytes, more than metadata can be`;
+    return parseMetadata((await buffer(await this.storage.read(entry.key))).toString('utf8'), objectId);
+  }
+
+  async list(): Promise<Array<SourceObjectSummary | InvalidSourceObject>> {
+    // One pass over the keys: each first segment is an object; its object.json says what it is.
+    const objects = new Map<string, StoredObject | undefined>();
+    for await (const o of this.storage.list('')) {
+      const [id, ...rest] = o.key.split('/');
+      if (rest.length === 0 || id.startsWith('.')) continue; // loose keys at the root are not objects
+      if (!objects.has(id)) objects.set(id, undefined);
+      if (rest.join('/') === METADATA_FILE) objects.set(id, o);
+    }
+    const out: Array<SourceObjectSummary | InvalidSourceObject> = [];
+    for (const [id, metadataEntry] of [...objects].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const metadata = await this.readMetadata(id, metadataEntry);
+      out.push(typeof metadata === 'string' ? { id, error: metadata } : { id: metadata.id, modifiedAt: metadata.modifiedAt, title: metadata.title });
+    }
+    return out;
+  }
+
+  private async locate(objectId: string): Promise<Located> {
+    if (objectId === '' || objectId === '.' || objectId === '..' || /[/\\\0]/.test(objectId)) {
+      throw fail(objectId, 'is not a plain name, so it cannot name a prefix in the source', 'UnsafePath');
+    }
+    let metadataEntry: StoredObject | undefined;
+    let seen = false;
+    const files: Located['files'] = [];
+    for await (const o of this.storage.list(`${objectId}/`)) {
+      seen = true;
+      const rel = o.key.slice(objectId.length + 1);
+      if (rel === METADATA_FILE) {
+        metadataEntry = o;
+        continue;
+      }
+      // A zero-byte key ending in '/' is a folder marker some tools write, not a file.
+      if (rel.endsWith('/') && o.size === 0) continue;
+      try {
+        checkPathText(rel);
+      } catch (e) {
+        throw fail(objectId, `key "${o.key}" cannot be a file inside the object: ${(e as Error).message}`, 'UnsafePath');
+      }
+      files.push({ path: rel, size: o.size, key: o.key, modifiedAt: o.modifiedAt });
+    }
+    if (!seen) throw fail(objectId, `no prefix "${objectId}/" in the source ${this.storage.location}`, 'ObjectNotFound');
+    const metadata = await this.readMetadata(objectId, metadataEntry);
+    if (typeof metadata === 'string') throw fail(objectId, metadata, 'InvalidObjectMetadata');
+    if (files.length === 0) throw fail(objectId, 'has no payload files beside object.json', 'EmptyObject');
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { metadata, files, metadataModifiedAt: metadataEntry!.modifiedAt };
+  }
+
+  async describe(objectId: string): Promise<DescribedObject> {
+    const { metadata, files } = await this.locate(objectId);
+    return { metadata, files: files.map(({ path: p, size }) => ({ path: p, size })) };
+  }
+
+  async inspect(objectId: string, headBytes: number): Promise<InspectedObject> {
+    const { metadata, files, metadataModifiedAt } = await this.locate(objectId);
+    const heads = new Map<string, Buffer>();
+    let newest = Date.parse(metadataModifiedAt);
+    for (const f of files) {
+      newest = Math.max(newest, Date.parse(f.modifiedAt));
+      heads.set(f.path, f.size === 0 ? Buffer.alloc(0) : await buffer(await this.storage.read(f.key, { start: 0, end: Math.min(headBytes, f.size) - 1 })));
+    }
+    return { metadata, files: files.map(({ path: p, size }) => ({ path: p, size })), lastChangedAt: new Date(newest).toISOString(), heads };
+  }
+
+  async download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<DescribedObject> {
+    const { metadata, files } = await this.locate(objectId);
+    const total = files.reduce((n, f) => n + f.size, 0);
+    let done = 0;
+    onProgress?.(done, total);
+    const dest = new FileStorage(destDir);
+    for (const f of files) {
+      // pathOf refuses a path that leads out of destDir, whatever locate() let through.
+      const target = dest.pathOf(f.path);
+      const got = await this.storage.getFile(f.key, target, { onProgress: (bytes) => onProgress?.(done + bytes, total) });
+      if (got.size !== f.size) throw new Error(`${this.storage.urlOf(f.key)} changed while it was read: ${got.size} bytes, listed as ${f.size}`);
+      done += f.size;
+      onProgress?.(done, total);
+    }
+    await putJson(dest, METADATA_FILE, metadata);
+    return { metadata, files: files.map(({ path: p, size }) => ({ path: p, size })) };
+  }
+}
+
+export function storageSource(storage: Storage): ObjectSource {
+  return new StorageSource(storage);
+}
+
