@@ -84,7 +84,7 @@ export function createActivities({ config, ledger, source, service, work, report
     async downloadObject({ objectId, sipId }: { objectId: string; sipId: string }): Promise<DownloadedObject> {
       // Each attempt (SIP id) has its own prefix: a re-run never overwrites another run's files.
       const workPrefix = joinKey(objectId, sipId);
-      const scratch = path.join(scratchRoot, sipId, 'download');
+      const scratch = path.join(scratchRoot, `${sipId}.download`);
       try {
         const { metadata, files } = await source.download(objectId, scratch, (done, total) => heartbeat({ step: 'download', bytesDone: done, bytesTotal: total }));
         const total = files.reduce((n, f) => n + f.size, 0);
@@ -117,7 +117,7 @@ export function createActivities({ config, ledger, source, service, work, report
       const record = await getJson<DownloadRecord>(work, joinKey(workPrefix, 'download.json'));
       if (!record) throw new Error(`${work.urlOf(workPrefix)} has no download.json: the download stage did not finish there`);
       // The packaging worker need not share a disk with the download worker: fetch the payload, verified.
-      const scratch = path.join(scratchRoot, sipId, 'package');
+      const scratch = path.join(scratchRoot, `${sipId}.package`);
       try {
         const total = record.files.reduce((n, f) => n + f.size, 0);
         let fetched = 0;

@@ -8,7 +8,8 @@ import type { Client, Connection } from '@temporalio/client';
 import { REPO_ROOT, loadConfig, type Config } from '../../config/config';
 import { connectClient } from '../../config/temporal-connection';
 import { openLedger, type Ledger } from '../../activities/ledger';
-import { folderSource } from '../../activities/source';
+import { openSource, type ObjectSource } from '../../activities/source';
+import type { Storage } from '../../activities/storage';
 import type { ActivityDeps } from '../../activities';
 import { startWorkers, type RunningWorkers } from '../../workers/run-worker';
 import { startReferenceService } from '../../reference-service/server';
@@ -21,6 +22,10 @@ export interface SystemOptions {
   objects?: string[];
   config?: Record<string, unknown>;
   decorate?: (parts: ActivityDeps) => ActivityDeps;
+  /** Where the reference service takes transfers from (default: a folder beside its data). */
+  serviceTransfer?: Storage;
+  /** False: no worker in this process, the test runs its own worker processes. */
+  inProcessWorkers?: boolean;
 }
 
 export interface CustodySystem {
@@ -30,8 +35,8 @@ export interface CustodySystem {
   ledger: Ledger;
   serviceUrl: string;
   sourceDir: string;
-  source: ReturnType<typeof folderSource>;
-  workers: RunningWorkers;
+  source: ObjectSource;
+  workers: RunningWorkers | undefined;
   stopWorkers(): Promise<void>;
   /** Takes the reference service down (its API refuses connections) and brings it back on the same port. */
   stopService(): Promise<void>;
@@ -50,12 +55,13 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
   for (const id of opts.objects ?? []) {
     fs.cpSync(path.join(REPO_ROOT, 'examples', 'collection', id), path.join(sourceDir, id), { recursive: true });
   }
-  let service = await startReferenceService({ port: 0, dataDir: path.join(root, 'service'), pollIntervalMs: 200 });
+  const startService = (port: number) =>
+    startReferenceService({ port, dataDir: path.join(root, 'service'), pollIntervalMs: 200, transfer: opts.serviceTransfer });
+  let service = await startService(0);
   const config = loadConfig(process.env, {
     dataDir: path.join(root, 'data'),
     storage: { source: sourceDir },
     databaseUrl: path.join(root, 'data', 'ledger.sqlite'),
-    service: { url: service.url, transfer: path.join(root, 'service', 'transfer') },
     // Objects copied from examples/ were just written: no settling wait in tests.
     guards: { maxObjectBytes: 1024 ** 3, maxFiles: 1000, allowZeroLengthFiles: false, settleTime: '1ms' },
     heartbeatTimeout: '5s',
@@ -64,6 +70,8 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
       ['download', 'package', 'submit', 'io'].map((q) => [q, { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5, nonRetryableErrorTypes: [] }]),
     ),
     ...opts.config,
+    // The service's URL is known only now; a test may still choose where it takes transfers from.
+    service: { url: service.url, transfer: path.join(root, 'service', 'transfer'), ...(opts.config?.service as object | undefined) },
   });
   const { client, connection } = await connectClient(config);
   const ledger = openLedger(config.databaseUrl);
@@ -76,17 +84,18 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
     ledger,
     serviceUrl: service.url,
     sourceDir,
-    source: folderSource(sourceDir),
-    workers: await startWorkers(config, undefined, opts.decorate),
+    source: openSource(config.storage.source, config.storage.s3),
+    workers: opts.inProcessWorkers === false ? undefined : await startWorkers(config, undefined, opts.decorate),
     async stopWorkers() {
-      system.workers.shutdown();
-      await system.workers.done;
+      system.workers?.shutdown();
+      await system.workers?.done;
+      system.workers = undefined;
     },
     async stopService() {
       await service.close();
     },
     async startService() {
-      service = await startReferenceService({ port: Number(new URL(service.url).port), dataDir: path.join(root, 'service'), pollIntervalMs: 200 });
+      service = await startService(Number(new URL(service.url).port));
     },
     async startWorkers(decorate = opts.decorate) {
       system.workers = await startWorkers(config, undefined, decorate);

@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { REPO_ROOT } from '../../config/config';
-import type { S3Options } from '../../activities/storage';
+import type { S3Options, Storage } from '../../activities/storage';
+import { putBytes } from '../../activities/storage/small-objects';
 
 const PORT = Number(process.env.CUSTODY_TEST_S3_PORT ?? 17070);
 export const S3_ACCESS_KEY = 'custody-test-access';
@@ -87,4 +88,15 @@ export function stopTestS3(): void {
   server.child.kill('SIGTERM');
   fs.rmSync(server.dir, { recursive: true, force: true });
   server = undefined;
+}
+
+/** Copies example objects into a storage, one prefix per object. */
+export async function uploadExamples(storage: Storage, ids: string[]): Promise<void> {
+  for (const id of ids) {
+    const dir = path.join(REPO_ROOT, 'examples', 'collection', id);
+    for (const rel of fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+      const file = path.join(dir, rel);
+      if (fs.statSync(file).isFile()) await putBytes(storage, `${id}/${rel.split(path.sep).join('/')}`, fs.readFileSync(file));
+    }
+  }
 }
