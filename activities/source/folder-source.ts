@@ -2,13 +2,11 @@
 // object's files (at any depth). Everything a retry cannot fix is a non-retryable
 // ApplicationFailure naming the object; a missing or unreadable root is left retryable
 // because a disk that is not mounted yet comes back.
-import { createReadStream, createWriteStream, type Dirent, type Stats } from 'node:fs';
+import { createReadStream, type Dirent, type Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import { sha256OfFile } from '../storage/digest';
+import { sha256OfFile, writeFileVerified } from '../storage/digest';
 import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
 import type { DescribedObject, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
@@ -143,7 +141,6 @@ class FolderSource implements ObjectSource {
         report();
         continue;
       }
-      await fsp.mkdir(path.dirname(target), { recursive: true });
       const before = done;
       await copyVerified(objectId, file, target, (n) => {
         done = before + n;
@@ -220,28 +217,18 @@ class FolderSource implements ObjectSource {
 }
 
 /** Copies through a partial file that is renamed into place only once its size is right,
- *  so a half-written file never looks done. */
-async function copyVerified(objectId: string, file: LocatedFile, to: string, onBytes: (n: number) => void): Promise<void> {
-  let n = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      n += chunk.length;
-      onBytes(n);
-      cb(null, chunk);
-    },
-  });
-  const partial = to + PARTIAL_SUFFIX;
-  try {
-    await pipeline(createReadStream(file.abs), counter, createWriteStream(partial));
-    if (n !== file.size) {
+ *  so a half-written file never looks done. Returns the copy's SHA-256, computed on the way. */
+async function copyVerified(objectId: string, file: LocatedFile, to: string, onBytes: (n: number) => void): Promise<string> {
+  const { sha256 } = await writeFileVerified(
+    createReadStream(file.abs),
+    to,
+    ({ bytes }) => {
       // The source changed under us: retryable, a later attempt sees its new state.
-      throw new Error(`object "${objectId}": "${file.path}" changed while being copied (${n} bytes read, ${file.size} expected)`);
-    }
-    await fsp.rename(partial, to);
-  } catch (e) {
-    await fsp.rm(partial, { force: true });
-    throw e;
-  }
+      if (bytes !== file.size) throw new Error(`object "${objectId}": "${file.path}" changed while being copied (${bytes} bytes read, ${file.size} expected)`);
+    },
+    onBytes,
+  );
+  return sha256;
 }
 
 export function folderSource(rootDir: string): ObjectSource {

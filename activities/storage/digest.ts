@@ -1,7 +1,9 @@
 // SHA-256 computed while bytes move: the one digest custody keeps for every file it stores.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Transform } from 'node:stream';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 /** Streams a file through SHA-256 (hex). */
@@ -27,6 +29,31 @@ export function digesting(onProgress?: (bytes: number) => void): Transform & { d
   return Object.assign(t, {
     digest: () => (result ??= { sha256: hash.digest('hex'), bytes }),
   });
+}
+
+/**
+ * Streams `source` into `file` through a partial file, hashing as the bytes move. The partial is
+ * renamed into place only once `check` accepts what arrived (it throws otherwise), so a file
+ * under its final name is always whole; nothing is left behind on failure.
+ */
+export async function writeFileVerified(
+  source: Readable,
+  file: string,
+  check: (got: { sha256: string; bytes: number }) => void,
+  onProgress?: (bytes: number) => void,
+): Promise<{ sha256: string; bytes: number }> {
+  const partial = `${file}.${process.pid}.custody-partial`;
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  try {
+    const moving = digesting(onProgress);
+    await pipeline(source, moving, fs.createWriteStream(partial));
+    const got = moving.digest();
+    check(got);
+    await fsp.rename(partial, file);
+    return got;
+  } finally {
+    await fsp.rm(partial, { force: true });
+  }
 }
 
 export const hexToBase64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');

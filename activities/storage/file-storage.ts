@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { checkPathText } from '../sip/payload-paths';
-import { digesting, sha256OfFile } from './digest';
+import { digesting, sha256OfFile, writeFileVerified } from './digest';
 import { ChecksumMismatch, type GetOptions, type PutOptions, type Storage, type StoredObject } from './storage';
 
 const PARTIAL = '.custody-partial';
@@ -103,18 +103,15 @@ export class FileStorage implements Storage {
   }
 
   async getFile(key: string, file: string, opts: GetOptions = {}): Promise<{ size: number; sha256: string }> {
-    const partial = `${file}.${process.pid}${PARTIAL}`;
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    try {
-      const moving = digesting(opts.onProgress);
-      await pipeline(await this.read(key), moving, fs.createWriteStream(partial));
-      const got = moving.digest();
-      if (opts.sha256 && got.sha256 !== opts.sha256) throw new ChecksumMismatch(`${this.pathOf(key)} has sha256 ${got.sha256}, not the expected ${opts.sha256}`);
-      await fsp.rename(partial, file);
-      return { size: got.bytes, sha256: got.sha256 };
-    } finally {
-      await fsp.rm(partial, { force: true });
-    }
+    const got = await writeFileVerified(
+      await this.read(key),
+      file,
+      ({ sha256 }) => {
+        if (opts.sha256 && sha256 !== opts.sha256) throw new ChecksumMismatch(`${this.pathOf(key)} has sha256 ${sha256}, not the expected ${opts.sha256}`);
+      },
+      opts.onProgress,
+    );
+    return { size: got.bytes, sha256: got.sha256 };
   }
 
   async sha256Of(key: string): Promise<string> {

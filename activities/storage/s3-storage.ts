@@ -3,9 +3,6 @@
 // workflow inputs or logs. Checksums are custody's: the SDK's default CRC32 on every request
 // is switched off (WHEN_REQUIRED) because S3-compatible servers differ in what they accept;
 // custody sends SHA-256 where the API verifies it and keeps the whole-object digest itself.
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -20,7 +17,7 @@ import {
   type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { base64ToHex, digesting, hexToBase64 } from './digest';
+import { base64ToHex, digesting, hexToBase64, writeFileVerified } from './digest';
 import { ChecksumMismatch, joinKey, type GetOptions, type PutOptions, type Storage, type StoredObject } from './storage';
 
 export interface S3Options {
@@ -164,18 +161,15 @@ export class S3Storage implements Storage {
     const h = await this.headRaw(key);
     if (!h) throw new Error(`${this.urlOf(key)} does not exist`);
     const expected = opts.sha256 ?? S3Storage.fullObjectSha256(h) ?? h.Metadata?.[SHA256_META];
-    const partial = `${file}.${process.pid}.custody-partial`;
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    try {
-      const moving = digesting(opts.onProgress);
-      await pipeline(await this.read(key), moving, fs.createWriteStream(partial));
-      const got = moving.digest();
-      if (expected && got.sha256 !== expected) throw new ChecksumMismatch(`${this.urlOf(key)} read as sha256 ${got.sha256}, not the expected ${expected}`);
-      await fsp.rename(partial, file);
-      return { size: got.bytes, sha256: got.sha256 };
-    } finally {
-      await fsp.rm(partial, { force: true });
-    }
+    const got = await writeFileVerified(
+      await this.read(key),
+      file,
+      ({ sha256 }) => {
+        if (expected && sha256 !== expected) throw new ChecksumMismatch(`${this.urlOf(key)} read as sha256 ${sha256}, not the expected ${expected}`);
+      },
+      opts.onProgress,
+    );
+    return { size: got.bytes, sha256: got.sha256 };
   }
 
   async remove(keyOrPrefix: string): Promise<void> {
