@@ -6,12 +6,12 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Config } from '../config/config';
 import type { DownloadedObject, FreezeRequest, ObjectCheck, Stage } from '../common/preservation';
-import type { ObjectMetadata, SourceFile } from '../common/object-metadata';
+import type { ObjectMetadata } from '../common/object-metadata';
 import type { SipBuildResult, Verdict } from '../common/sip';
 import type { Ledger } from './ledger';
-import type { ObjectSource } from './source';
+import type { DownloadedFile, ObjectSource } from './source';
 import type { PreservationService } from './service/preservation-service';
-import { joinKey, sha256OfFile, type Storage } from './storage';
+import { joinKey, type Storage } from './storage';
 import { getJson, putBytes, putJson } from './storage/small-objects';
 import { buildSip } from './sip/build-sip';
 import { IDENTIFY_SAMPLE_BYTES, identifyFormat } from './sip/identify-format';
@@ -30,13 +30,10 @@ export interface ActivityDeps {
   reports: Storage;
 }
 
-/** A payload file as kept in working storage, with the digest the packaging stage checks it against. */
-type KeptFile = SourceFile & { sha256: string };
-
-/** What download leaves beside the payload for the packaging stage. */
+/** What download leaves beside the payload for the packaging stage, which checks each file's SHA-256. */
 interface DownloadRecord {
   metadata: ObjectMetadata;
-  files: KeptFile[];
+  files: DownloadedFile[];
 }
 
 export type CreatedSip = Omit<SipBuildResult, 'files' | 'tarPath'> & { tarKey: string; buildId: string };
@@ -89,19 +86,16 @@ export function createActivities({ config, ledger, source, service, work, report
         const { metadata, files } = await source.download(objectId, scratch, (done, total) => heartbeat({ step: 'download', bytesDone: done, bytesTotal: total }));
         const total = files.reduce((n, f) => n + f.size, 0);
         let stored = 0;
-        const kept: KeptFile[] = [];
         for (const f of files) {
           const local = path.join(scratch, ...f.path.split('/'));
-          const sha256 = await sha256OfFile(local);
           await work.put(joinKey(workPrefix, 'payload', f.path), () => fsSync.createReadStream(local), {
             size: f.size,
-            sha256,
+            sha256: f.sha256,
             onProgress: (bytes) => heartbeat({ step: 'store', bytesDone: stored + bytes, bytesTotal: total }),
           });
           stored += f.size;
-          kept.push({ ...f, sha256 });
         }
-        await putJson(work, joinKey(workPrefix, 'download.json'), { metadata, files: kept } satisfies DownloadRecord);
+        await putJson(work, joinKey(workPrefix, 'download.json'), { metadata, files } satisfies DownloadRecord);
         await ledger.upsertObject({ id: objectId, title: metadata.title, sourceModifiedAt: metadata.modifiedAt });
         return { workPrefix, title: metadata.title, payloadBytes: total, payloadFiles: files.length, buildId: buildId() };
       } finally {

@@ -99,6 +99,7 @@ describe('folder source', () => {
     const total = 10 + 4 + 18 + big.length;
     for (const f of result.files) {
       assert.equal(sha(path.join(dest, f.path)), sha(path.join(root, 'mus-0002', f.path)), f.path);
+      assert.equal(f.sha256, sha(path.join(root, 'mus-0002', f.path)), `${f.path}: the SHA-256 computed while copying`);
     }
     const written = JSON.parse(fs.readFileSync(path.join(dest, 'object.json'), 'utf8'));
     assert.equal(written.id, 'mus-0002');
@@ -126,8 +127,10 @@ describe('folder source', () => {
     // Same size, different bytes: must be copied again.
     fs.writeFileSync(path.join(dest, 'scans/detail/margin.txt'), 'XXXX');
     const touched = stamp('scans/detail/margin.txt');
-    await source.download('mus-0002', dest);
+    const again = await source.download('mus-0002', dest);
     const after = rels.map(stamp);
+    // Kept and copied files alike come back with the source's SHA-256.
+    for (const f of again.files) assert.equal(f.sha256, sha(path.join(root, 'mus-0002', f.path)), f.path);
     assert.equal(after[0], before[0]);
     assert.equal(after[1], before[1]);
     assert.equal(after[3], before[3]);

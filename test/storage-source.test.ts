@@ -57,6 +57,7 @@ describe('S3 source', function () {
       for (const f of got.files) {
         const original = fs.readFileSync(path.join(REPO_ROOT, 'examples', 'collection', id, ...f.path.split('/')));
         assert.equal(crypto.createHash('sha256').update(fs.readFileSync(path.join(dest, ...f.path.split('/')))).digest('hex'), crypto.createHash('sha256').update(original).digest('hex'));
+        assert.equal(f.sha256, crypto.createHash('sha256').update(original).digest('hex'), `${f.path}: the SHA-256 computed while reading`);
       }
       assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dest, 'object.json'), 'utf8')), got.metadata);
       assert.equal(progress.at(-1), got.files.reduce((n, f) => n + f.size, 0));

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { sha256OfFile, writeFileVerified } from '../storage/digest';
 import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
-import type { DescribedObject, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
+import type { DescribedObject, DownloadedFile, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
 
 const PARTIAL_SUFFIX = '.custody-partial';
 
@@ -124,7 +124,7 @@ class FolderSource implements ObjectSource {
     };
   }
 
-  async download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<DescribedObject> {
+  async download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<{ metadata: ObjectMetadata; files: DownloadedFile[] }> {
     const { metadata, files } = await this.locate(objectId);
     const total = files.reduce((n, f) => n + f.size, 0);
     let done = 0;
@@ -132,30 +132,32 @@ class FolderSource implements ObjectSource {
     report();
     const dest = path.resolve(destDir);
     await fsp.mkdir(dest, { recursive: true });
+    const downloaded: DownloadedFile[] = [];
     for (const file of files) {
       const target = path.join(dest, ...file.path.split('/'));
       // locate() built these paths from directory entries, so this only guards against a bug there.
       if (!isInside(dest, target)) throw fail(objectId, `file "${file.path}" would be written outside "${dest}"`, 'UnsafePath');
-      if (await this.alreadyThere(file, target)) {
-        done += file.size;
-        report();
-        continue;
-      }
       const before = done;
-      await copyVerified(objectId, file, target, (n) => {
-        done = before + n;
-        report();
-      });
+      const sha256 =
+        (await this.alreadyThere(file, target)) ??
+        (await copyVerified(objectId, file, target, (n) => {
+          done = before + n;
+          report();
+        }));
+      done = before + file.size;
+      report();
+      downloaded.push({ path: file.path, size: file.size, sha256 });
     }
     await writeIfChanged(path.join(dest, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
-    return { metadata, files: files.map(({ path: p, size }) => ({ path: p, size })) };
+    return { metadata, files: downloaded };
   }
 
-  private async alreadyThere(file: LocatedFile, target: string): Promise<boolean> {
+  /** The SHA-256 of a copy already at `target` with the source file's bytes, or undefined. */
+  private async alreadyThere(file: LocatedFile, target: string): Promise<string | undefined> {
     const existing = await statOrUndefined(target);
-    if (!existing?.isFile() || existing.size !== file.size) return false;
+    if (!existing?.isFile() || existing.size !== file.size) return undefined;
     const [a, b] = await Promise.all([sha256OfFile(file.abs), sha256OfFile(target)]);
-    return a === b;
+    return a === b ? a : undefined;
   }
 
   /** Validates the object and lists its payload files, refusing any path that leaves its folder. */

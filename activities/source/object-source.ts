@@ -20,6 +20,9 @@ export interface DescribedObject {
   files: SourceFile[];
 }
 
+/** A payload file as downloaded, with the SHA-256 computed while it was copied. */
+export type DownloadedFile = SourceFile & { sha256: string };
+
 export interface ObjectSource {
   /** Every object in the source (sorted by id). Objects with invalid object.json are still listed with an `error` field, never silently dropped. */
   list(): Promise<Array<SourceObjectSummary | InvalidSourceObject>>;
@@ -27,8 +30,9 @@ export interface ObjectSource {
   describe(objectId: string): Promise<DescribedObject>;
   /** Stream every payload file into destDir (same relative paths), verifying sizes; writes destDir/object.json too.
    *  Idempotent: a file already there with the same size and sha256 as the source is not copied again. Calls
-   *  onProgress(bytesDone, bytesTotal) often (the activity heartbeats from it). Returns what describe() returns. */
-  download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<DescribedObject>;
+   *  onProgress(bytesDone, bytesTotal) often (the activity heartbeats from it). Returns what describe() returns,
+   *  with each file's SHA-256. */
+  download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<{ metadata: ObjectMetadata; files: DownloadedFile[] }>;
   /** describe() plus what the checks before any work need: when the object last changed, and each file's first bytes. */
   inspect(objectId: string, headBytes: number): Promise<InspectedObject>;
 }

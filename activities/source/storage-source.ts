@@ -9,7 +9,7 @@ import type { Storage, StoredObject } from '../storage';
 import { putJson } from '../storage/small-objects';
 import { FileStorage } from '../storage/file-storage';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
-import type { DescribedObject, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
+import type { DescribedObject, DownloadedFile, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
 
 const fail = (objectId: string, problem: string, type: string): ApplicationFailure =>
   ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
@@ -93,12 +93,13 @@ class StorageSource implements ObjectSource {
     return { metadata, files: files.map(({ path: p, size }) => ({ path: p, size })), lastChangedAt: new Date(newest).toISOString(), heads };
   }
 
-  async download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<DescribedObject> {
+  async download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<{ metadata: ObjectMetadata; files: DownloadedFile[] }> {
     const { metadata, files } = await this.locate(objectId);
     const total = files.reduce((n, f) => n + f.size, 0);
     let done = 0;
     onProgress?.(done, total);
     const dest = new FileStorage(destDir);
+    const downloaded: DownloadedFile[] = [];
     for (const f of files) {
       // pathOf refuses a path that leads out of destDir, whatever locate() let through.
       const target = dest.pathOf(f.path);
@@ -106,9 +107,10 @@ class StorageSource implements ObjectSource {
       if (got.size !== f.size) throw new Error(`${this.storage.urlOf(f.key)} changed while it was read: ${got.size} bytes, listed as ${f.size}`);
       done += f.size;
       onProgress?.(done, total);
+      downloaded.push({ path: f.path, size: f.size, sha256: got.sha256 });
     }
     await putJson(dest, METADATA_FILE, metadata);
-    return { metadata, files: files.map(({ path: p, size }) => ({ path: p, size })) };
+    return { metadata, files: downloaded };
   }
 }
 
