@@ -112,7 +112,11 @@ export class S3Storage implements Storage {
   }
 
   async sha256Of(key: string): Promise<string> {
-    const h = await this.headRaw(key);
+    return this.digestOf(key, await this.headRaw(key));
+  }
+
+  /** sha256Of for an object whose HEAD is already in hand. */
+  private async digestOf(key: string, h: HeadObjectCommandOutput | undefined): Promise<string> {
     const known = h && S3Storage.fullObjectSha256(h);
     if (known) return known;
     const moving = digesting();
@@ -122,7 +126,7 @@ export class S3Storage implements Storage {
 
   async put(key: string, open: () => Readable | Promise<Readable>, opts: PutOptions): Promise<{ skipped: boolean }> {
     const existing = await this.headRaw(key);
-    if (existing?.ContentLength === opts.size && (await this.sha256Of(key)) === opts.sha256) return { skipped: true };
+    if (existing?.ContentLength === opts.size && (await this.digestOf(key, existing)) === opts.sha256) return { skipped: true };
     const moving = digesting(opts.onProgress);
     const source = await open();
     source.on('error', (e) => moving.destroy(e)); // pipe() alone would leave the upload waiting
