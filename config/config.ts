@@ -180,9 +180,9 @@ export function formatConfigError(error: z.ZodError, source: string): string {
 
 /**
  * Loads the configuration: defaults, then the JSON file named by CUSTODY_CONFIG, single-value
- * environment overrides and the caller's overrides, in that order.
+ * environment overrides and the caller's layers of overrides, in that order, each deep-merged.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Json = {}): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, ...overrides: Json[]): Config {
   // The settings given (file, environment, overrides) first: the defaults of the folders inside
   // the data folder (work, reports, transfer, ledger) follow the data folder they name.
   let given: Json = {};
@@ -204,7 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Json
       sources.push(name);
     }
   }
-  given = deepMerge(given, overrides);
+  for (const layer of overrides) given = deepMerge(given, layer);
   const dataDir = typeof given.dataDir === 'string' && given.dataDir ? path.resolve(given.dataDir) : undefined;
   const merged = deepMerge(defaultConfig(dataDir) as unknown as Json, given);
   const parsed = configSchema.safeParse(merged);

@@ -69,10 +69,8 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
     retry: Object.fromEntries(
       ['download', 'package', 'submit', 'io'].map((q) => [q, { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5, nonRetryableErrorTypes: [] }]),
     ),
-    ...opts.config,
-    // The service's URL is known only now; a test may still choose where it takes transfers from.
-    service: { url: service.url, transfer: path.join(root, 'service', 'transfer'), ...(opts.config?.service as object | undefined) },
-  });
+    service: { url: service.url, transfer: path.join(root, 'service', 'transfer') },
+  }, opts.config ?? {});
   const { client, connection } = await connectClient(config);
   const ledger = openLedger(config.databaseUrl);
   await ledger.migrate();
