@@ -6,12 +6,11 @@ import { createReadStream, type Dirent, type Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { sha256OfFile, writeFileVerified } from '../storage/digest';
+import { PARTIAL_SUFFIX, sha256OfFile, writeFileVerified } from '../storage/digest';
 import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
 import type { DescribedObject, DownloadedFile, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
 
-const PARTIAL_SUFFIX = '.custody-partial';
 
 interface LocatedFile extends SourceFile {
   /** Absolute path to read from (through in-object symlinks as found). */

@@ -31,24 +31,28 @@ export function digesting(onProgress?: (bytes: number) => void): Transform & { d
   });
 }
 
+/** Files still being written end with this; listings leave them out. */
+export const PARTIAL_SUFFIX = '.custody-partial';
+
 /**
  * Streams `source` into `file` through a partial file, hashing as the bytes move. The partial is
- * renamed into place only once `check` accepts what arrived (it throws otherwise), so a file
+ * renamed into place only once `check` accepts what arrived (it throws otherwise; it may also
+ * fsync or re-read the partial file it is given), so a file
  * under its final name is always whole; nothing is left behind on failure.
  */
 export async function writeFileVerified(
   source: Readable,
   file: string,
-  check: (got: { sha256: string; bytes: number }) => void,
+  check: (got: { sha256: string; bytes: number }, partial: string) => void | Promise<void>,
   onProgress?: (bytes: number) => void,
 ): Promise<{ sha256: string; bytes: number }> {
-  const partial = `${file}.${process.pid}.custody-partial`;
+  const partial = `${file}.${process.pid}${PARTIAL_SUFFIX}`;
   await fsp.mkdir(path.dirname(file), { recursive: true });
   try {
     const moving = digesting(onProgress);
     await pipeline(source, moving, fs.createWriteStream(partial));
     const got = moving.digest();
-    check(got);
+    await check(got, partial);
     await fsp.rename(partial, file);
     return got;
   } finally {

@@ -5,13 +5,10 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { checkPathText } from '../sip/payload-paths';
-import { digesting, sha256OfFile, writeFileVerified } from './digest';
+import { PARTIAL_SUFFIX, sha256OfFile, writeFileVerified } from './digest';
 import { ChecksumMismatch, type GetOptions, type PutOptions, type Storage, type StoredObject } from './storage';
-
-const PARTIAL = '.custody-partial';
 
 const isMissing = (e: unknown) => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '');
 
@@ -48,7 +45,7 @@ export class FileStorage implements Storage {
       }
       entries.sort((a, b) => (a.name < b.name ? -1 : 1));
       for (const e of entries) {
-        if (e.name.endsWith(PARTIAL)) continue;
+        if (e.name.endsWith(PARTIAL_SUFFIX)) continue;
         const key = rel ? `${rel}/${e.name}` : e.name;
         const abs = path.join(dir, e.name);
         if (e.isDirectory()) yield* walk(abs, key);
@@ -82,12 +79,7 @@ export class FileStorage implements Storage {
     const target = this.pathOf(key);
     const existing = await this.head(key);
     if (existing?.size === opts.size && (await sha256OfFile(target)) === opts.sha256) return { skipped: true };
-    await fsp.mkdir(path.dirname(target), { recursive: true });
-    const partial = `${target}.${process.pid}${PARTIAL}`;
-    try {
-      const moving = digesting(opts.onProgress);
-      await pipeline(await open(), moving, fs.createWriteStream(partial));
-      const sent = moving.digest();
+    await writeFileVerified(await open(), target, async (sent, partial) => {
       if (sent.sha256 !== opts.sha256 || sent.bytes !== opts.size)
         throw new ChecksumMismatch(`${key}: the bytes sent (${sent.bytes} bytes, sha256 ${sent.sha256}) are not the expected ${opts.size} bytes with sha256 ${opts.sha256}`);
       const handle = await fsp.open(partial, 'r');
@@ -95,11 +87,8 @@ export class FileStorage implements Storage {
       await handle.close();
       const stored = await sha256OfFile(partial);
       if (stored !== opts.sha256) throw new ChecksumMismatch(`${key}: stored as sha256 ${stored}, not the ${opts.sha256} that was sent`);
-      await fsp.rename(partial, target);
-      return { skipped: false };
-    } finally {
-      await fsp.rm(partial, { force: true });
-    }
+    }, opts.onProgress);
+    return { skipped: false };
   }
 
   async getFile(key: string, file: string, opts: GetOptions = {}): Promise<{ size: number; sha256: string }> {
