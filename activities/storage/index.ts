@@ -6,9 +6,9 @@ import type { Storage } from './storage';
 
 export { ChecksumMismatch, joinKey, type Storage, type StoredObject } from './storage';
 export { FileStorage } from './file-storage';
-export { S3Storage, type S3Options } from './s3-storage';
-export { sha256OfFile, digesting } from './digest';
-export { parseStorageUrl, storageLocation, StorageUrlError } from './location';
+export type { S3Options } from './s3-storage';
+export { sha256OfFile } from './digest';
+export { parseStorageUrl, storageLocation } from './location';
 
 export function openStorage(location: string, s3: S3Options): Storage {
   const parsed = parseStorageUrl(location);
