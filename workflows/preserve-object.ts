@@ -5,9 +5,11 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  ContinueAsNew,
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -70,6 +72,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
   const state: PreserveObjectState = { objectId, stage: 'queued', attempt, updatedAt: new Date().toISOString() };
   let verdict: Verdict | undefined;
+  /** Who delivered the verdict: the scheduled poller's signal or this workflow's own poll. */
+  let verdictVia: 'signal' | 'own-poll' | undefined;
   let freezeRequest: FreezeRequest | undefined;
   let stoppedBefore: Stage = 'queued';
   let reenqueueBy: string | undefined;
@@ -77,8 +81,10 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
   setHandler(stateQuery, () => state);
   setHandler(sipProcessedSignal, (v) => {
-    // A verdict for an earlier attempt's SIP is not this run's verdict.
-    if (v.sipId === state.sipId) verdict = v;
+    // A verdict for an earlier attempt's SIP is not this run's verdict; a repeat changes nothing.
+    if (v.sipId !== state.sipId || verdict) return;
+    verdict = v;
+    verdictVia = 'signal';
   });
   setHandler(
     freezeUpdate,
@@ -225,9 +231,11 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     state.verdict = verdict;
 
     await checkpoint('confirming');
-    await enterStage('confirming');
+    await enterStage('confirming', { detail: { verdict: verdict.status, via: verdictVia } });
     await confirmOutcome({ objectId, sipId: state.sipId, workPrefix: downloaded.workPrefix, verdict });
   } catch (error) {
+    // A new attempt (reenqueue while frozen) and a cancellation are not failures of this run.
+    if (error instanceof ContinueAsNew || isCancellation(error)) throw error;
     const failure = unwrap(error);
     state.lastError = describe(failure);
     state.lastErrorStack = failure instanceof Error ? failure.stack : undefined;
@@ -267,7 +275,14 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
         await enterStage('awaiting-verdict');
         continue;
       }
-      if (!woken) verdict = (await checkVerdict({ sipId })) ?? undefined;
+      if (!woken) {
+        const polled = (await checkVerdict({ sipId })) ?? undefined;
+        // The poller's signal may have landed while this poll was under way.
+        if (polled && !verdict) {
+          verdict = polled;
+          verdictVia = 'own-poll';
+        }
+      }
     }
     return verdict;
   }
