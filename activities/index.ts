@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Config } from '../config/config';
-import type { DownloadedObject, FreezeRequest, ObjectCheck, Stage } from '../common/preservation';
+import { preserveWorkflowId, sipProcessedSignal, type DownloadedObject, type FreezeRequest, type ObjectCheck, type Stage, type VerdictPageDelivery } from '../common/preservation';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ObjectMetadata } from '../common/object-metadata';
 import type { SipBuildResult, Verdict } from '../common/sip';
 import type { Ledger } from './ledger';
@@ -40,7 +41,26 @@ export type CreatedSip = Omit<SipBuildResult, 'files' | 'tarPath'> & { tarKey: s
 
 const heartbeat = (details: unknown) => Context.current().heartbeat(details);
 
-export function createActivities({ config, ledger, source, service, work, reports }: ActivityDeps) {
+/** Signals the poller sends at once: enough to hide each round trip, few enough not to flood the server. */
+const SIGNAL_CONCURRENCY = 32;
+
+async function forEachConcurrently<T>(items: T[], concurrency: number, act: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await act(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+}
+
+/**
+ * `temporal` is the worker's own client: the poller's activity signals workflows through it. A
+ * worker that runs no poller (and the tests of single activities) may leave it out.
+ */
+export function createActivities({ config, ledger, source, service, work, reports }: ActivityDeps, temporal?: Client) {
+  const workflows = () => {
+    if (!temporal) throw new Error('this worker was built without a Temporal client: it cannot signal workflows');
+    return temporal.workflow;
+  };
   // This worker's own disk, for the files one step needs locally; emptied when the step ends.
   const scratchRoot = path.join(config.dataDir, 'scratch');
 
@@ -202,6 +222,39 @@ export function createActivities({ config, ledger, source, service, work, report
     /** Keep the object's timeline in the ledger, independent of Temporal's history retention. */
     async recordStage(s: { objectId: string; stage: Stage; sipId?: string; at: string; key: string; error?: string; detail?: unknown }): Promise<void> {
       await ledger.setState(s.objectId, s.stage, { key: s.key, at: s.at, sipId: s.sipId, error: s.error, detail: s.detail });
+    },
+
+    /**
+     * The poller's delivery of one page of verdicts decided after `since` (oldest first): each
+     * verdict custody has not yet signalled or recorded is signalled to its object's workflow, and
+     * the ledger remembers it at once, so no later run sends it again. A page ends between two
+     * decision times, never inside one, because the next page starts after its checkpoint.
+     */
+    async deliverVerdicts({ since, limit }: { since: string; limit: number }): Promise<VerdictPageDelivery> {
+      const verdicts = [...(await service.verdictsSince(new Date(since)))].sort((a, b) => Date.parse(a.decidedAt) - Date.parse(b.decidedAt));
+      let end = Math.min(limit, verdicts.length);
+      while (end > 0 && end < verdicts.length && verdicts[end].decidedAt === verdicts[end - 1].decidedAt) end++;
+      const page = verdicts.slice(0, end);
+      const known = new Map((await ledger.verdictDeliveryOf(page.map((v) => v.sipId))).map((k) => [k.sipId, k]));
+      const result: VerdictPageDelivery = { signalled: 0, notWaiting: 0, alreadyDelivered: 0, checkpoint: page.at(-1)?.decidedAt ?? since, more: end < verdicts.length };
+      const toSignal = page.flatMap((verdict) => {
+        const pkg = known.get(verdict.sipId);
+        if (pkg?.delivered) result.alreadyDelivered++;
+        return pkg && !pkg.delivered ? [{ objectId: pkg.objectId, verdict }] : [];
+      });
+      await forEachConcurrently(toSignal, SIGNAL_CONCURRENCY, async ({ objectId, verdict }) => {
+        try {
+          await workflows().getHandle(preserveWorkflowId(objectId)).signal(sipProcessedSignal, verdict);
+        } catch (e) {
+          if (!(e instanceof WorkflowNotFoundError)) throw e;
+          result.notWaiting++;
+          return;
+        }
+        await ledger.recordVerdictSignalled({ objectId, sipId: verdict.sipId, at: new Date().toISOString() });
+        result.signalled++;
+        heartbeat({ signalled: result.signalled, of: toSignal.length });
+      });
+      return result;
     },
 
     /** Verdicts decided after `since`, with the object each SIP belongs to; SIPs custody did not make are left out. */

@@ -13,6 +13,13 @@ export const TASK_QUEUES = {
 } as const;
 export type QueueRole = keyof typeof TASK_QUEUES;
 
+/**
+ * The scheduled poller's own queue (its workflow tasks and activities), served by every worker that
+ * serves io. On custody-io its every step waited behind the pipeline's backlog, and with a few
+ * hundred objects in flight the workflows' fallback polls delivered most verdicts before it did.
+ */
+export const SCHEDULES_TASK_QUEUE = 'custody-schedules';
+
 export const preserveWorkflowId = (objectId: string): string => `preserve:${objectId}`;
 
 export const STAGES = [
@@ -156,4 +163,18 @@ export interface SyncProcessedSipsResult {
   checkpoint: string;
   signalled: number;
   notWaiting: number;
+  /** Verdicts seen again that the ledger says were already signalled or applied: not sent twice. */
+  alreadyDelivered: number;
+}
+
+/** What one page of the poller's delivery did. */
+export interface VerdictPageDelivery {
+  signalled: number;
+  /** The workflow had ended (its own poll found the verdict) or never ran here. */
+  notWaiting: number;
+  alreadyDelivered: number;
+  /** decidedAt of the newest verdict on this page (delivered or not): the next page starts after it. */
+  checkpoint: string;
+  /** More verdicts were decided after the checkpoint. */
+  more: boolean;
 }

@@ -1,7 +1,7 @@
 // `custody schedules`: the Temporal Schedules that poll and sync. Creating is idempotent: an
 // existing schedule is updated to the current config.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
-import { SYNC_PROCESSED_SIPS_SCHEDULE, TASK_QUEUES } from '../common/preservation';
+import { SCHEDULES_TASK_QUEUE, SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
 import type { Config } from '../config/config';
 import { syncProcessedSips } from '../workflows';
 
@@ -16,7 +16,7 @@ function syncProcessedSipsSchedule(config: Config): ScheduleOptions {
       type: 'startWorkflow',
       workflowType: syncProcessedSips,
       workflowId: SYNC_PROCESSED_SIPS_SCHEDULE,
-      taskQueue: TASK_QUEUES.io,
+      taskQueue: SCHEDULES_TASK_QUEUE,
       args: [{}],
     },
     // One poll at a time; after an outage, runs missed within the window are made up.
@@ -32,7 +32,7 @@ export async function createSchedules(client: Client, config: Config): Promise<s
     out.push(`created schedule ${options.scheduleId} (every ${config.schedules.syncProcessedSips.every})`);
   } catch (e) {
     if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-    await client.schedule.getHandle(options.scheduleId).update((prev) => ({ ...prev, spec: options.spec, policies: options.policies }));
+    await client.schedule.getHandle(options.scheduleId).update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }));
     out.push(`updated schedule ${options.scheduleId} (every ${config.schedules.syncProcessedSips.every})`);
   }
   return out;

@@ -2,8 +2,9 @@
 // queue also carries the workflow tasks. One process may serve every queue (the default) or
 // a few, so each stage's workers scale separately.
 import path from 'node:path';
-import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
-import { TASK_QUEUES, type QueueRole } from '../common/preservation';
+import { Client } from '@temporalio/client';
+import { DefaultLogger, Worker, bundleWorkflowCode, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { SCHEDULES_TASK_QUEUE, TASK_QUEUES, type QueueRole } from '../common/preservation';
 import type { Config } from '../config/config';
 import { connectWorker } from '../config/temporal-connection';
 import { createActivities, type ActivityDeps } from '../activities';
@@ -26,28 +27,40 @@ export async function startWorkers(
 ): Promise<RunningWorkers> {
   const { connection, namespace } = given ?? (await connectWorker(config));
   const parts = decorate(await openParts(config));
-  const activities = createActivities(parts);
+  const activities = createActivities(parts, new Client({ connection, namespace }));
   const bundlePath = process.env.CUSTODY_WORKFLOW_BUNDLE;
 
-  const workers = await Promise.all(
-    queues.map((role) => {
-      const options: WorkerOptions = {
-        connection,
-        namespace,
+  // A prebuilt bundle (production) skips bundling at start-up; else the two workers that run
+  // workflows share one bundle made here.
+  const bundle =
+    bundlePath || !queues.includes('io')
+      ? undefined
+      : await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'workflows', 'index.ts'), logger: new DefaultLogger('WARN') });
+  const workflowCode = (): Partial<WorkerOptions> => ({ workflowBundle: bundlePath ? { codePath: bundlePath } : bundle });
+  const common = { connection, namespace, activities, shutdownGraceTime: config.worker.shutdownGrace };
+  const workers = await Promise.all([
+    ...queues.map((role) =>
+      Worker.create({
+        ...common,
         taskQueue: TASK_QUEUES[role],
         identity: `${role}@${process.pid}@${buildId()}`,
-        activities,
         maxConcurrentActivityTaskExecutions: config.worker.slots[role],
-        shutdownGraceTime: config.worker.shutdownGrace,
-      };
-      if (role === 'io') {
-        // A prebuilt bundle (production) skips bundling at start-up.
-        if (bundlePath) options.workflowBundle = { codePath: bundlePath };
-        else options.workflowsPath = path.join(__dirname, '..', 'workflows', 'index.ts');
-      }
-      return Worker.create(options);
-    }),
-  );
+        ...(role === 'io' ? workflowCode() : {}),
+      }),
+    ),
+    // The poller's queue goes with io, so whoever runs the pipeline's workflows also runs the poller.
+    ...(queues.includes('io')
+      ? [
+          Worker.create({
+            ...common,
+            taskQueue: SCHEDULES_TASK_QUEUE,
+            identity: `schedules@${process.pid}@${buildId()}`,
+            maxConcurrentActivityTaskExecutions: 4,
+            ...workflowCode(),
+          }),
+        ]
+      : []),
+  ]);
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
     await parts.ledger.close();
     if (!given) await connection.close();

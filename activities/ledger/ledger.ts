@@ -102,6 +102,13 @@ export interface Ledger {
   getPackage(sipId: string): Promise<PackageRow | undefined>;
   /** Ordered by at, id. */
   timeline(objectId: string): Promise<EventRow[]>;
+  /**
+   * The packages among `sipIds` that custody made, each with whether its verdict was already
+   * delivered: recorded, or signalled to its workflow (recordVerdictSignalled). Unknown SIP ids are left out.
+   */
+  verdictDeliveryOf(sipIds: string[]): Promise<Array<{ sipId: string; objectId: string; delivered: boolean }>>;
+  /** Remembers that the poller signalled this SIP's verdict to its workflow (idempotent). */
+  recordVerdictSignalled(d: { objectId: string; sipId: string; at: string }): Promise<void>;
 }
 
 type Db = Kysely<LedgerDatabase> | Transaction<LedgerDatabase>;
@@ -401,7 +408,30 @@ class KyselyLedger implements Ledger {
     const rows = await this.db.selectFrom('events').selectAll().where('object_id', '=', objectId).orderBy('at').orderBy('id').execute();
     return rows.map(toEventRow);
   }
+
+  async verdictDeliveryOf(sipIds: string[]): Promise<Array<{ sipId: string; objectId: string; delivered: boolean }>> {
+    const out: Array<{ sipId: string; objectId: string; delivered: boolean }> = [];
+    for (let i = 0; i < sipIds.length; i += IN_CHUNK) {
+      const chunk = sipIds.slice(i, i + IN_CHUNK);
+      const packages = await this.db.selectFrom('packages').select(['sip_id', 'object_id', 'verdict']).where('sip_id', 'in', chunk).execute();
+      if (packages.length === 0) continue;
+      const signalled = await this.db
+        .selectFrom('events')
+        .select('key')
+        .where('key', 'in', packages.map((p) => signalledKey(p.sip_id)))
+        .execute();
+      const signalledKeys = new Set(signalled.map((e) => e.key));
+      for (const p of packages) out.push({ sipId: p.sip_id, objectId: p.object_id, delivered: p.verdict !== null || signalledKeys.has(signalledKey(p.sip_id)) });
+    }
+    return out;
+  }
+
+  async recordVerdictSignalled(d: { objectId: string; sipId: string; at: string }): Promise<void> {
+    await insertEvent(this.db, { key: signalledKey(d.sipId), objectId: d.objectId, sipId: d.sipId, kind: 'verdict-signalled', at: d.at });
+  }
 }
+
+const signalledKey = (sipId: string) => `verdict-signalled:${sipId}`;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
