@@ -31,14 +31,39 @@ export function digesting(onProgress?: (bytes: number) => void): Transform & { d
   });
 }
 
-/** Files still being written end with this; listings leave them out. */
-export const PARTIAL_SUFFIX = '.custody-partial';
+/**
+ * Files still being written are named `.custody-partial-<hash of the final name>-<random>` in
+ * the final file's folder: a fixed, short name, so a final name of up to 255 bytes never
+ * makes its temporary name too long for the file system, and hidden, so listings and the
+ * preservation service's scanner pass it by. The hash lets a retry find what a killed attempt
+ * left for the same file.
+ */
+export const PARTIAL_PREFIX = '.custody-partial-';
+
+export const isPartialName = (name: string): boolean => name.startsWith(PARTIAL_PREFIX);
+
+/** The start of every partial file's name for `file` (the same for every attempt). */
+export function partialPrefixFor(file: string): string {
+  const hash = crypto.createHash('sha256').update(path.basename(file)).digest('hex').slice(0, 16);
+  return path.join(path.dirname(file), `${PARTIAL_PREFIX}${hash}-`);
+}
+
+/** Removes partial files of `file` that an earlier, killed attempt left behind. */
+async function removeLeftPartials(file: string): Promise<void> {
+  const prefix = path.basename(partialPrefixFor(file));
+  const dir = path.dirname(file);
+  for (const name of await fsp.readdir(dir)) {
+    // A partial another live writer is still filling makes that writer's rename fail, and it retries.
+    if (name.startsWith(prefix)) await fsp.rm(path.join(dir, name), { force: true });
+  }
+}
 
 /**
  * Streams `source` into `file` through a partial file, hashing as the bytes move. The partial is
  * renamed into place only once `check` accepts what arrived (it throws otherwise; it may also
  * fsync or re-read the partial file it is given), so a file
- * under its final name is always whole; nothing is left behind on failure.
+ * under its final name is always whole; nothing is left behind on failure, and what a killed
+ * attempt left for the same file is removed first.
  */
 export async function writeFileVerified(
   source: Readable,
@@ -46,8 +71,9 @@ export async function writeFileVerified(
   check: (got: { sha256: string; bytes: number }, partial: string) => void | Promise<void>,
   onProgress?: (bytes: number) => void,
 ): Promise<{ sha256: string; bytes: number }> {
-  const partial = `${file}.${process.pid}${PARTIAL_SUFFIX}`;
+  const partial = `${partialPrefixFor(file)}${crypto.randomBytes(4).toString('hex')}`;
   await fsp.mkdir(path.dirname(file), { recursive: true });
+  await removeLeftPartials(file);
   try {
     const moving = digesting(onProgress);
     await pipeline(source, moving, fs.createWriteStream(partial));
