@@ -81,6 +81,22 @@ async function hashUpTo(file: string, size: number): Promise<{ sha256: string; b
   return moving.digest();
 }
 
+/**
+ * The first bytes of a file listed with `size` bytes, and whether it yields more than that: one
+ * byte past a small file's size is read, because a pseudo file (/proc) lists 0 bytes but yields some.
+ */
+export async function readHead(file: string, size: number, headBytes: number): Promise<{ head: Buffer; yieldsMore: boolean; mtimeMs: number }> {
+  const handle = await fsp.open(file, 'r');
+  try {
+    const { mtimeMs } = await handle.stat();
+    const buf = Buffer.alloc(Math.min(headBytes, size) + 1);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    return { head: buf.subarray(0, Math.min(bytesRead, headBytes, size)), yieldsMore: bytesRead > size, mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
+
 class FolderSource implements ObjectSource {
   private readonly root: string;
 
@@ -126,17 +142,10 @@ class FolderSource implements ObjectSource {
     let newest = (await fsp.stat(path.join(this.root, objectId, METADATA_FILE))).mtimeMs;
     const heads = new Map<string, Buffer>();
     for (const f of files) {
-      const handle = await fsp.open(f.abs, 'r');
-      try {
-        newest = Math.max(newest, (await handle.stat()).mtimeMs);
-        // One byte more than a small file's size: a pseudo file (/proc) lists 0 bytes but yields some.
-        const buf = Buffer.alloc(Math.min(headBytes, f.size) + 1);
-        const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-        if (bytesRead > f.size) throw fail(objectId, `"${f.path}" yields more bytes than the ${f.size} its size says: a pseudo file, or one still being written`, 'SourceFileChanged');
-        heads.set(f.path, buf.subarray(0, Math.min(bytesRead, headBytes)));
-      } finally {
-        await handle.close();
-      }
+      const { head, yieldsMore, mtimeMs } = await readHead(f.abs, f.size, headBytes);
+      if (yieldsMore) throw fail(objectId, `"${f.path}" yields more bytes than the ${f.size} its size says: a pseudo file, or one still being written`, 'SourceFileChanged');
+      newest = Math.max(newest, mtimeMs);
+      heads.set(f.path, head);
     }
     return {
       metadata,
