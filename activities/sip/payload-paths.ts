@@ -71,7 +71,7 @@ export function isValidUtf8(bytes: Buffer): boolean {
 }
 
 /**
- * Refuses, before any download, payload paths custody could not keep faithfully: a name XML
+ * Refuses, before any download, payload paths custody could not keep faithfully: an unsafe path, a name XML
  * cannot carry, a name or a path longer than the working folders hold (maxPathBytes: the room
  * left under the longest working folder), the METS's own name, and two names that are one on a
  * case-insensitive or Unicode-normalising file system. Throws a non-retryable ApplicationFailure
@@ -79,6 +79,7 @@ export function isValidUtf8(bytes: Buffer): boolean {
  */
 export function checkPayloadNames(paths: string[], maxPathBytes: number): void {
   for (const p of paths) {
+    checkPathText(p);
     const bad = firstNonXmlChar(p);
     if (bad) throw nameFailure(`file ${JSON.stringify(p)}: its name contains ${bad}, a character XML 1.0 (the METS) cannot carry`, 'InvalidFileName');
     for (const segment of p.split('/')) {
