@@ -3,7 +3,7 @@
 // files, with control characters; pipes, hard links, symlinks in and out). Not committed: the
 // tests generate it into a temp folder, and `hostile-expected-outcomes.json` says how each
 // object must end (confirmed, or frozen with a reason matching a pattern).
-//   npx tsx examples/generate-hostile.ts OUT_DIR
+//   npx tsx examples/generate-hostile.ts [OUT_DIR]     (default examples/hostile, git-ignored)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,6 +54,8 @@ export function generateHostile(outDir: string): void {
   writeObject(out, 'h-nfc', { 'café.txt': 'composed\n', 'cafe\u0301.txt': 'decomposed\n' });
   const latin1 = writeObject(out, 'h-latin1', { 'ok.txt': 'fine\n' });
   fs.writeFileSync(Buffer.concat([Buffer.from(`${latin1}/caf`), Buffer.from([0xe9]), Buffer.from('.txt')]), 'a Latin-1 name\n');
+  // An object folder whose own name is not UTF-8: listed by its escaped bytes, h-latin1-folder-\xe9.
+  fs.mkdirSync(Buffer.concat([Buffer.from(`${out}/h-latin1-folder-`), Buffer.from([0xe9])]));
   writeObject(out, 'h-control-title', { 'a.txt': 'a\n' }, { title: 'Bell \u0007 in the title' });
   writeObject(out, 'h-control-description', { 'a.txt': 'a\n' }, { description: 'Escape \u001b[31m in the description' });
   writeObject(out, 'h-control-name', { 'bell\u0007.txt': 'a control character in the name\n' });
@@ -72,11 +74,8 @@ export function generateHostile(outDir: string): void {
 }
 
 if (require.main === module) {
-  const out = process.argv[2];
-  if (!out) {
-    console.error('usage: npx tsx examples/generate-hostile.ts OUT_DIR');
-    process.exit(2);
-  }
+  // examples/hostile by default (git-ignored: the collection is generated, never committed).
+  const out = process.argv[2] ?? path.join(__dirname, 'hostile');
   generateHostile(out);
   console.log(`hostile collection written to ${path.resolve(out)}`);
 }

@@ -193,6 +193,8 @@ class FolderSource implements ObjectSource {
 
   /** Validates the object and lists its payload files, refusing any path that leaves its folder. */
   private async locate(objectId: string): Promise<{ metadata: ObjectMetadata; files: LocatedFile[] }> {
+    // list() names a folder whose name is not valid UTF-8 by its bytes, escaped (\xNN).
+    if (/\\x[0-9a-f]{2}/.test(objectId)) throw fail(objectId, `folder name is not valid UTF-8: ${objectId} (rename the folder)`, 'InvalidFileName');
     if (objectId === '' || objectId === '.' || objectId === '..' || /[/\\\0]/.test(objectId)) {
       throw fail(objectId, 'is not a plain folder name, so it cannot name a folder in the source', 'UnsafePath');
     }
