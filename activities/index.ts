@@ -16,6 +16,7 @@ import { joinKey, type Storage } from './storage';
 import { getJson, putBytes, putJson } from './storage/small-objects';
 import { buildSip } from './sip/build-sip';
 import { IDENTIFY_SAMPLE_BYTES, identifyFormat } from './sip/identify-format';
+import { MAX_LOCAL_PATH_BYTES, MAX_S3_KEY_BYTES, checkPayloadNames } from './sip/payload-paths';
 import { ApplicationFailure } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { buildId, custodyVersion } from './build-id';
@@ -67,6 +68,21 @@ export function createActivities({ config, ledger, source, service, work, report
   const { guards } = config;
   const refuse = (objectId: string, problem: string, type: string) => ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
 
+  /**
+   * Bytes a payload path may take so that every working copy of it fits: under this worker's
+   * scratch folder and under the working storage (a local path, or an S3 key).
+   */
+  const payloadPathRoom = (objectId: string): number => {
+    // The longest SIP id an attempt can have (`<objectId>.a<attempt>.<8 hex>`) and the longest scratch folder.
+    const sipId = `${objectId}.a99999.00000000`;
+    const scratch = Buffer.byteLength(path.resolve(scratchRoot, `${sipId}.package`, 'payload')) + 1;
+    const workUrl = work.urlOf(joinKey(objectId, sipId, 'payload'));
+    const workRoom = workUrl.startsWith('s3://')
+      ? MAX_S3_KEY_BYTES - Buffer.byteLength(workUrl.slice(workUrl.indexOf('/', 's3://'.length) + 1)) - 1
+      : MAX_LOCAL_PATH_BYTES - Buffer.byteLength(workUrl) - 1;
+    return Math.min(MAX_LOCAL_PATH_BYTES - scratch, workRoom);
+  };
+
   return {
     /**
      * Before any work: the object must be describable, within the size guards, of accepted
@@ -74,6 +90,12 @@ export function createActivities({ config, ledger, source, service, work, report
      */
     async checkObject({ objectId }: { objectId: string }): Promise<ObjectCheck> {
       const { files, lastChangedAt, heads } = await source.inspect(objectId, IDENTIFY_SAMPLE_BYTES);
+      try {
+        checkPayloadNames(files.map((f) => f.path), payloadPathRoom(objectId));
+      } catch (e) {
+        if (e instanceof ApplicationFailure) throw refuse(objectId, e.message, e.type ?? 'InvalidFileName');
+        throw e;
+      }
       const payloadBytes = files.reduce((n, f) => n + f.size, 0);
       if (payloadBytes > guards.maxObjectBytes) throw refuse(objectId, `holds ${payloadBytes} bytes, over the limit of ${guards.maxObjectBytes} (guards.maxObjectBytes)`, 'ObjectTooLarge');
       if (files.length > guards.maxFiles) throw refuse(objectId, `holds ${files.length} files, over the limit of ${guards.maxFiles} (guards.maxFiles)`, 'TooManyFiles');

@@ -120,6 +120,11 @@ export const AUTO_FREEZE_TYPES = [
   'ObjectTooLarge',
   'TooManyFiles',
   'ZeroLengthFile',
+  'InvalidFileName',
+  'NameTooLong',
+  'NameCollision',
+  'PayloadPathConflict',
+  'SourceFileChanged',
 ] as const;
 export const AUTOMATIC_FREEZER = 'custody (automatic)';
 

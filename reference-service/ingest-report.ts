@@ -34,6 +34,9 @@ export interface ReportInput {
   transferRefused?: string;
 }
 
+/** A character XML 1.0 cannot carry, as visible text. */
+export const escapeNonXmlChar = (char: string): string => `\\u${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+
 /** A PREMIS <xIdentifier> with its <xIdentifierType> and <xIdentifierValue>. */
 function identifier(parent: XMLBuilder, element: string, type: string, value: string): void {
   const id = parent.ele(PREMIS, element);
@@ -42,7 +45,9 @@ function identifier(parent: XMLBuilder, element: string, type: string, value: st
 }
 
 export function ingestReport(r: ReportInput): { xml: string; accepted: boolean } {
-  const doc = create({ version: '1.0', encoding: 'UTF-8' }).ele(PREMIS, 'premis', { version: '2.2' });
+  // Reasons echo names from the SIP, which may hold characters XML cannot carry: those are
+  // written as \uXXXX text, so the report stays well-formed whatever arrived.
+  const doc = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: escapeNonXmlChar }).ele(PREMIS, 'premis', { version: '2.2' });
   doc.att('http://www.w3.org/2000/xmlns/', 'xmlns:xsi', XSI);
   const object = doc.ele(PREMIS, 'object').att(XSI, 'xsi:type', 'representation');
   identifier(object, 'objectIdentifier', 'preservation-transfer-id', r.transferId);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { folderSource, isInvalidSourceObject } from '../activities/source';
+import { readHead } from '../activities/source/folder-source';
 
 type Failure = Error & { type?: string; nonRetryable?: boolean };
 
@@ -108,7 +110,7 @@ describe('folder source', () => {
     assert.deepEqual(progress.at(-1), [total, total]);
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i][0] >= progress[i - 1][0], 'progress went backwards');
     assert.deepEqual(
-      fs.readdirSync(dest, { recursive: true }).filter((f) => String(f).endsWith('.custody-partial')),
+      fs.readdirSync(dest, { recursive: true }).filter((f) => String(f).includes('.custody-partial')),
       [],
     );
   });
@@ -159,6 +161,11 @@ describe('folder source', () => {
     await rejectsWith(folderSource(root).describe('bad-4'), 'InvalidObjectMetadata', '"other"', '"bad-4"');
   });
 
+  it('fails with InvalidObjectMetadata naming each field that holds a character XML cannot carry (item 12)', async () => {
+    writeObject(root, 'ctrl', { 'x.txt': 'x' }, { ...defaultMetadata('ctrl'), title: 'Bell \u0001 title', subjects: ['fine', 'bad \uFFFE'] });
+    await rejectsWith(folderSource(root).describe('ctrl'), 'InvalidObjectMetadata', 'title: contains U+0001', 'subjects.1: contains U+FFFE');
+  });
+
   it('fails with EmptyObject when there are no payload files', async () => {
     writeObject(root, 'empty', {});
     fs.mkdirSync(path.join(root, 'empty', 'sub', 'dir'), { recursive: true });
@@ -182,6 +189,71 @@ describe('folder source', () => {
   it('fails with UnsafePath for a symlinked folder that loops', async () => {
     fs.symlinkSync('..', path.join(root, 'mus-0002', 'scans', 'loop'));
     await rejectsWith(folderSource(root).describe('mus-0002'), 'UnsafePath', 'scans/loop');
+  });
+
+  it('downloads a file whose name is 250 bytes: temporary names stay short (item 9)', async () => {
+    const name = `${'é'.repeat(120)}-long.txt`; // 240 + 9 = 249 bytes of UTF-8
+    assert.ok(Buffer.byteLength(name) >= 249);
+    writeObject(root, 'long-name', { [name]: 'a long name' });
+    const dest = path.join(tmp, 'w-long');
+    const { files } = await folderSource(root).download('long-name', dest);
+    assert.deepEqual(files.map((f) => f.path), [name]);
+    assert.equal(fs.readFileSync(path.join(dest, name), 'utf8'), 'a long name');
+  });
+
+  it('fails with InvalidFileName showing the bytes of a name that is not valid UTF-8 (item 10)', async () => {
+    writeObject(root, 'latin1', { 'ok.txt': 'fine' });
+    fs.writeFileSync(Buffer.concat([Buffer.from(path.join(root, 'latin1', 'caf')), Buffer.from([0xe9]), Buffer.from('.txt')]), 'café in Latin-1');
+    await rejectsWith(folderSource(root).inspect('latin1', 64), 'InvalidFileName', 'object "latin1"', 'file name is not valid UTF-8: caf\\xe9.txt');
+    const listed = await folderSource(root).list();
+    assert.ok(listed.some((o) => o.id === 'latin1'), 'the object is still listed');
+  });
+
+  it('freezes a file that grows while being copied, reading at most one byte past its size (item 16)', async () => {
+    writeObject(root, 'growing', { 'log.txt': 'line 1\n' });
+    const file = path.join(root, 'growing', 'log.txt');
+    let grown = false;
+    // The first progress report comes after the listing and before the copy: the file grows in between.
+    const p = folderSource(root).download('growing', path.join(tmp, 'w-grow'), () => {
+      if (!grown) fs.appendFileSync(file, 'line 2\n'.repeat(10_000));
+      grown = true;
+    });
+    await rejectsWith(p, 'SourceFileChanged', 'object "growing"', '"log.txt" changed size while being read', 'listed as 7');
+    assert.deepEqual(fs.readdirSync(path.join(tmp, 'w-grow')), [], 'nothing is left of the copy');
+  });
+
+  it('sees that a pseudo file (/proc) lists 0 bytes but yields some (item 16)', async function () {
+    if (!fs.existsSync('/proc/self/status')) this.skip();
+    assert.equal(fs.statSync('/proc/self/status').size, 0);
+    const { yieldsMore, head } = await readHead('/proc/self/status', 0, 4096);
+    assert.equal(yieldsMore, true);
+    assert.equal(head.length, 0);
+    assert.equal((await readHead(path.join(root, 'mus-0001', 'a.txt'), 1, 4096)).yieldsMore, false);
+  });
+
+  it('fails with UnsupportedFileType for a named pipe (item 16)', async () => {
+    writeObject(root, 'fifo', { 'a.txt': 'a' });
+    execFileSync('mkfifo', [path.join(root, 'fifo', 'pipe')]);
+    await rejectsWith(folderSource(root).inspect('fifo', 64), 'UnsupportedFileType', '"pipe" is neither a file nor a folder');
+  });
+
+  it('takes a symlinked object folder inside the source, refuses one pointing outside it', async () => {
+    fs.symlinkSync(path.join(root, 'mus-0001'), path.join(root, 'alias'));
+    fs.writeFileSync(path.join(root, 'mus-0001', 'object.json'), JSON.stringify(defaultMetadata('alias')));
+    assert.deepEqual((await folderSource(root).describe('alias')).files, [{ path: 'a.txt', size: 1 }]);
+
+    const elsewhere = writeObject(tmp, 'outside', { 'x.txt': 'x' });
+    fs.symlinkSync(elsewhere, path.join(root, 'outside'));
+    await rejectsWith(folderSource(root).describe('outside'), 'UnsafePath', 'object "outside"', 'leaves the source folder');
+  });
+
+  it('keeps hard-linked payload files as ordinary files, each with its bytes', async () => {
+    writeObject(root, 'linked', { 'one.txt': 'shared bytes' });
+    fs.linkSync(path.join(root, 'linked', 'one.txt'), path.join(root, 'linked', 'two.txt'));
+    const dest = path.join(tmp, 'w-linked');
+    const { files } = await folderSource(root).download('linked', dest);
+    assert.deepEqual(files.map((f) => [f.path, f.size]), [['one.txt', 12], ['two.txt', 12]]);
+    assert.equal(fs.readFileSync(path.join(dest, 'two.txt'), 'utf8'), 'shared bytes');
   });
 
   it('says which folder is missing when the source root does not exist', async () => {

@@ -241,6 +241,49 @@ describe('reference preservation service', function () {
     assert.match(v.reasons[0], /^data\/mets\.xml is not valid against METS 1\.12\.1\/PREMIS 2\.3\/DC: line \d+: .*sise.*not expected/);
   });
 
+  it('writes a well-formed, schema-valid report when reasons echo a name with a control character (item 12)', async () => {
+    const bell: FixtureFile = { path: 'bell\u0007.txt', bytes: Buffer.from('ding\n'), mimeType: 'text/plain' };
+    const sip = await fixtureSip(sips, 'ctrl-1', [photo, bell], { damage: (f) => (f === bell ? Buffer.from('dong\n') : f.bytes) });
+    await client.submit(sip);
+    const v = await verdictOf(client, sip.sipId);
+    decided.push(v);
+    assert.equal(v.status, 'rejected');
+    assert.ok(v.reasons.includes('manifest-sha256.txt: checksum mismatch for data/bell\u0007.txt'), v.reasons.join('\n'));
+    const xml = await client.report(sip.sipId);
+    assert.ok(!xml.includes('\u0007'), 'the raw character is not in the XML');
+    assert.ok(xml.includes('checksum mismatch for data/bell\\u0007.txt'), 'the name is shown escaped');
+    assertValidIngestReport(xml, path.join(root, 'ctrl-1.report.xml'));
+  });
+
+  it('sees only complete transfers: a retry after a submit killed mid-way leaves one package and no partial (item 17)', async () => {
+    const sip = await fixtureSip(sips, 'killed-1', [photo, notes]);
+    const transferDir = path.join(dataDir, 'transfer');
+    // A submitter killed with SIGKILL half-way through writing the tar into the transfer folder.
+    const half = fs.readFileSync(sip.tarPath).subarray(0, 1024);
+    const code = `
+      const { Readable } = require('node:stream');
+      const { FileStorage } = require(${JSON.stringify(path.join(REPO_ROOT, 'activities', 'storage', 'file-storage.ts'))});
+      const stuck = new Readable({ read() {} });
+      stuck.push(Buffer.from(${JSON.stringify(half.toString('base64'))}, 'base64'));
+      void new FileStorage(${JSON.stringify(transferDir)}).put('killed-1.tar', () => stuck, { size: ${sip.size}, sha256: '${sip.sha256}' });
+    `;
+    const child = spawn(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['-e', code], { stdio: 'inherit' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const written = () => fs.readdirSync(transferDir).filter((n) => fs.statSync(path.join(transferDir, n)).size > 0);
+    while (written().length === 0) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await exited;
+    assert.equal(written().length, 1, 'the killed attempt left its partial file');
+
+    assert.deepEqual(await client.submit(sip), { alreadySubmitted: false });
+    const v = await verdictOf(client, sip.sipId);
+    decided.push(v);
+    assert.equal(v.status, 'accepted', v.reasons.join('\n'));
+    assert.deepEqual(fs.readdirSync(transferDir).filter((n) => n !== 'killed-1.tar'), [], 'nothing but the complete package in the transfer folder');
+    const taken = (await submissions()).filter((s) => s.sipId === 'killed-1');
+    assert.deepEqual(taken.map((s) => [s.count, s.sha256]), [[1, sip.sha256]]);
+  });
+
   it("judges the SIPs of custody's own builder: the sample collection's GIF is rejected", async () => {
     const letter = await builtSip(root, 'mus-0003');
     const gif = await builtSip(root, 'mus-0007');

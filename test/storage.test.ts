@@ -128,6 +128,17 @@ for (const kind of ['file', 's3'] as const) {
       assert.deepEqual(await keys(storage, 'range/'), ['range/x.txt']);
     });
 
+    it('stores and fetches a key whose last name is 250 bytes, leaving no partial file (item 9)', async () => {
+      const key = `long/${'ü'.repeat(123)}.txt`;
+      assert.equal(Buffer.byteLength(key.slice('long/'.length)), 250);
+      const bytes = Buffer.from('a long name');
+      await storage.put(key, opener(bytes).open, { size: bytes.length, sha256: sha256(bytes) });
+      assert.deepEqual(await keys(storage, 'long/'), [key]);
+      const file = path.join(local, 'long', key.slice('long/'.length));
+      assert.deepEqual(await storage.getFile(key, file), { size: bytes.length, sha256: sha256(bytes) });
+      assert.deepEqual(fs.readdirSync(path.dirname(file)), [path.basename(file)]);
+    });
+
     if (kind === 'file') {
       it('refuses a key that would lead out of its folder', () => {
         assert.throws(() => (storage as FileStorage).pathOf('../outside.txt'), /unsafe payload path "\.\.\/outside\.txt": it contains '\.\.'/);

@@ -1,6 +1,7 @@
 // The METS document of a SIP: Dublin Core from object.json, PREMIS 2.3 (one object per file
 // with its fixity, size and format; the packing event; custody as the agent), a fileSec and a
 // structMap that mirrors the payload's folders. Validates against METS 1.12.1 (see the test).
+import { ApplicationFailure } from '@temporalio/common';
 import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
 import type { ObjectMetadata } from '../../common/object-metadata';
@@ -48,7 +49,9 @@ export function buildMets(input: MetsInput): Buffer {
   // METS prefers the strongest digest for its single CHECKSUM attribute.
   const metsChecksum = (['sha512', 'sha256', 'md5'] as const).find((a) => algorithms.includes(a));
 
-  const doc = create({ version: '1.0', encoding: 'UTF-8' });
+  // object.json and file names are refused before download when they hold a character XML 1.0
+  // cannot carry; should one get here all the same, no METS is written rather than a broken one.
+  const doc = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: refuseNonXmlChar });
   const mets = doc.ele(NS.mets, 'mets:mets', {
     'xmlns:premis': NS.premis,
     'xmlns:dc': NS.dc,
@@ -155,6 +158,11 @@ export function buildMets(input: MetsInput): Buffer {
   addFolder(root, folderTree(files.map((f, i) => ({ path: f.path, fileId: fileIds[i] }))));
 
   return Buffer.from(doc.end({ prettyPrint: true }), 'utf8');
+}
+
+function refuseNonXmlChar(char: string): never {
+  const code = `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  throw ApplicationFailure.nonRetryable(`the METS would contain ${code}, a character XML 1.0 cannot carry (in object.json or a file name)`, 'InvalidObjectMetadata');
 }
 
 function wrap(section: XMLBuilder, mdType: 'DC' | 'PREMIS:OBJECT' | 'PREMIS:EVENT' | 'PREMIS:AGENT'): XMLBuilder {

@@ -6,7 +6,10 @@ import { createReadStream, type Dirent, type Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { PARTIAL_SUFFIX, sha256OfFile, writeFileVerified } from '../storage/digest';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { digesting, writeFileVerified } from '../storage/digest';
+import { escapeBytes, isValidUtf8 } from '../sip/payload-paths';
 import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
 import type { DescribedObject, DownloadedFile, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
@@ -59,9 +62,39 @@ async function writeIfChanged(file: string, text: string): Promise<void> {
   } catch (e) {
     if (!isNotFound(e)) throw e;
   }
-  const partial = file + PARTIAL_SUFFIX;
-  await fsp.writeFile(partial, text);
-  await fsp.rename(partial, file);
+  await writeFileVerified(Readable.from([Buffer.from(text, 'utf8')]), file, () => undefined);
+}
+
+/**
+ * A directory's entries with their names checked as bytes: Node would hand a name that is not
+ * valid UTF-8 back with U+FFFD in it, naming a file that does not exist.
+ */
+async function readNames(dir: string): Promise<Array<{ name: string; dirent: Dirent<Buffer> } | { invalid: string }>> {
+  const entries = await fsp.readdir(dir, { withFileTypes: true, encoding: 'buffer' });
+  return entries.map((dirent) => (isValidUtf8(dirent.name) ? { name: dirent.name.toString('utf8'), dirent } : { invalid: escapeBytes(dirent.name) }));
+}
+
+/** SHA-256 of a file read up to one byte past `size`, so a file that yields more is seen, and nothing reads without end. */
+async function hashUpTo(file: string, size: number): Promise<{ sha256: string; bytes: number }> {
+  const moving = digesting();
+  await pipeline(createReadStream(file, { start: 0, end: size }), moving, new Writable({ write: (_c, _e, done) => done() }));
+  return moving.digest();
+}
+
+/**
+ * The first bytes of a file listed with `size` bytes, and whether it yields more than that: one
+ * byte past a small file's size is read, because a pseudo file (/proc) lists 0 bytes but yields some.
+ */
+export async function readHead(file: string, size: number, headBytes: number): Promise<{ head: Buffer; yieldsMore: boolean; mtimeMs: number }> {
+  const handle = await fsp.open(file, 'r');
+  try {
+    const { mtimeMs } = await handle.stat();
+    const buf = Buffer.alloc(Math.min(headBytes, size) + 1);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    return { head: buf.subarray(0, Math.min(bytesRead, headBytes, size)), yieldsMore: bytesRead > size, mtimeMs };
+  } finally {
+    await handle.close();
+  }
 }
 
 class FolderSource implements ObjectSource {
@@ -72,18 +105,22 @@ class FolderSource implements ObjectSource {
   }
 
   async list(): Promise<Array<SourceObjectSummary | InvalidSourceObject>> {
-    let entries: Dirent[];
+    let entries: Awaited<ReturnType<typeof readNames>>;
     try {
-      entries = await fsp.readdir(this.root, { withFileTypes: true });
+      entries = await readNames(this.root);
     } catch (e) {
       throw new Error(`source folder "${this.root}" cannot be read: ${(e as Error).message}`, { cause: e });
     }
     const out: Array<SourceObjectSummary | InvalidSourceObject> = [];
     for (const entry of entries) {
+      if ('invalid' in entry) {
+        out.push({ id: entry.invalid, error: `folder name is not valid UTF-8: ${entry.invalid}` });
+        continue;
+      }
       // Hidden folders (.git, .Trash) are not objects; loose files at the root are not either.
       if (entry.name.startsWith('.')) continue;
       const dir = path.join(this.root, entry.name);
-      const isDir = entry.isDirectory() || (entry.isSymbolicLink() && (await statOrUndefined(dir))?.isDirectory());
+      const isDir = entry.dirent.isDirectory() || (entry.dirent.isSymbolicLink() && (await statOrUndefined(dir))?.isDirectory());
       if (!isDir) continue;
       const metadata = await readMetadata(entry.name, dir);
       out.push(
@@ -105,15 +142,10 @@ class FolderSource implements ObjectSource {
     let newest = (await fsp.stat(path.join(this.root, objectId, METADATA_FILE))).mtimeMs;
     const heads = new Map<string, Buffer>();
     for (const f of files) {
-      const handle = await fsp.open(f.abs, 'r');
-      try {
-        newest = Math.max(newest, (await handle.stat()).mtimeMs);
-        const buf = Buffer.alloc(Math.min(headBytes, f.size));
-        const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-        heads.set(f.path, buf.subarray(0, bytesRead));
-      } finally {
-        await handle.close();
-      }
+      const { head, yieldsMore, mtimeMs } = await readHead(f.abs, f.size, headBytes);
+      if (yieldsMore) throw fail(objectId, `"${f.path}" yields more bytes than the ${f.size} its size says: a pseudo file, or one still being written`, 'SourceFileChanged');
+      newest = Math.max(newest, mtimeMs);
+      heads.set(f.path, head);
     }
     return {
       metadata,
@@ -155,12 +187,14 @@ class FolderSource implements ObjectSource {
   private async alreadyThere(file: LocatedFile, target: string): Promise<string | undefined> {
     const existing = await statOrUndefined(target);
     if (!existing?.isFile() || existing.size !== file.size) return undefined;
-    const [a, b] = await Promise.all([sha256OfFile(file.abs), sha256OfFile(target)]);
-    return a === b ? a : undefined;
+    const [a, b] = await Promise.all([hashUpTo(file.abs, file.size), hashUpTo(target, file.size)]);
+    return a.sha256 === b.sha256 && a.bytes === file.size ? a.sha256 : undefined;
   }
 
   /** Validates the object and lists its payload files, refusing any path that leaves its folder. */
   private async locate(objectId: string): Promise<{ metadata: ObjectMetadata; files: LocatedFile[] }> {
+    // list() names a folder whose name is not valid UTF-8 by its bytes, escaped (\xNN).
+    if (/\\x[0-9a-f]{2}/.test(objectId)) throw fail(objectId, `folder name is not valid UTF-8: ${objectId} (rename the folder)`, 'InvalidFileName');
     if (objectId === '' || objectId === '.' || objectId === '..' || /[/\\\0]/.test(objectId)) {
       throw fail(objectId, 'is not a plain folder name, so it cannot name a folder in the source', 'UnsafePath');
     }
@@ -173,17 +207,23 @@ class FolderSource implements ObjectSource {
       if (isNotFound(e)) throw fail(objectId, `no folder "${dir}" in the source`, 'ObjectNotFound');
       throw e;
     }
+    // A symlinked object folder may point elsewhere in the source, not anywhere on this machine.
+    const realRoot = await fsp.realpath(this.root);
+    if (!isInside(realRoot, realDir)) throw fail(objectId, `its folder "${dir}" is a symlink that leaves the source folder (to "${realDir}")`, 'UnsafePath');
     const metadata = await readMetadata(objectId, realDir);
     if (typeof metadata === 'string') throw fail(objectId, metadata, 'InvalidObjectMetadata');
 
     const files: LocatedFile[] = [];
     const visited = new Set<string>([realDir]);
     const visit = async (absDir: string, relDir: string): Promise<void> => {
-      const entries = (await fsp.readdir(absDir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
-      for (const entry of entries) {
-        const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
+      const entries = await readNames(absDir);
+      const invalid = entries.find((e) => 'invalid' in e);
+      if (invalid) throw fail(objectId, `file name is not valid UTF-8: ${relDir ? `${relDir}/` : ''}${invalid.invalid}`, 'InvalidFileName');
+      const named = entries.flatMap((e) => ('invalid' in e ? [] : [{ name: e.name, entry: e.dirent }]));
+      for (const { name, entry } of named.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const rel = relDir ? `${relDir}/${name}` : name;
         if (rel === METADATA_FILE) continue;
-        const abs = path.join(absDir, entry.name);
+        const abs = path.join(absDir, name);
         let st: Stats;
         if (entry.isSymbolicLink()) {
           let real: string;
@@ -221,11 +261,12 @@ class FolderSource implements ObjectSource {
  *  so a half-written file never looks done. Returns the copy's SHA-256, computed on the way. */
 async function copyVerified(objectId: string, file: LocatedFile, to: string, onBytes: (n: number) => void): Promise<string> {
   const { sha256 } = await writeFileVerified(
-    createReadStream(file.abs),
+    // Never more than one byte past the listed size: a file that keeps yielding bytes stops here.
+    createReadStream(file.abs, { start: 0, end: file.size }),
     to,
     ({ bytes }) => {
-      // The source changed under us: retryable, a later attempt sees its new state.
-      if (bytes !== file.size) throw new Error(`object "${objectId}": "${file.path}" changed while being copied (${bytes} bytes read, ${file.size} expected)`);
+      if (bytes !== file.size)
+        throw fail(objectId, `"${file.path}" changed size while being read (${bytes > file.size ? `more than ${file.size}` : bytes} bytes read, listed as ${file.size}): a pseudo file, or one still being written`, 'SourceFileChanged');
     },
     onBytes,
   );

@@ -31,14 +31,31 @@ export function digesting(onProgress?: (bytes: number) => void): Transform & { d
   });
 }
 
-/** Files still being written end with this; listings leave them out. */
-export const PARTIAL_SUFFIX = '.custody-partial';
+/**
+ * A file still being written is named `.custody-partial-<hash of its final name>` in the final
+ * file's folder: short, so a final name of up to 255 bytes never makes its temporary name too
+ * long for the file system; hidden, so listings and the preservation service's scanner pass it
+ * by; and the same for every attempt, so a retry replaces what a killed attempt left instead of
+ * leaving one more.
+ */
+export const PARTIAL_PREFIX = '.custody-partial-';
+
+export const isPartialName = (name: string): boolean => name.startsWith(PARTIAL_PREFIX);
+
+/** The partial file every attempt at writing `file` uses. */
+export function partialPathFor(file: string): string {
+  const hash = crypto.createHash('sha256').update(path.basename(file)).digest('hex').slice(0, 16);
+  return path.join(path.dirname(file), `${PARTIAL_PREFIX}${hash}`);
+}
+
+const inodeOf = (file: string) => fsp.stat(file).then((st) => st.ino, () => undefined);
 
 /**
  * Streams `source` into `file` through a partial file, hashing as the bytes move. The partial is
  * renamed into place only once `check` accepts what arrived (it throws otherwise; it may also
  * fsync or re-read the partial file it is given), so a file
- * under its final name is always whole; nothing is left behind on failure.
+ * under its final name is always whole; nothing is left behind on failure, and what a killed
+ * attempt left for the same file is replaced.
  */
 export async function writeFileVerified(
   source: Readable,
@@ -46,17 +63,25 @@ export async function writeFileVerified(
   check: (got: { sha256: string; bytes: number }, partial: string) => void | Promise<void>,
   onProgress?: (bytes: number) => void,
 ): Promise<{ sha256: string; bytes: number }> {
-  const partial = `${file}.${process.pid}${PARTIAL_SUFFIX}`;
+  const partial = partialPathFor(file);
   await fsp.mkdir(path.dirname(file), { recursive: true });
+  // A killed attempt's partial goes. A stalled attempt still writing one loses it: its own
+  // rename below sees that the partial is no longer its file, and fails.
+  await fsp.rm(partial, { force: true });
+  const handle = await fsp.open(partial, 'wx');
+  const { ino } = await handle.stat();
+  const ours = async () => (await inodeOf(partial)) === ino;
   try {
     const moving = digesting(onProgress);
-    await pipeline(source, moving, fs.createWriteStream(partial));
+    await pipeline(source, moving, handle.createWriteStream());
     const got = moving.digest();
     await check(got, partial);
+    if (!(await ours())) throw new Error(`${file}: another attempt replaced this one's partial file; it is written again`);
     await fsp.rename(partial, file);
     return got;
   } finally {
-    await fsp.rm(partial, { force: true });
+    await handle.close().catch(() => undefined);
+    if (await ours()) await fsp.rm(partial, { force: true });
   }
 }
 

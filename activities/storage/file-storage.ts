@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Readable } from 'node:stream';
 import { checkPathText } from '../sip/payload-paths';
-import { PARTIAL_SUFFIX, sha256OfFile, writeFileVerified } from './digest';
+import { isPartialName, sha256OfFile, writeFileVerified } from './digest';
 import { ChecksumMismatch, type GetOptions, type PutOptions, type Storage, type StoredObject } from './storage';
 
 const isMissing = (e: unknown) => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '');
@@ -45,7 +45,7 @@ export class FileStorage implements Storage {
       }
       entries.sort((a, b) => (a.name < b.name ? -1 : 1));
       for (const e of entries) {
-        if (e.name.endsWith(PARTIAL_SUFFIX)) continue;
+        if (isPartialName(e.name)) continue;
         const key = rel ? `${rel}/${e.name}` : e.name;
         const abs = path.join(dir, e.name);
         if (e.isDirectory()) yield* walk(abs, key);
