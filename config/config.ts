@@ -148,14 +148,20 @@ export class ConfigError extends Error {}
 
 type Json = { [k: string]: unknown };
 
-function deepMerge(base: Json, over: Json): Json {
+const isSettings = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Later settings win, objects merge key by key. With keepMistakes (layers the user gave), an
+ * object does not replace what an earlier layer set to null, a list or a plain value: that
+ * mistake stays in place to be reported, rather than vanish behind a later override.
+ */
+function deepMerge(base: Json, over: Json, keepMistakes = false): Json {
   const out: Json = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
-    out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
-        ? deepMerge(b as Json, v as Json)
-        : v;
+    const value = isSettings(v) && isSettings(b) ? deepMerge(b, v, keepMistakes) : keepMistakes && isSettings(v) && b !== undefined ? b : v;
+    // defineProperty: a "__proto__" key in the file is a (mistyped) setting, not the object's prototype.
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -172,10 +178,76 @@ const ENV_OVERRIDES: Record<string, (v: string) => Json> = {
   CUSTODY_VERDICT_DEADLINE: (v) => ({ verdict: { deadline: v } }),
 };
 
-export function formatConfigError(error: z.ZodError, source: string): string {
+/** One layer of settings and where it came from (a file, an environment variable, the caller). */
+interface Layer {
+  source: string;
+  settings: Json;
+}
+
+function valueAt(settings: unknown, at: readonly PropertyKey[]): unknown {
+  let v = settings;
+  for (const key of at) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+/** The layer that gave the value at a path: the last one holding that very value, else the last to set the key. */
+function sourceOf(at: readonly PropertyKey[], merged: Json, layers: Layer[]): string {
+  const latestFirst = [...layers].reverse();
+  const value = valueAt(merged, at);
+  const layer = latestFirst.find((l) => valueAt(l.settings, at) === value) ?? latestFirst.find((l) => valueAt(l.settings, at) !== undefined);
+  return layer?.source ?? 'defaults';
+}
+
+function keyName(at: readonly PropertyKey[]): string {
+  return at.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(top level)';
+}
+
+function shown(value: unknown): string {
+  const text = value === undefined ? 'nothing' : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** zod's "Invalid input: expected number, received null" without what the line already shows. */
+function expectation(message: string): string {
+  return message.replace(/^(Invalid input|Invalid option|Too small|Too big): /, '').replace(/, received \w+$/, '');
+}
+
+/** Settings at the level of a path, for a misspelt key: what could have been meant. */
+function settingsAt(at: readonly PropertyKey[]): string {
+  const here = valueAt(defaultConfig(), at);
+  return isSettings(here) ? Object.keys(here).join(', ') : '';
+}
+
+/**
+ * One line per problem: the key, the value given, where it came from (the file or environment
+ * variable that set it) and what is expected.
+ */
+export function formatConfigError(error: z.ZodError, merged: Json, layers: Layer[]): string {
   return error.issues
-    .map((i) => `invalid config value ${i.path.join('.') || '(root)'} (from ${source}): ${i.message}`)
+    .flatMap((i) => {
+      if (i.code === 'unrecognized_keys')
+        return i.keys.map((k) => {
+          const at = [...i.path, k];
+          return `unknown config key ${keyName(at)} = ${shown(valueAt(merged, at))} (from ${sourceOf(at, merged, layers)}): expected one of ${settingsAt(i.path)}`;
+        });
+      return [`invalid config value ${keyName(i.path)} = ${shown(valueAt(merged, i.path))} (from ${sourceOf(i.path, merged, layers)}): ${expectation(i.message)}`];
+    })
     .join('\n');
+}
+
+function readConfigFile(file: string): Json {
+  let settings: unknown;
+  try {
+    settings = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file} (CUSTODY_CONFIG): ${(e as Error).message}`);
+  }
+  if (!isSettings(settings))
+    throw new ConfigError(`invalid config file ${file} (CUSTODY_CONFIG): ${shown(settings)} given, expected a JSON object of settings such as {"dataDir": "/srv/custody"}`);
+  return settings;
 }
 
 /**
@@ -183,31 +255,19 @@ export function formatConfigError(error: z.ZodError, source: string): string {
  * environment overrides and the caller's layers of overrides, in that order, each deep-merged.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, ...overrides: Json[]): Config {
-  // The settings given (file, environment, overrides) first: the defaults of the folders inside
-  // the data folder (work, reports, transfer, ledger) follow the data folder they name.
-  let given: Json = {};
-  const sources: string[] = ['defaults'];
-  if (env.CUSTODY_CONFIG) {
-    let fileJson: Json;
-    try {
-      fileJson = JSON.parse(fs.readFileSync(env.CUSTODY_CONFIG, 'utf8')) as Json;
-    } catch (e) {
-      throw new ConfigError(`cannot read config file ${env.CUSTODY_CONFIG} (CUSTODY_CONFIG): ${(e as Error).message}`);
-    }
-    given = deepMerge(given, fileJson);
-    sources.push(env.CUSTODY_CONFIG);
-  }
+  const layers: Layer[] = [];
+  if (env.CUSTODY_CONFIG) layers.push({ source: env.CUSTODY_CONFIG, settings: readConfigFile(env.CUSTODY_CONFIG) });
   for (const [name, toJson] of Object.entries(ENV_OVERRIDES)) {
     const v = env[name];
-    if (v !== undefined && v !== '') {
-      given = deepMerge(given, toJson(v));
-      sources.push(name);
-    }
+    if (v !== undefined && v !== '') layers.push({ source: name, settings: toJson(v) });
   }
-  for (const layer of overrides) given = deepMerge(given, layer);
+  for (const settings of overrides) layers.push({ source: 'the settings of the command', settings });
+  // The settings given (file, environment, overrides) first: the defaults of the folders inside
+  // the data folder (work, reports, transfer, ledger) follow the data folder they name.
+  const given = layers.reduce<Json>((merged, l) => deepMerge(merged, l.settings, true), {});
   const dataDir = typeof given.dataDir === 'string' && given.dataDir ? path.resolve(given.dataDir) : undefined;
   const merged = deepMerge(defaultConfig(dataDir) as unknown as Json, given);
   const parsed = configSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError(formatConfigError(parsed.error, sources.join(' + ')));
+  if (!parsed.success) throw new ConfigError(formatConfigError(parsed.error, merged, layers));
   return parsed.data;
 }

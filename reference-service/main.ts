@@ -52,10 +52,11 @@ if (!options.success) {
 const { transfer, ...rest } = options.data;
 startReferenceService({ ...rest, transfer: transfer === undefined ? undefined : openStorage(transfer, { forcePathStyle: values['s3-path-style'] ?? false }) }).then(
   (service) => {
-    console.log(`reference service listening on ${service.url}, taking transfers from ${transfer ?? `${rest.dataDir}/transfer`}`);
     const stop = () => void service.close().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    // Announced once a signal stops it cleanly: whoever reads this line may stop it at once.
+    console.log(`reference service listening on ${service.url}, taking transfers from ${transfer ?? `${rest.dataDir}/transfer`}`);
   },
   (e: unknown) => {
     console.error(`reference service: cannot start on port ${options.data.port} with data in ${options.data.dataDir}: ${(e as Error).message}`);

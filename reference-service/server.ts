@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { FileStorage, type Storage } from '../activities/storage';
+import { lockDataFolder } from './data-lock';
 import { ingestReport } from './ingest-report';
 import { ServiceState, latestDecision, statusOf, type Decision, type Submission } from './state';
 import { DEFAULT_ACCEPTED_FORMATS, reasonsOf, validateSip, type CheckResult } from './validate-sip';
@@ -31,6 +32,18 @@ const TAR = '.tar';
 class BadRequest extends Error {}
 
 export async function startReferenceService(opts: ReferenceServiceOptions): Promise<RunningReferenceService> {
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const lock = lockDataFolder(opts.dataDir);
+  try {
+    return await serveDataFolder(opts, lock.release);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/** The service on a data folder this process holds the lock of; `release` gives it up once closed. */
+async function serveDataFolder(opts: ReferenceServiceOptions, release: () => void): Promise<RunningReferenceService> {
   const transfer = opts.transfer ?? new FileStorage(path.join(opts.dataDir, 'transfer'));
   const receivedDir = path.join(opts.dataDir, 'received');
   const reportsDir = path.join(opts.dataDir, 'reports');
@@ -179,15 +192,21 @@ export async function startReferenceService(opts: ReferenceServiceOptions): Prom
   });
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+  let closed: Promise<void> | undefined;
   return {
     url: baseUrl,
-    async close() {
-      clearInterval(timer);
-      closing = true;
-      await scanning;
-      await validations;
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Once: SIGINT and SIGTERM (a Ctrl-C and the demo stopping its child) may both ask.
+    close() {
+      closed ??= (async () => {
+        clearInterval(timer);
+        closing = true;
+        await scanning;
+        await validations;
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        release();
+      })();
+      return closed;
     },
   };
 }

@@ -1,5 +1,6 @@
 // The reference service's memory of what it received and decided, kept in one JSON file
-// (written atomically: temp file, fsync, rename) so reports and counts survive a restart.
+// (written atomically: temp file, fsync, rename) so reports and counts survive a restart. One
+// service writes it: it holds the data folder's lock (data-lock.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -81,7 +82,8 @@ export class ServiceState {
 
   put(s: Submission): void {
     this.submissions.set(s.sipId, s);
-    const tmp = `${this.file}.tmp`;
+    // A temp name of this process's own: even a second writer could not write into our temp file.
+    const tmp = `${this.file}.${process.pid}.tmp`;
     const fd = fs.openSync(tmp, 'w');
     try {
       fs.writeSync(fd, JSON.stringify({ submissions: this.all() }, null, 1));
@@ -90,5 +92,12 @@ export class ServiceState {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, this.file);
+    // The rename itself is durable only once the folder is synced.
+    const dir = fs.openSync(path.dirname(this.file), 'r');
+    try {
+      fs.fsyncSync(dir);
+    } finally {
+      fs.closeSync(dir);
+    }
   }
 }

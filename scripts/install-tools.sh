@@ -7,7 +7,9 @@ if [ -d /usr/include/node ] && [ -z "${npm_config_nodedir:-}" ]; then
   # Native modules (better-sqlite3) build against the local Node headers: nothing to download.
   export npm_config_nodedir=/usr
 fi
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A node_modules that is a link is an install shared by several checkouts (git worktrees):
+# npm ci through the link would empty the shared folder under the others' feet.
+if [ ! -L node_modules ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   npm ci --no-audit --no-fund
 fi
 temporal-config/get-temporal.sh >/dev/null

@@ -1,17 +1,18 @@
 // The demo: the reference preservation service, a worker serving every queue, the polling
 // schedule, and the sample collection in examples/ enqueued — then a progress bar until every
 // object is settled, and a table of outcomes with each workflow's Web UI link.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { REPO_ROOT, loadConfig } from '../config/config';
 import { connectClient } from '../config/temporal-connection';
-import { SETTLED_STAGES, preserveWorkflowId } from '../common/preservation';
+import { SETTLED_STAGES } from '../common/preservation';
 import { openParts } from '../activities/parts';
 import { startWorkers } from '../workers/run-worker';
 import { installRuntime } from '../workers/runtime';
+import { ChildProcesses } from './child-processes';
 import { enqueue } from './enqueue';
+import { outcomeTable } from './outcome-table';
 import { createSchedules } from './schedules';
 
 const exitWhenDone = process.argv.includes('--exit') || process.env.CI === 'true';
@@ -19,16 +20,19 @@ const exitWhenDone = process.argv.includes('--exit') || process.env.CI === 'true
 /** What the reference service must decide for each sample object (examples/expected-outcomes.json). */
 const expected = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', 'expected-outcomes.json'), 'utf8')) as Record<string, string>;
 
-function startService(url: string, dataDir: string, transfer: string): Promise<ChildProcess> {
+/** Stops the reference service and the worker on every way out: the end, an error, Ctrl-C, SIGTERM. */
+const children = new ChildProcesses();
+
+function startService(url: string, dataDir: string, transfer: string): Promise<void> {
   const port = new URL(url).port;
   const main = path.join(REPO_ROOT, 'reference-service', 'main.ts');
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', main, '--port', port, '--data-dir', dataDir, '--transfer', transfer], {
+  const child = children.spawn(process.execPath, ['--require', 'tsx/cjs', main, '--port', port, '--data-dir', dataDir, '--transfer', transfer], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`reference service exited with code ${code} during start-up`)));
     child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('listening')) resolve(child);
+      if (chunk.toString().includes('listening')) resolve();
     });
   });
 }
@@ -44,20 +48,18 @@ async function main() {
   // The demo's service keeps its data beside the transfer folder, in custody's data folder.
   const serviceDir = path.join(config.dataDir, 'service');
   console.log(`starting the reference preservation service (${config.service.url}, data in ${serviceDir})`);
-  const service = await startService(config.service.url, serviceDir, config.service.transfer);
+  await startService(config.service.url, serviceDir, config.service.transfer);
   const { client, connection } = await connectClient(config);
+  children.beforeExit(() => connection.close());
   const parts = await openParts(config);
+  children.beforeExit(() => parts.ledger.close());
   const workers = await startWorkers(config);
-  console.log('worker serving every task queue');
-  for (const line of await createSchedules(client, config)) console.log(line);
-
-  const stopAll = async () => {
+  children.beforeExit(async () => {
     workers.shutdown();
     await workers.done;
-    service.kill('SIGTERM');
-    await parts.ledger.close();
-    await connection.close();
-  };
+  });
+  console.log('worker serving every task queue');
+  for (const line of await createSchedules(client, config)) console.log(line);
 
   const outcomes = await enqueue({ client, config, ledger: parts.ledger, source: parts.source }, {});
   const started = outcomes.filter((o) => o.action === 'started').length;
@@ -79,28 +81,19 @@ async function main() {
 
   const rows = await parts.ledger.listObjects({ ids });
   const ui = `${config.temporal.webUiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows`;
-  console.log(`\n${'object'.padEnd(10)} ${'outcome'.padEnd(10)} ${'SIP'.padEnd(26)} workflow`);
-  let asExpected = true;
-  for (const r of rows) {
-    const ok = expected[r.id] === undefined || expected[r.id] === r.state;
-    asExpected &&= ok;
-    console.log(`${r.id.padEnd(10)} ${r.state.padEnd(10)} ${(r.lastSipId ?? '-').padEnd(26)} ${ui}/${encodeURIComponent(preserveWorkflowId(r.id))}`);
-    if (r.state !== 'confirmed' && r.lastError) console.log(`${''.padEnd(10)} reason: ${r.lastError}`);
-    if (!ok) console.log(`${''.padEnd(10)} UNEXPECTED: expected ${expected[r.id]}`);
-  }
+  const { lines, asExpected } = outcomeTable(rows, expected, ui);
+  console.log(`\n${lines.join('\n')}`);
   console.log(`\nledger: ${config.databaseUrl}\nreports: ${path.join(config.dataDir, 'reports')}`);
 
   if (exitWhenDone) {
-    await stopAll();
     console.log(asExpected ? 'demo finished: every outcome as expected' : 'demo finished: some outcomes were not the expected ones');
-    process.exit(asExpected ? 0 : 1);
+    await children.exit(asExpected ? 0 : 1);
   }
+  // The worker keeps the process alive; Ctrl-C (SIGINT) or SIGTERM stops everything.
   console.log(`\nWeb UI: ${ui}\nThe server, the UI and the worker keep running; Ctrl-C stops them.`);
-  await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-  await stopAll();
 }
 
 main().catch((e: unknown) => {
   console.error(`demo: ${(e as Error).message}`);
-  process.exit(1);
+  void children.exit(1);
 });

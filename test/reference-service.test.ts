@@ -3,7 +3,7 @@
 // over through the client, judged, and reported in PREMIS that the real xmllint validates
 // against the national service's ingest-report schema.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -444,19 +444,25 @@ describe('reference service process (main.ts)', function () {
   this.timeout(30_000);
   const main = path.join(REPO_ROOT, 'reference-service', 'main.ts');
 
+  /** main.ts as its own process, once it has announced its first line. */
+  async function startMain(dataDir: string) {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', main, '--port', '0', '--data-dir', dataDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0]);
+      });
+      child.on('exit', (code) => reject(new Error(`exited with ${code} before it listened`)));
+    });
+    return { child, exited, line };
+  }
+
   it('announces its URL, serves, and stops cleanly on SIGTERM', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-refsvc-main-'));
     try {
-      const child = spawn(process.execPath, ['--require', 'tsx/cjs', main, '--port', '0', '--data-dir', dataDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          if (out.includes('\n')) resolve(out.split('\n')[0]);
-        });
-        child.on('exit', (code) => reject(new Error(`exited with ${code} before it listened`)));
-      });
+      const { child, exited, line } = await startMain(dataDir);
       const m = /^reference service listening on (http:\/\/127\.0\.0\.1:\d+), taking transfers from (.+)$/.exec(line);
       assert.ok(m, line);
       assert.equal(m[2], path.join(dataDir, 'transfer'));
@@ -464,6 +470,38 @@ describe('reference service process (main.ts)', function () {
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
     } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a second service on the same data folder, naming the pid of the running one; takes over the lock of a killed one', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-refsvc-lock-'));
+    const lockFile = path.join(dataDir, 'service.lock');
+    const started: ChildProcess[] = [];
+    try {
+      const first = await startMain(dataDir);
+      started.push(first.child);
+      const second = spawnSync(process.execPath, ['--require', 'tsx/cjs', main, '--port', '0', '--data-dir', dataDir], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(second.status, 1, `the second service was not refused: ${second.stdout}`);
+      assert.equal(
+        second.stderr.trim(),
+        `reference service: cannot start on port 0 with data in ${dataDir}: data folder ${dataDir} is in use by another reference service (pid ${first.child.pid}): stop it first, or remove ${lockFile} if pid ${first.child.pid} is not a reference service`,
+      );
+      assert.equal((await fetch(`${/listening on (\S+),/.exec(first.line)![1]}/healthz`)).status, 200, 'the first one still serves');
+
+      // Killed outright, it leaves its lock behind: the next service takes it over.
+      first.child.kill('SIGKILL');
+      await first.exited;
+      assert.equal(fs.readFileSync(lockFile, 'utf8').trim(), String(first.child.pid));
+      const next = await startMain(dataDir);
+      started.push(next.child);
+      assert.match(next.line, /^reference service listening on/);
+      assert.equal(fs.readFileSync(lockFile, 'utf8').trim(), String(next.child.pid));
+      next.child.kill('SIGTERM');
+      assert.equal(await next.exited, 0);
+      assert.ok(!fs.existsSync(lockFile), 'a service that stops gives the lock up');
+    } finally {
+      for (const child of started) child.kill('SIGKILL');
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
