@@ -176,16 +176,20 @@ async function actOnEach(ids: string[], plan: (id: string) => Promise<Plan>, opt
   if (refused) throw new UserError(`${refused} of ${plans.length} not done (see above)`);
 }
 
-/** Operator commands act on objects the ledger knows: a missing ledger is refused, not created. */
+/** Operator commands act on objects the ledger knows: a missing ledger is refused (before Temporal is asked), not created. */
 async function withOperatorDeps<T>(fn: (deps: { client: Client; config: Config; ledger: Ledger; source: ObjectSource }) => Promise<T>): Promise<T> {
-  return withClient(async ({ client, config }) => {
-    const ledger = await openExistingLedger(config.databaseUrl);
+  const config = loadConfig();
+  const ledger = await openExistingLedger(config.databaseUrl);
+  try {
+    const { client, connection } = await connectClient(config);
     try {
       return await fn({ client, config, ledger, source: openSource(config.storage.source, config.storage.s3) });
     } finally {
-      await ledger.close();
+      await connection.close();
     }
-  });
+  } finally {
+    await ledger.close();
+  }
 }
 
 program
