@@ -263,7 +263,7 @@ schedules
     withClient(async ({ client }) => {
       const rows = await listSchedules(client);
       if (!rows.length) console.log('no schedules (create them with `custody schedules create`)');
-      for (const r of rows) console.log(`${r.id}  ${r.paused ? 'paused' : 'active'}  next ${r.next?.toISOString() ?? '-'}  ${r.note ?? ''}`);
+      for (const r of rows) say(`${r.id}  ${r.paused ? 'paused' : 'active'}  next ${r.next?.toISOString() ?? '-'}  ${r.note ?? ''}`);
     }),
   );
 for (const [name, verb] of [['pause', 'paused'], ['unpause', 'unpaused'], ['trigger', 'triggered']] as const) {
@@ -281,7 +281,7 @@ for (const [name, verb] of [['pause', 'paused'], ['unpause', 'unpaused'], ['trig
           if (e instanceof ScheduleNotFoundError) throw new UserError(`unknown schedule ${id} (see \`custody schedules list\`)`);
           throw e;
         }
-        console.log(`${id}: ${verb}`);
+        say(`${id}: ${verb}`);
       }),
     );
 }
