@@ -8,6 +8,7 @@ import type { Ledger } from '../activities/ledger';
 import type { ObjectSource } from '../activities/source';
 import { preserveObject } from '../workflows';
 import { pipelineSettings } from './pipeline-settings';
+import { assertObjectId, assertObjectIds } from './object-ids';
 import { UserError } from './user-error';
 
 export interface EnqueueOptions {
@@ -26,9 +27,14 @@ export async function enqueue(
   opts: EnqueueOptions,
 ): Promise<EnqueueOutcome[]> {
   const { client, config, ledger, source } = deps;
+  // An empty list is a mistake (`--ids ""`), not "every object": no ids given is undefined.
+  if (opts.ids) {
+    if (opts.ids.length === 0) throw new UserError('--ids names no object id');
+    assertObjectIds(opts.ids);
+  }
   const listed = await source.list();
   let candidates = listed;
-  if (opts.ids?.length) {
+  if (opts.ids) {
     const known = new Set(listed.map((o) => o.id));
     const unknown = opts.ids.filter((id) => !known.has(id));
     if (unknown.length) throw new UserError(`unknown object id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: not in the source ${config.storage.source}`);
@@ -69,6 +75,7 @@ export async function startPreservation(
   deps: { client: Client; config: Config; ledger: Ledger },
   o: { objectId: string; title?: string; modifiedAt?: string; attempt?: number; reason: string },
 ): Promise<EnqueueOutcome> {
+  assertObjectId(o.objectId);
   const { client, config, ledger } = deps;
   const workflowId = preserveWorkflowId(o.objectId);
   try {

@@ -1,8 +1,11 @@
 // `custody status`: counts per stage and the objects waiting for an operator (from the
 // ledger, which outlives Temporal's retention), or one object's whole timeline.
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { STAGES, preserveWorkflowId, stateQuery, type PreserveObjectState, type Stage } from '../common/preservation';
 import type { EventRow, Ledger, ObjectRow, PackageRow } from '../activities/ledger';
+import { assertObjectId } from './object-ids';
+import { printable } from './printable';
 import { UserError } from './user-error';
 
 export interface StatusSummary {
@@ -40,18 +43,56 @@ export interface ObjectStatus {
   timeline: EventRow[];
   /** The running workflow's own answer, when it is running (or still queryable). */
   live?: PreserveObjectState;
+  /** Activities of the running workflow that failed and wait for their next attempt. */
+  retrying?: RetryingActivity[];
 }
 
-export async function objectStatus(ledger: Ledger, client: Client, id: string): Promise<ObjectStatus> {
+export interface RetryingActivity {
+  activity: string;
+  /** The attempt that runs next, or runs now. */
+  attempt: number;
+  lastError: string | null;
+  lastAttemptAt: string | null;
+  /** Null while an attempt is running. */
+  nextAttemptAt: string | null;
+}
+
+const iso = (ts: Parameters<typeof optionalTsToDate>[0]): string | null => optionalTsToDate(ts)?.toISOString() ?? null;
+
+/** The running workflow's pending activities that have failed at least once (Temporal keeps retries out of the history until they end). */
+async function retryingActivities(client: Client, id: string): Promise<RetryingActivity[]> {
+  let pending;
+  try {
+    pending = (await client.workflow.getHandle(preserveWorkflowId(id)).describe()).raw.pendingActivities ?? [];
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return [];
+    throw e;
+  }
+  return pending
+    .filter((a) => (a.attempt ?? 1) > 1 || a.lastFailure)
+    .map((a) => ({
+      activity: a.activityType?.name ?? '(unknown activity)',
+      attempt: a.attempt ?? 1,
+      lastError: a.lastFailure?.message ?? null,
+      lastAttemptAt: iso(a.lastAttemptCompleteTime),
+      nextAttemptAt: iso(a.nextAttemptScheduleTime),
+    }));
+}
+
+/** One object's record from the ledger, with the live details from Temporal when a client is given. */
+export async function objectStatus(ledger: Ledger, client: Client | undefined, id: string): Promise<ObjectStatus> {
+  assertObjectId(id);
   const object = await ledger.getObject(id);
   if (!object) throw new UserError(`unknown object id ${id}: custody has no record of it (enqueue it first)`);
-  let live: PreserveObjectState | undefined;
+  const status: ObjectStatus = { object, packages: await ledger.packagesOf(id), timeline: await ledger.timeline(id) };
+  if (!client) return status;
   try {
-    live = await client.workflow.getHandle(preserveWorkflowId(id)).query(stateQuery);
+    status.live = await client.workflow.getHandle(preserveWorkflowId(id)).query(stateQuery);
   } catch {
     // Closed past retention, or no worker to answer: the ledger's record stands on its own.
   }
-  return { object, packages: await ledger.packagesOf(id), timeline: await ledger.timeline(id), live };
+  status.retrying = await retryingActivities(client, id);
+  return status;
 }
 
 export function formatSummary(s: StatusSummary): string {
@@ -64,7 +105,14 @@ export function formatSummary(s: StatusSummary): string {
       lines.push(`  ${o.id.padEnd(14)} ${state.padEnd(11)} ${o.reason ?? ''}${o.by ? `  [by ${o.by}]` : ''}`);
     }
   }
-  return lines.join('\n');
+  return lines.map(printable).join('\n');
+}
+
+function describeEvent(e: EventRow): string {
+  const what = e.kind === 'stage' ? (e.stage ?? 'stage') : e.kind;
+  const d = (e.detail ?? {}) as { by?: string; reason?: string; attempt?: number };
+  const extra = e.kind === 'reenqueued' ? `  attempt ${d.attempt ?? '?'} by ${d.by ?? '?'}${d.reason ? `: ${d.reason}` : ''}` : '';
+  return `${what}${e.sipId ? `  ${e.sipId}` : ''}${extra}`;
 }
 
 export function formatObjectStatus(s: ObjectStatus): string {
@@ -76,7 +124,11 @@ export function formatObjectStatus(s: ObjectStatus): string {
   if (o.lastError) lines.push(`  last error: ${o.lastError}`);
   if (s.live) {
     lines.push(`  workflow: stage ${s.live.stage}, attempt ${s.live.attempt}, SIP ${s.live.sipId ?? '-'}`);
-    if (s.live.lastErrorStack) lines.push(`  stack:\n${s.live.lastErrorStack.replace(/^/gm, '    ')}`);
+    if (s.live.lastErrorStack) lines.push('  stack:', ...s.live.lastErrorStack.split('\n').map((l) => `    ${l}`));
+  }
+  for (const r of s.retrying ?? []) {
+    lines.push(`  retrying ${r.activity}: attempt ${r.attempt}${r.nextAttemptAt ? `, next attempt at ${r.nextAttemptAt}` : ', running now'}`);
+    if (r.lastError) lines.push(`    last error${r.lastAttemptAt ? ` (${r.lastAttemptAt})` : ''}: ${r.lastError}`);
   }
   if (s.packages.length) {
     lines.push('  packages:');
@@ -86,6 +138,6 @@ export function formatObjectStatus(s: ObjectStatus): string {
     }
   }
   lines.push('  timeline:');
-  for (const e of s.timeline) lines.push(`    ${e.at}  ${e.kind === 'stage' ? e.stage : e.kind}${e.sipId ? `  ${e.sipId}` : ''}`);
-  return lines.join('\n');
+  for (const e of s.timeline) lines.push(`    ${e.at}  ${describeEvent(e)}`);
+  return lines.map(printable).join('\n');
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { openLedger, sqlitePathOf, type Ledger } from '../activities/ledger';
+import { LedgerNotFoundError, openExistingLedger, openLedger, sqlitePathOf, type Ledger } from '../activities/ledger';
 import { freshPostgresDatabase } from './support/postgres';
 
 const run = promisify(execFile);
@@ -238,6 +238,31 @@ for (const backend of BACKENDS) describe(`ledger (${backend.name})`, function ()
     assert.equal((await ledger.getObject('c'))?.lastError, 'disk full');
     await ledger.setState('c', 'queued', { key: 'c2', at });
     assert.equal((await ledger.getObject('c'))?.lastError, null);
+  });
+
+  it('opens an existing ledger for reading, and refuses a place that holds none, naming it', async () => {
+    await ledger.upsertObject({ id: 'mus-0001', title: 'Harbour at dawn', sourceModifiedAt: '2024-03-01T10:00:00Z' });
+    const existing = await openExistingLedger(file);
+    try {
+      assert.equal((await existing.getObject('mus-0001'))?.title, 'Harbour at dawn');
+    } finally {
+      await existing.close();
+    }
+    // A database or file without custody's tables: refused, and left without them.
+    const empty = sqlite ? path.join(dir, 'other.sqlite') : await backend.database(dir, 'other');
+    if (sqlite) new Database(empty).close();
+    await assert.rejects(openExistingLedger(empty), (e: Error) => e instanceof LedgerNotFoundError && /holds no custody ledger/.test(e.message) && e.message.includes(sqlite ? empty : 'PostgreSQL database'));
+    const check = openLedger(empty);
+    try {
+      await assert.rejects(check.listObjects(), 'no tables were created');
+    } finally {
+      await check.close();
+    }
+    if (sqlite) {
+      const missing = path.join(dir, 'typo', 'ledger.sqlite');
+      await assert.rejects(openExistingLedger(missing), (e: Error) => e instanceof LedgerNotFoundError && e.message.startsWith(`no ledger at ${missing}`));
+      assert.equal(fs.existsSync(path.join(dir, 'typo')), false, 'nothing created');
+    }
   });
 
   it('freezes and unfreezes an object', async () => {

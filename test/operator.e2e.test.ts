@@ -46,7 +46,13 @@ describe('operator control and failure handling', function () {
     after(async () => sys?.close());
 
     it('an object frozen before enqueue is skipped, listed with its reason, and taken after unfreeze', async () => {
-      const frozen = await freeze(deps(sys), 'mus-0004', 'rights not cleared', OPERATOR);
+      const unseen = await freeze(deps(sys), 'mus-0004', 'rights not cleared', OPERATOR);
+      assert.equal(unseen.ok, false, 'an id the ledger has not seen needs --not-yet-enqueued');
+      assert.match(unseen.message, /unknown object id mus-0004: not in custody's ledger/);
+      assert.equal((await freeze(deps(sys), 'mus-9999', 'x', OPERATOR, { notYetEnqueued: true })).ok, false, 'not in the source either');
+      await assert.rejects(freeze(deps(sys), '../mus-0004', 'x', OPERATOR, { notYetEnqueued: true }), /invalid object id "\.\.\/mus-0004"/);
+      assert.equal((await sys.ledger.listObjects()).length, 0, 'no ghost rows');
+      const frozen = await freeze(deps(sys), 'mus-0004', 'rights not cleared', OPERATOR, { notYetEnqueued: true });
       assert.equal(frozen.ok, true, frozen.message);
       const skipped = await enqueue(deps(sys), { ids: ['mus-0004'] });
       assert.equal(skipped[0].action, 'skipped');
@@ -195,12 +201,22 @@ describe('operator control and failure handling', function () {
       assert.deepEqual(runs.sort(), ['COMPLETED', 'CONTINUED_AS_NEW']);
     });
 
-    it('reenqueue of an object whose workflow has closed starts it again as a new attempt', async () => {
-      const outcome = await reenqueue(deps(sys), 'mus-0007', OPERATOR);
-      assert.match(outcome.message, /started again as attempt 3/);
+    it('a confirmed object is preserved again only with force and a reason, as a new attempt beside the kept one', async () => {
+      const accepted = (await sys.ledger.packagesOf('mus-0007'))[1];
+      const refused = await reenqueue(deps(sys), 'mus-0007', OPERATOR);
+      assert.equal(refused.ok, false);
+      assert.equal(refused.message, `mus-0007 is confirmed (SIP ${accepted.sipId}, ${accepted.decidedAt}); use --force --reason TEXT to preserve it again`);
+      await assert.rejects(reenqueue(deps(sys), 'mus-0007', OPERATOR, { force: true }), /--force needs --reason/);
+      const outcome = await reenqueue(deps(sys), 'mus-0007', OPERATOR, { force: true, reason: 'metadata corrected' });
+      assert.match(outcome.message, /started again as a new preservation of a confirmed object, attempt 3/);
       const result = await handleOf(sys, 'mus-0007').result();
       assert.equal(result.stage, 'confirmed');
-      assert.equal((await sys.ledger.packagesOf('mus-0007')).length, 3);
+      const packages = await sys.ledger.packagesOf('mus-0007');
+      assert.deepEqual(packages.map((p) => [p.attempt, p.verdict]), [[1, 'rejected'], [2, 'accepted'], [3, 'accepted']]);
+      assert.deepEqual(packages[1], accepted, 'the earlier confirmed package is untouched');
+      const events = (await sys.ledger.timeline('mus-0007')).filter((e) => e.kind === 'reenqueued');
+      assert.deepEqual(events.map((e) => e.detail), [{ by: OPERATOR, attempt: 2 }, { by: OPERATOR, attempt: 3, reason: 'metadata corrected', forced: true, previousSipId: accepted.sipId }]);
+      assert.deepEqual(events[1].detail, { by: OPERATOR, attempt: 3, reason: 'metadata corrected', forced: true, previousSipId: accepted.sipId });
     });
   });
 

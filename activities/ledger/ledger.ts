@@ -1,6 +1,7 @@
 // The ledger: each object's current state, its packages and verdicts, and a timeline of
 // events. It is custody's own record, so nothing an archive must keep depends on how
 // long Temporal retains workflow histories. Every write is idempotent: activities retry.
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -465,6 +466,42 @@ function redact(url: string): string {
 
 /** PostgreSQL for a postgres:// URL, SQLite otherwise: the same queries and migrations. */
 export function openLedger(databaseUrl: string): Ledger {
+  return new KyselyLedger(openDb(databaseUrl));
+}
+
+function openDb(databaseUrl: string): Kysely<LedgerDatabase> {
   const dialect = isPostgresUrl(databaseUrl) ? postgresDialect(databaseUrl.trim()) : sqliteDialect(sqlitePathOf(databaseUrl));
-  return new KyselyLedger(new Kysely<LedgerDatabase>({ dialect }));
+  return new Kysely<LedgerDatabase>({ dialect });
+}
+
+/** The ledger a command expected to find is not there (a mistyped CUSTODY_DATA_DIR or DATABASE_URL). */
+export class LedgerNotFoundError extends Error {}
+
+const CREATED_BY = '`custody enqueue`, `custody worker` or `custody db migrate` creates one';
+
+/**
+ * Opens a ledger that must already exist, for commands that only read or act on known objects:
+ * opening a mistyped location would otherwise create a new, empty ledger and report an empty
+ * archive. An existing ledger is brought up to date with the migrations.
+ */
+export async function openExistingLedger(databaseUrl: string): Promise<Ledger> {
+  const postgres = isPostgresUrl(databaseUrl);
+  const where = postgres ? `the PostgreSQL database ${redact(databaseUrl.trim())}` : sqlitePathOf(databaseUrl);
+  // Checked before opening: opening a SQLite file creates it.
+  if (!postgres && !fs.existsSync(where)) {
+    throw new LedgerNotFoundError(`no ledger at ${where} (check CUSTODY_DATA_DIR or DATABASE_URL; ${CREATED_BY})`);
+  }
+  const db = openDb(databaseUrl);
+  try {
+    const tables = await db.introspection.getTables();
+    if (!tables.some((t) => t.name === 'objects')) {
+      throw new LedgerNotFoundError(`${where} holds no custody ledger (no objects table; check CUSTODY_DATA_DIR or DATABASE_URL; ${CREATED_BY})`);
+    }
+  } catch (e) {
+    await db.destroy();
+    throw e;
+  }
+  const ledger = new KyselyLedger(db);
+  await ledger.migrate();
+  return ledger;
 }
