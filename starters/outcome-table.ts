@@ -2,7 +2,7 @@
 // confirmed the reason it did not, so nobody has to open the ledger to learn why.
 import type { ObjectRow } from '../activities/ledger';
 import { preserveWorkflowId } from '../common/preservation';
-import { escapeForTerminal } from './escape';
+import { printable } from './printable';
 
 const INDENT = ''.padEnd(10);
 
@@ -22,8 +22,8 @@ export function outcomeTable(rows: ObjectRow[], expected: Record<string, string>
   for (const r of rows) {
     const ok = expected[r.id] === undefined || expected[r.id] === r.state;
     asExpected &&= ok;
-    lines.push(`${escapeForTerminal(r.id).padEnd(10)} ${r.state.padEnd(10)} ${escapeForTerminal(r.lastSipId ?? '-').padEnd(26)} ${workflowsUrl}/${encodeURIComponent(preserveWorkflowId(r.id))}`);
-    if (r.state !== 'confirmed' || r.frozen) lines.push(`${INDENT} reason: ${escapeForTerminal(outcomeReason(r) ?? '(none recorded in the ledger)')}`);
+    lines.push(`${printable(r.id).padEnd(10)} ${r.state.padEnd(10)} ${printable(r.lastSipId ?? '-').padEnd(26)} ${workflowsUrl}/${encodeURIComponent(preserveWorkflowId(r.id))}`);
+    if (r.state !== 'confirmed' || r.frozen) lines.push(`${INDENT} reason: ${printable(outcomeReason(r) ?? '(none recorded in the ledger)')}`);
     if (!ok) lines.push(`${INDENT} UNEXPECTED: expected ${expected[r.id]}`);
   }
   return { lines, asExpected };

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openLedger, type Ledger } from '../activities/ledger';
-import { escapeForTerminal } from '../starters/escape';
+import { printable } from '../starters/printable';
 import { outcomeTable } from '../starters/outcome-table';
 
 const UI = 'http://localhost:8233/namespaces/custody/workflows';
@@ -47,7 +47,7 @@ describe('the demo outcome table', () => {
   });
 
   it('escapes every control character a title or reason could carry, and leaves other text alone', () => {
-    assert.equal(escapeForTerminal('caf\u00e9 \u2014 \u65e5\u672c'), 'caf\u00e9 \u2014 \u65e5\u672c');
-    assert.equal(escapeForTerminal('a\tb\r\nc\u0000\u0007\u007f\u009b31m\u202eexe.txt'), 'a\\tb\\r\\nc\\x00\\x07\\x7f\\x9b31m\\u202eexe.txt');
+    assert.equal(printable('caf\u00e9 \u2014 \u65e5\u672c'), 'caf\u00e9 \u2014 \u65e5\u672c');
+    assert.equal(printable('a\tb\r\nc\u0000\u0007\u007f\u009b31m\u202eexe.txt'), 'a\\tb\\r\\nc\\x00\\x07\\x7f\\u009b31m\\u202eexe.txt');
   });
 });
