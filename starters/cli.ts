@@ -88,17 +88,24 @@ program
       const parts = await openParts(config);
       try {
         const outcomes = await enqueue({ client, config, ledger: parts.ledger, source: parts.source }, opts);
+        const refused = outcomes.filter((o) => o.action === 'refused').length;
+        // Like the other bulk commands: every object is acted on, and the exit says some were refused.
+        const exitRefused = () => {
+          if (refused) throw new UserError(`${refused} source entr${refused === 1 ? 'y' : 'ies'} refused (see above): rename ${refused === 1 ? 'it' : 'them'} in the source`);
+        };
         if (opts.json) {
           console.log(JSON.stringify(outcomes, null, 2));
-          return;
+          return exitRefused();
         }
         for (const o of outcomes) {
           if (o.action === 'started') say(`${o.objectId}: started ${o.workflowId}`);
           else if (o.action === 'already-running') say(`${o.objectId}: already running as ${o.workflowId}; nothing to do`);
+          else if (o.action === 'refused') say(`${o.objectId}: refused, ${o.reason}`);
           else say(`${o.objectId}: skipped, ${o.reason}`);
         }
         const started = outcomes.filter((o) => o.action === 'started').length;
         say(`${started} started, ${outcomes.length - started} not started`);
+        exitRefused();
       } finally {
         await parts.ledger.close();
       }
@@ -301,11 +308,10 @@ program
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
-  if (e instanceof UserError || e instanceof ConfigError || e instanceof TemporalUnreachableError || e instanceof LedgerNotFoundError) {
-    console.error(`custody: ${printable(e.message)}`);
-  } else {
-    console.error(`custody: ${printable((e as Error)?.message ?? String(e))}`);
-    if (process.env.CUSTODY_DEBUG) console.error(e);
-  }
+  const expected = e instanceof UserError || e instanceof ConfigError || e instanceof TemporalUnreachableError || e instanceof LedgerNotFoundError;
+  // One line per problem (a config file can have several), each escaped on its own.
+  const lines = ((e as Error)?.message ?? String(e)).split('\n').map(printable);
+  console.error(`custody: ${lines.join('\n')}`);
+  if (!expected && process.env.CUSTODY_DEBUG) console.error(e);
   process.exitCode = 1;
 });

@@ -8,7 +8,7 @@ import type { Ledger } from '../activities/ledger';
 import type { ObjectSource } from '../activities/source';
 import { preserveObject } from '../workflows';
 import { pipelineSettings } from './pipeline-settings';
-import { assertObjectId, assertObjectIds } from './object-ids';
+import { assertObjectId, assertObjectIds, objectIdProblem } from './object-ids';
 import { UserError } from './user-error';
 
 export interface EnqueueOptions {
@@ -20,7 +20,9 @@ export interface EnqueueOptions {
 export type EnqueueOutcome =
   | { objectId: string; action: 'started'; workflowId: string; runId: string }
   | { objectId: string; action: 'already-running'; workflowId: string }
-  | { objectId: string; action: 'skipped'; reason: string };
+  | { objectId: string; action: 'skipped'; reason: string }
+  /** A source entry that cannot be an object: its name breaks the id rule, so nothing is started or recorded. */
+  | { objectId: string; action: 'refused'; reason: string };
 
 export async function enqueue(
   deps: { client: Client; config: Config; ledger: Ledger; source: ObjectSource },
@@ -47,6 +49,13 @@ export async function enqueue(
   for (const candidate of candidates) {
     if (opts.limit !== undefined && started >= opts.limit) break;
     const objectId = candidate.id;
+    const badId = objectIdProblem(objectId);
+    if (badId) {
+      // Not dropped: said at every enqueue until the source renames it.
+      const listedError = 'error' in candidate ? `${candidate.error}; ` : '';
+      outcomes.push({ objectId, action: 'refused', reason: `${listedError}its name cannot be an object id: ${badId}` });
+      continue;
+    }
     // An object whose object.json is broken is still enqueued: the workflow records why it cannot go on.
     const modifiedAt = 'modifiedAt' in candidate ? candidate.modifiedAt : undefined;
     if (opts.since && modifiedAt && Date.parse(modifiedAt) < opts.since.getTime()) {

@@ -7,12 +7,16 @@ import { UserError } from './user-error';
 
 export class InvalidObjectIdError extends UserError {}
 
+/** What is wrong with an id, or undefined when it is a valid object id. */
+export function objectIdProblem(id: string): string | undefined {
+  const parsed = objectIdSchema.safeParse(id);
+  return parsed.success ? undefined : parsed.error.issues.map((i) => i.message).join('; ');
+}
+
 /** Throws InvalidObjectIdError, naming the id and what is wrong with it. */
 export function assertObjectId(id: string): void {
-  const parsed = objectIdSchema.safeParse(id);
-  if (!parsed.success) {
-    throw new InvalidObjectIdError(`invalid object id "${printable(id)}": ${parsed.error.issues.map((i) => i.message).join('; ')}`);
-  }
+  const problem = objectIdProblem(id);
+  if (problem) throw new InvalidObjectIdError(`invalid object id "${printable(id)}": ${problem}`);
 }
 
 export function assertObjectIds(ids: readonly string[]): void {

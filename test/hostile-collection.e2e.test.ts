@@ -13,7 +13,7 @@ import { generateHostile } from '../examples/generate-hostile';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { waitForStage } from './support/wait-for-stage';
 
-type Expected = Record<string, { outcome: 'confirmed' | 'frozen' | 'rejected'; reason?: string }>;
+type Expected = Record<string, { outcome: 'confirmed' | 'frozen' | 'rejected' | 'refused'; reason?: string }>;
 const expected = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', 'hostile-expected-outcomes.json'), 'utf8')) as Expected;
 
 /** Every path under `dir` with its size (symlinks as their target text), not following symlinks. */
@@ -55,12 +55,16 @@ describe('the hostile collection, end to end', function () {
   it('ends every object confirmed or frozen with a reason naming the file or field, none failed, nothing written elsewhere', async () => {
     const started = await enqueue({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source }, {});
     assert.deepEqual(started.map((o) => o.objectId).sort(), Object.keys(expected).sort(), 'every object is taken, none dropped');
+    // An entry whose name cannot be an object id is refused at enqueue, with its reason, every time.
+    const refused = started.filter((o) => o.action === 'refused');
+    assert.deepEqual(refused.map((o) => o.objectId).sort(), Object.keys(expected).filter((id) => expected[id].outcome === 'refused').sort());
+    for (const o of refused) assert.match(o.action === 'refused' ? o.reason : '', new RegExp(expected[o.objectId].reason!), `${o.objectId}: the reason names the folder`);
     const outcomes: Record<string, string> = {};
-    for (const id of Object.keys(expected)) {
+    for (const id of Object.keys(expected).filter((k) => expected[k].outcome !== 'refused')) {
       const state = await waitForStage(sys.client.workflow.getHandle(preserveWorkflowId(id)), [...SETTLED_STAGES], 240_000);
       outcomes[id] = `${state.stage}${state.frozenReason ? `: ${state.frozenReason}` : state.lastError ? `: ${state.lastError}` : ''}`;
     }
-    for (const [id, want] of Object.entries(expected)) {
+    for (const [id, want] of Object.entries(expected).filter(([, w]) => w.outcome !== 'refused')) {
       const got = outcomes[id];
       assert.ok(got.startsWith(want.outcome), `${id} ended ${got}, not ${want.outcome}`);
       if (want.outcome === 'frozen') {
