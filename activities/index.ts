@@ -18,7 +18,7 @@ import { buildSip } from './sip/build-sip';
 import { IDENTIFY_SAMPLE_BYTES, identifyFormat } from './sip/identify-format';
 import { MAX_LOCAL_PATH_BYTES, MAX_S3_KEY_BYTES, checkPayloadNames } from './sip/payload-paths';
 import { ApplicationFailure } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time';
+import ms from 'ms';
 import { buildId, custodyVersion } from './build-id';
 
 export interface ActivityDeps {
@@ -107,7 +107,7 @@ export function createActivities({ config, ledger, source, service, work, report
           if (!config.sip.acceptedFormats.includes(mimeType)) throw refuse(objectId, `file ${f.path} is ${mimeType}, which is not on the accepted list (sip.acceptedFormats)`, 'UnsupportedFormat');
         }
       }
-      const settledAt = Date.parse(lastChangedAt) + msToNumber(guards.settleTime as never);
+      const settledAt = Date.parse(lastChangedAt) + ms(guards.settleTime);
       if (settledAt > Date.now()) {
         return { ready: false, deferMs: settledAt - Date.now(), reason: `files changed at ${lastChangedAt}, within guards.settleTime (${guards.settleTime}): still being written?` };
       }

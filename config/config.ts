@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { msToNumber } from '@temporalio/common/lib/time';
+import ms from 'ms';
 import { storageLocation as location } from '../activities/storage/location';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -12,7 +12,7 @@ export const REPO_ROOT = path.resolve(__dirname, '..');
 const duration = z.string().refine(
   (s) => {
     try {
-      return msToNumber(s as never) > 0;
+      return ms(s) > 0;
     } catch {
       return false;
     }

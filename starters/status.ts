@@ -1,11 +1,11 @@
 // `custody status`: counts per stage and the objects waiting for an operator (from the
 // ledger, which outlives Temporal's retention), or one object's whole timeline.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { optionalTsToDate } from '@temporalio/common/lib/time';
+import type { Timestamp } from '@temporalio/common';
 import { STAGES, preserveWorkflowId, stateQuery, type PreserveObjectState, type Stage } from '../common/preservation';
 import type { EventRow, Ledger, ObjectRow, PackageRow } from '../activities/ledger';
 import { assertObjectId } from './object-ids';
-import { printable } from './printable';
+import { fit, printable, wrap } from './printable';
 import { UserError } from './user-error';
 
 export interface StatusSummary {
@@ -57,7 +57,12 @@ export interface RetryingActivity {
   nextAttemptAt: string | null;
 }
 
-const iso = (ts: Parameters<typeof optionalTsToDate>[0]): string | null => optionalTsToDate(ts)?.toISOString() ?? null;
+/** A protobuf timestamp (seconds may be a Long) as ISO 8601, or null when absent. */
+function iso(ts: Timestamp | null | undefined): string | null {
+  if (!ts) return null;
+  const seconds = typeof ts.seconds === 'number' ? ts.seconds : (ts.seconds?.toNumber() ?? 0);
+  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
+}
 
 /** The running workflow's pending activities that have failed at least once (Temporal keeps retries out of the history until they end). */
 async function retryingActivities(client: Client, id: string): Promise<RetryingActivity[]> {
@@ -105,7 +110,7 @@ export function formatSummary(s: StatusSummary): string {
       lines.push(`  ${o.id.padEnd(14)} ${state.padEnd(11)} ${o.reason ?? ''}${o.by ? `  [by ${o.by}]` : ''}`);
     }
   }
-  return lines.map(printable).join('\n');
+  return lines.map((l) => fit(printable(l))).join('\n');
 }
 
 function describeEvent(e: EventRow): string {
@@ -133,11 +138,12 @@ export function formatObjectStatus(s: ObjectStatus): string {
   if (s.packages.length) {
     lines.push('  packages:');
     for (const p of s.packages) {
-      lines.push(`    ${p.sipId}  attempt ${p.attempt}  ${p.size} bytes  sha256 ${p.sha256.slice(0, 16)}…  ${p.verdict ?? 'no verdict yet'}${p.decidedAt ? ` at ${p.decidedAt}` : ''}`);
+      lines.push(`    ${p.sipId}  attempt ${p.attempt}  ${p.verdict ?? 'no verdict yet'}${p.decidedAt ? ` at ${p.decidedAt}` : ''}`);
+      lines.push(`      ${p.size} bytes  sha256 ${p.sha256.slice(0, 16)}…`);
       for (const r of p.reasons) lines.push(`      - ${r}`);
     }
   }
   lines.push('  timeline:');
   for (const e of s.timeline) lines.push(`    ${e.at}  ${describeEvent(e)}`);
-  return lines.map(printable).join('\n');
+  return lines.flatMap((l) => wrap(printable(l))).join('\n');
 }

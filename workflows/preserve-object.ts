@@ -17,8 +17,7 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { Duration } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time';
+import ms from 'ms';
 import type { createActivities } from '../activities';
 import {
   AUTOMATIC_FREEZER,
@@ -264,8 +263,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
    * service every pollAfter; give up at the deadline. A freeze meanwhile holds the object.
    */
   async function awaitVerdict(sipId: string): Promise<Verdict | undefined> {
-    const deadline = Date.now() + msToNumber(settings.verdict.deadline as Duration);
-    const pollAfter = msToNumber(settings.verdict.pollAfter as Duration);
+    const deadline = Date.now() + ms(settings.verdict.deadline);
+    const pollAfter = ms(settings.verdict.pollAfter);
     while (!verdict) {
       const left = deadline - Date.now();
       if (left <= 0) break;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { temporal } from '@temporalio/proto';
 import { TASK_QUEUES, preserveWorkflowId, type PipelineSettings, type QueueRole, type RetrySettings } from '../../common/preservation';
 import { SA } from '../../common/search-attributes';
 import { REPO_ROOT, loadConfig, type Config } from '../../config/config';
@@ -45,7 +45,7 @@ export async function testServerPath(): Promise<string> {
  */
 async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
   const searchAttributes = Object.fromEntries(
-    Object.values(SA).map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
+    Object.values(SA).map((key) => [key.name, temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`]]),
   );
   await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
 }
