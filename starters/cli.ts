@@ -3,20 +3,20 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { TemporalUnreachableError, connectClient } from '../config/temporal-connection';
-import { openParts } from '../activities/parts';
 import { LedgerNotFoundError, openExistingLedger, openLedger, type Ledger } from '../activities/ledger';
 import { openSource, type ObjectSource } from '../activities/source';
 import type { QueueRole } from '../common/preservation';
 import { startWorkers } from '../workers/run-worker';
 import { enqueue } from './enqueue';
-import { operatorName, planFreeze, planReenqueue, planUnfreeze, select, type Plan, type Selector } from './operator';
+import { operatorName, planFreeze, planReenqueue, planUnfreeze, select, type OperatorOutcome, type Plan, type Selector } from './operator';
 import { DATE_FORMS, InvalidDateError, parseDate } from './dates';
 import { assertObjectIds } from './object-ids';
-import { printable, say } from './printable';
+import { printable, say, wrap } from './printable';
 import { SingleBar, Presets } from 'cli-progress';
-import { createSchedules, listSchedules } from './schedules';
+import { createSchedules, formatSchedules, listSchedules } from './schedules';
 import { formatObjectStatus, formatSummary, objectStatus, summarize } from './status';
 import { UserError } from './user-error';
+import { buildId, custodyVersion } from '../activities/build-id';
 
 const QUEUES: QueueRole[] = ['io', 'download', 'package', 'submit'];
 
@@ -74,7 +74,7 @@ async function withClient<T>(fn: (ctx: Awaited<ReturnType<typeof connectClient>>
 
 const program = new Command('custody')
   .description('Durable digital-preservation pipelines on Temporal')
-  .showHelpAfterError();
+  .version(`custody ${custodyVersion()} (build ${buildId()})`, '-V, --version', 'print the version and build id');
 
 program
   .command('enqueue')
@@ -85,9 +85,10 @@ program
   .option('--json', 'print each outcome as JSON')
   .action(async (opts: { limit?: number; ids?: string[]; since?: Date; json?: boolean }) =>
     withClient(async ({ client, config }) => {
-      const parts = await openParts(config);
+      const ledger = openLedger(config.databaseUrl);
       try {
-        const outcomes = await enqueue({ client, config, ledger: parts.ledger, source: parts.source }, opts);
+        await ledger.migrate();
+        const outcomes = await enqueue({ client, config, ledger, source: openSource(config.storage.source, config.storage.s3) }, opts);
         const refused = outcomes.filter((o) => o.action === 'refused').length;
         // Like the other bulk commands: every object is acted on, and the exit says some were refused.
         const exitRefused = () => {
@@ -98,16 +99,16 @@ program
           return exitRefused();
         }
         for (const o of outcomes) {
-          if (o.action === 'started') say(`${o.objectId}: started ${o.workflowId}`);
-          else if (o.action === 'already-running') say(`${o.objectId}: already running as ${o.workflowId}; nothing to do`);
-          else if (o.action === 'refused') say(`${o.objectId}: refused, ${o.reason}`);
-          else say(`${o.objectId}: skipped, ${o.reason}`);
+          if (o.action === 'started') sayWrapped(`${o.objectId}: started ${o.workflowId}`);
+          else if (o.action === 'already-running') sayWrapped(`${o.objectId}: already running as ${o.workflowId}; nothing to do`);
+          else if (o.action === 'refused') sayWrapped(`${o.objectId}: refused, ${o.reason}`);
+          else sayWrapped(`${o.objectId}: skipped, ${o.reason}`);
         }
         const started = outcomes.filter((o) => o.action === 'started').length;
         say(`${started} started, ${outcomes.length - started} not started`);
         exitRefused();
       } finally {
-        await parts.ledger.close();
+        await ledger.close();
       }
     }),
   );
@@ -150,37 +151,46 @@ program
     }
   });
 
+/** One line of human output, escaped and wrapped at the terminal's 80 columns. */
+function sayWrapped(line: string): void {
+  wrap(printable(line)).forEach((l) => console.log(l));
+}
+
 /**
  * Plans the action for every id first, so an unknown id stops the command before anything is
- * done; then prints the plan (--dry-run) or carries it out, one line per object. Exits
- * non-zero if any object was refused.
+ * done; then prints the plan (--dry-run) or carries it out, one line (or, with --json, one
+ * object) per object. Exits non-zero if any object was refused.
  */
-async function actOnEach(ids: string[], plan: (id: string) => Promise<Plan>, opts: { dryRun?: boolean; progress?: boolean } = {}): Promise<void> {
+async function actOnEach(ids: string[], plan: (id: string) => Promise<Plan>, opts: { dryRun?: boolean; progress?: boolean; json?: boolean } = {}): Promise<void> {
   const plans: Plan[] = [];
   for (const id of ids) plans.push(await plan(id));
   const unknown = plans.filter((p) => p.unknown);
   if (unknown.length) throw new UserError(unknown.map((p) => p.verdict).join('; '));
   if (opts.dryRun) {
-    plans.forEach((p) => say(`${p.objectId}: ${p.ok ? p.verdict : `refused: ${p.verdict}`}`));
     const refusedCount = plans.filter((p) => !p.ok).length;
+    if (opts.json) {
+      console.log(JSON.stringify(plans.map((p): OperatorOutcome & { dryRun: true } => ({ objectId: p.objectId, ok: p.ok, message: p.verdict, dryRun: true })), null, 2));
+      return;
+    }
+    plans.forEach((p) => say(`${p.objectId}: ${p.ok ? p.verdict : `refused: ${p.verdict}`}`));
     say(`${plans.length} object(s), ${refusedCount} would be refused; nothing changed (--dry-run)`);
     return;
   }
-  const bar = opts.progress && plans.length > 1 && process.stdout.isTTY ? new SingleBar({ format: '{bar} {value}/{total}' }, Presets.shades_classic) : undefined;
+  const bar = opts.progress && !opts.json && plans.length > 1 && process.stdout.isTTY ? new SingleBar({ format: '{bar} {value}/{total}' }, Presets.shades_classic) : undefined;
   bar?.start(plans.length, 0);
-  const lines: string[] = [];
-  let refused = 0;
+  const outcomes: OperatorOutcome[] = [];
   for (const p of plans) {
     const outcome = await p.execute();
-    if (!outcome.ok) refused++;
-    const line = `${p.objectId}: ${outcome.message}`;
-    if (bar) lines.push(line);
-    else say(line);
+    outcomes.push(outcome);
+    // Without a progress bar each line is printed as soon as it is known.
+    if (!bar && !opts.json) say(`${p.objectId}: ${outcome.message}`);
     bar?.increment();
   }
   bar?.stop();
-  lines.forEach(say);
-  if (refused) throw new UserError(`${refused} of ${plans.length} not done (see above)`);
+  if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
+  else if (bar) outcomes.forEach((o) => say(`${o.objectId}: ${o.message}`));
+  const refused = outcomes.filter((o) => !o.ok).length;
+  if (refused) throw new UserError(`${refused} of ${plans.length} not done (see ${opts.json ? 'the JSON above' : 'above'})`);
 }
 
 /** Operator commands act on objects the ledger knows: a missing ledger is refused (before Temporal is asked), not created. */
@@ -205,7 +215,8 @@ program
   .requiredOption('--reason <text>', 'why: shown in status and the Web UI', nonBlank('--reason'))
   .option('--not-yet-enqueued', 'the ids may be objects the source has that custody has not seen yet')
   .option('--dry-run', 'print what would be done to each object, change nothing')
-  .action(async (ids: string[], opts: { reason: string; notYetEnqueued?: boolean; dryRun?: boolean }) => {
+  .option('--json', 'print each object\'s outcome as JSON')
+  .action(async (ids: string[], opts: { reason: string; notYetEnqueued?: boolean; dryRun?: boolean; json?: boolean }) => {
     assertObjectIds(ids);
     await withOperatorDeps((deps) => actOnEach(ids, (id) => planFreeze(deps, id, opts.reason, operatorName(), opts), opts));
   });
@@ -214,7 +225,8 @@ program
   .command('unfreeze <ids...>')
   .description('let frozen objects continue from the stage where they stopped')
   .option('--dry-run', 'print what would be done to each object, change nothing')
-  .action(async (ids: string[], opts: { dryRun?: boolean }) => {
+  .option('--json', 'print each object\'s outcome as JSON')
+  .action(async (ids: string[], opts: { dryRun?: boolean; json?: boolean }) => {
     assertObjectIds(ids);
     await withOperatorDeps((deps) => actOnEach(ids, (id) => planUnfreeze(deps, id, operatorName()), opts));
   });
@@ -229,7 +241,8 @@ program
   .option('--force', 'also preserve again an object that is already confirmed (needs --reason)')
   .option('--reason <text>', 'why (recorded in the ledger; required with --force)', nonBlank('--reason'))
   .option('--dry-run', 'print what would be done to each object, or why it would be refused; change nothing')
-  .action(async (ids: string[], opts: Selector & { force?: boolean; reason?: string; dryRun?: boolean }) => {
+  .option('--json', 'print each object\'s outcome as JSON')
+  .action(async (ids: string[], opts: Selector & { force?: boolean; reason?: string; dryRun?: boolean; json?: boolean }) => {
     assertObjectIds(ids);
     if (opts.force && !opts.reason) throw new UserError('--force needs --reason TEXT: a new preservation of a confirmed object is recorded with why');
     await withOperatorDeps(async (deps) => {
@@ -238,7 +251,7 @@ program
         const given = ids.length || opts.all || opts.rejected || opts.failed || opts.frozenReason !== undefined;
         throw new UserError(given ? 'nothing to reenqueue: no object matches' : 'nothing to reenqueue: give ids, or --all, --rejected, --failed or --frozen-reason TEXT');
       }
-      await actOnEach(selected, (id) => planReenqueue(deps, id, operatorName(), opts), { dryRun: opts.dryRun, progress: true });
+      await actOnEach(selected, (id) => planReenqueue(deps, id, operatorName(), opts), { dryRun: opts.dryRun, json: opts.json, progress: true });
     });
   });
 
@@ -247,12 +260,16 @@ program
   .description('the ledger database')
   .command('migrate')
   .description('apply the ledger migrations (also done at start-up; safe to run twice)')
-  .action(async () => {
+  .option('--json', 'print the result as JSON')
+  .action(async (opts: { json?: boolean }) => {
     const config = loadConfig();
     const ledger = openLedger(config.databaseUrl);
     try {
       await ledger.migrate();
-      console.log(`ledger is up to date (${/^postgres/i.test(config.databaseUrl) ? 'PostgreSQL' : `SQLite ${config.databaseUrl}`})`);
+      // A PostgreSQL URL may carry a password: only a SQLite file is named.
+      const postgres = /^postgres/i.test(config.databaseUrl);
+      if (opts.json) console.log(JSON.stringify({ upToDate: true, database: postgres ? 'postgresql' : 'sqlite', ...(postgres ? {} : { path: config.databaseUrl }) }, null, 2));
+      else console.log(`ledger is up to date (${postgres ? 'PostgreSQL' : `SQLite ${config.databaseUrl}`})`);
     } finally {
       await ledger.close();
     }
@@ -266,11 +283,13 @@ schedules
 schedules
   .command('list')
   .description('list schedules with their state and next run')
-  .action(async () =>
+  .option('--json', 'print JSON')
+  .action(async (opts: { json?: boolean }) =>
     withClient(async ({ client }) => {
       const rows = await listSchedules(client);
-      if (!rows.length) console.log('no schedules (create them with `custody schedules create`)');
-      for (const r of rows) say(`${r.id}  ${r.paused ? 'paused' : 'active'}  next ${r.next?.toISOString() ?? '-'}  ${r.note ?? ''}`);
+      if (opts.json) console.log(JSON.stringify(rows, null, 2));
+      else if (!rows.length) console.log('no schedules (create them with `custody schedules create`)');
+      else formatSchedules(rows).forEach((l) => console.log(l));
     }),
   );
 for (const [name, verb] of [['pause', 'paused'], ['unpause', 'unpaused'], ['trigger', 'triggered']] as const) {
@@ -283,7 +302,7 @@ for (const [name, verb] of [['pause', 'paused'], ['unpause', 'unpaused'], ['trig
         const handle = client.schedule.getHandle(id);
         try {
           if (name === 'trigger') await handle.trigger();
-          else await handle[name](opts.note ?? `${verb} with custody schedules ${name}`);
+          else await handle[name](opts.note ?? `via custody schedules ${name}`);
         } catch (e) {
           if (e instanceof ScheduleNotFoundError) throw new UserError(`unknown schedule ${id} (see \`custody schedules list\`)`);
           throw e;
@@ -307,6 +326,37 @@ program
     await workers.done;
   });
 
+/** Commander's usage errors as custody's other errors: one line, naming the bad word and where help is. */
+function oneLineUsageErrors(cmd: Command, path: string): void {
+  cmd.configureOutput({
+    outputError: (message, write) => write(`custody: ${message.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see \`${path} --help\`)\n`),
+  });
+  for (const sub of cmd.commands) oneLineUsageErrors(sub, `${path} ${sub.name()}`);
+}
+
+/**
+ * Commander shows the help of the parent for `custody nosuch --help` and exits 0, so a typo
+ * looks like success: an unknown command word is refused before commander sees the arguments.
+ * Only the top level and the command groups take a command word; their options take no value.
+ */
+function refuseUnknownCommand(args: string[]): void {
+  let cmd = program;
+  let path = 'custody';
+  for (const word of args) {
+    if (word.startsWith('-')) continue;
+    if (cmd.commands.length === 0 || word === 'help') return;
+    const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!sub) {
+      process.stderr.write(`custody: unknown command '${printable(word)}' (see \`${path} --help\`)\n`);
+      process.exit(1);
+    }
+    cmd = sub;
+    path = `${path} ${word}`;
+  }
+}
+
+oneLineUsageErrors(program, 'custody');
+refuseUnknownCommand(process.argv.slice(2));
 program.parseAsync(process.argv).catch((e: unknown) => {
   const expected = e instanceof UserError || e instanceof ConfigError || e instanceof TemporalUnreachableError || e instanceof LedgerNotFoundError;
   // One line per problem (a config file can have several), each escaped on its own.

@@ -22,3 +22,35 @@ export function printable(text: string): string {
 export function say(line: string): void {
   console.log(printable(line));
 }
+
+/** Width of the terminal human tables are made for. */
+export const COLUMNS = 80;
+
+/**
+ * A table row cut to `width` characters, its end replaced by `…` when anything was cut: a long
+ * reason must not wrap a table (`--json` keeps the whole text). Give it escaped text (escapes
+ * lengthen a line).
+ */
+export function fit(line: string, width = COLUMNS): string {
+  const chars = [...line];
+  return chars.length <= width ? line : `${chars.slice(0, width - 1).join('')}…`;
+}
+
+/**
+ * A line of running text broken at spaces into lines of at most `width` characters (a word
+ * longer than that is broken where it must), continued four spaces deeper than it starts:
+ * nothing is lost, unlike `fit`. Give it escaped text.
+ */
+export function wrap(line: string, width = COLUMNS): string[] {
+  const indent = [...' '.repeat((/^ */.exec(line)?.[0].length ?? 0) + 4)];
+  const out: string[] = [];
+  let rest = [...line];
+  while (rest.length > width) {
+    let cut = rest.lastIndexOf(' ', width);
+    if (cut <= indent.length) cut = width;
+    out.push(rest.slice(0, cut).join('').trimEnd());
+    rest = [...indent, ...rest.slice(cut).join('').trimStart()];
+  }
+  out.push(rest.join(''));
+  return out;
+}

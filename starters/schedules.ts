@@ -4,6 +4,7 @@ import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type Schedu
 import { SCHEDULES_TASK_QUEUE, SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
 import type { Config } from '../config/config';
 import { syncProcessedSips } from '../workflows';
+import { fit, printable } from './printable';
 
 export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE] as const;
 
@@ -38,10 +39,30 @@ export async function createSchedules(client: Client, config: Config): Promise<s
   return out;
 }
 
-export async function listSchedules(client: Client) {
-  const rows: Array<{ id: string; paused: boolean; note?: string; next?: Date; recent: number }> = [];
+export interface ScheduleRow {
+  id: string;
+  paused: boolean;
+  note?: string;
+  next?: Date;
+  /** Runs Temporal still remembers having started. */
+  recent: number;
+}
+
+export async function listSchedules(client: Client): Promise<ScheduleRow[]> {
+  const rows: ScheduleRow[] = [];
   for await (const s of client.schedule.list()) {
     rows.push({ id: s.scheduleId, paused: s.state.paused, note: s.state.note, next: s.info.nextActionTimes[0], recent: s.info.recentActions.length });
   }
   return rows;
+}
+
+/** A header and one line per schedule, each cut to 80 columns (the note last, as it is free text). */
+export function formatSchedules(rows: ScheduleRow[]): string[] {
+  const line = (id: string, state: string, next: string, note: string) => fit(`${id.padEnd(19)} ${state.padEnd(6)} ${next.padEnd(20)} ${note}`.trimEnd());
+  // Runs start on whole seconds: the milliseconds would only take the note's room.
+  const toSecond = (d?: Date) => d?.toISOString().replace(/\.\d{3}Z$/, 'Z') ?? '-';
+  return [
+    line('SCHEDULE', 'STATE', 'NEXT RUN', 'NOTE'),
+    ...rows.map((r) => line(printable(r.id), r.paused ? 'paused' : 'active', toSecond(r.next), printable(r.note ?? ''))),
+  ];
 }

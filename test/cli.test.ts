@@ -36,6 +36,53 @@ describe('custody CLI', function () {
     for (const sub of ['enqueue', 'status', 'schedules', 'worker']) assert.match(stdout, new RegExp(`\\b${sub}\\b`));
   });
 
+  it('prints its version and build id with --version', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const { code, stdout } = await custody(['--version']);
+    assert.equal(code, 0);
+    assert.match(stdout, new RegExp(`^custody ${version.replace(/\./g, '\\.')} \\(build ${version.replace(/\./g, '\\.')}\\+(\\w{12}|nogit)\\)\n$`));
+    assert.equal((await custody(['-V'], { CUSTODY_BUILD_ID: 'release-7' })).stdout, `custody ${version} (build release-7)\n`);
+  });
+
+  it('refuses an unknown command or option with a non-zero exit and one line naming it, also with --help', async () => {
+    const cases: Array<[string[], string, string]> = [
+      [['nosuch'], "unknown command 'nosuch'", 'custody --help'],
+      [['nosuch', '--help'], "unknown command 'nosuch'", 'custody --help'],
+      [['status', '--bogus'], "unknown option '--bogus'", 'custody status --help'],
+      [['schedules', 'nosuch'], "unknown command 'nosuch'", 'custody schedules --help'],
+      [['schedules', 'list', '--bogus'], "unknown option '--bogus'", 'custody schedules list --help'],
+    ];
+    for (const [args, problem, help] of cases) {
+      const { code, stdout, stderr } = await custody(args, { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+      assert.notEqual(code, 0, args.join(' '));
+      assert.equal(stdout, '', `${args.join(' ')}: no help text on stdout`);
+      assert.equal(stderr, `custody: ${problem} (see \`${help}\`)\n`, args.join(' '));
+    }
+  });
+
+  it('answers status and db migrate from the ledger alone, without trying Temporal, S3 or the service', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-cli-ledger-only-'));
+    // Every other part points at nothing: a command that tried one would fail or hang.
+    const env = {
+      CUSTODY_DATA_DIR: dir,
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      CUSTODY_SOURCE: 's3://nowhere/source',
+      CUSTODY_WORK: 's3://nowhere/work',
+      CUSTODY_TRANSFER: 's3://nowhere/transfer',
+      CUSTODY_SERVICE_URL: 'http://127.0.0.1:1',
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1',
+    };
+    const migrated = await custody(['db', 'migrate', '--json'], env);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.deepEqual(JSON.parse(migrated.stdout), { upToDate: true, database: 'sqlite', path: path.join(dir, 'ledger.sqlite') });
+    const status = await custody(['status'], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal(status.stdout, '0 objects in the ledger\n');
+    assert.equal(status.stderr, '', 'no warning about a missing Temporal');
+    assert.deepEqual(JSON.parse((await custody(['status', '--json'], env)).stdout), { total: 0, counts: {}, needsAttention: [] });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('says in one line that the server cannot be reached', async () => {
     const { code, stderr } = await custody(['schedules', 'list'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
     assert.equal(code, 1);
@@ -270,7 +317,7 @@ describe('custody CLI', function () {
         const text = await custody(['status', 'mus-0010'], env);
         assert.equal(text.code, 0, text.stderr);
         assert.match(text.stdout, /retrying submitSip: attempt \d+, (next attempt at \d{4}-\d\d-\d\dT\S+Z|running now)/);
-        assert.match(text.stdout, /last error \(\d{4}-[^)]+\): preservation service at \S+ did not answer/);
+        assert.match(text.stdout, /last error \(\d{4}-[^)]+\):\s+preservation service at\s+\S+\s+did not answer/);
         const json = JSON.parse((await custody(['status', 'mus-0010', '--json'], env)).stdout) as Array<{ retrying: Array<{ activity: string; attempt: number; lastError: string }> }>;
         assert.equal(json[0].retrying[0].activity, 'submitSip');
         assert.ok(json[0].retrying[0].attempt >= 2);
@@ -320,6 +367,43 @@ describe('custody CLI', function () {
       assert.equal(json[0].object.title, title);
     });
 
+    it('prints each outcome of freeze, unfreeze and reenqueue as exact JSON with --json, and fits long reasons into 80 columns', async () => {
+      const reason = `${'donor asked to wait for the rights review of the whole series; '.repeat(3)}end`;
+      const frozen = await custody(['freeze', 'mus-0004', '--reason', reason, '--json'], env);
+      assert.equal(frozen.code, 0, frozen.stderr);
+      assert.deepEqual(JSON.parse(frozen.stdout), [{ objectId: 'mus-0004', ok: true, message: 'not running: recorded frozen in the ledger; enqueue will skip it' }]);
+
+      const fitsIn80 = (out: string) => out.trimEnd().split('\n').forEach((l) => assert.ok([...l].length <= 80, `${[...l].length} columns: ${l}`));
+      const summary = await custody(['status'], env);
+      fitsIn80(summary.stdout);
+      assert.match(summary.stdout, /^ {2}mus-0004 +frozen \(confirmed\) +donor asked to wait for the rights review[^\n]*…$/m);
+      const json = JSON.parse((await custody(['status', '--json'], env)).stdout) as { needsAttention: Array<{ id: string; reason: string }> };
+      assert.equal(json.needsAttention.find((o) => o.id === 'mus-0004')?.reason, reason, '--json keeps the whole reason');
+      const one = await custody(['status', 'mus-0004'], env);
+      fitsIn80(one.stdout);
+      const unwrapped = (out: string) => out.replace(/\n {4,}/g, ' ');
+      assert.ok(unwrapped(one.stdout).includes(`  state: confirmed (frozen: ${reason}, by `), 'status ID wraps the reason, losing nothing');
+      const skipped = await custody(['enqueue', '--ids', 'mus-0004'], env);
+      fitsIn80(skipped.stdout);
+      assert.ok(unwrapped(skipped.stdout).includes(`mus-0004: skipped, frozen by ${os.userInfo().username}@${os.hostname()}: ${reason} (custody unfreeze mus-0004)`), skipped.stdout);
+      const skippedJson = JSON.parse((await custody(['enqueue', '--ids', 'mus-0004', '--json'], env)).stdout) as Array<{ reason: string }>;
+      assert.ok(skippedJson[0].reason.includes(reason), 'enqueue --json keeps the whole reason');
+
+      const dry = await custody(['unfreeze', 'mus-0004', '--dry-run', '--json'], env);
+      assert.deepEqual(JSON.parse(dry.stdout), [{ objectId: 'mus-0004', ok: true, message: 'would be unfrozen in the ledger (not running); enqueue would take it', dryRun: true }]);
+      const unfrozen = await custody(['unfreeze', 'mus-0004', '--json'], env);
+      assert.equal(unfrozen.code, 0, unfrozen.stderr);
+      assert.deepEqual(JSON.parse(unfrozen.stdout), [{ objectId: 'mus-0004', ok: true, message: 'not running: unfrozen in the ledger; enqueue will take it' }]);
+
+      const refused = await custody(['reenqueue', 'mus-0004', '--json'], env);
+      assert.equal(refused.code, 1, 'a refused object still makes the exit non-zero');
+      const outcomes = JSON.parse(refused.stdout) as Array<{ objectId: string; ok: boolean; message: string }>;
+      assert.equal(outcomes.length, 1);
+      assert.deepEqual({ ...outcomes[0], message: '' }, { objectId: 'mus-0004', ok: false, message: '' });
+      assert.match(outcomes[0].message, /^mus-0004 is confirmed \(SIP mus-0004\.a2\.\w+, [^)]+\); use --force --reason TEXT to preserve it again$/);
+      assert.equal(refused.stderr, 'custody: 1 of 1 not done (see the JSON above)\n');
+    });
+
     it('runs a worker for chosen queues that stops cleanly on SIGTERM', async () => {
       const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), 'worker', '--queues', 'download,package', '--slots', 'package=1'], {
         env: { ...process.env, ...env },
@@ -337,7 +421,17 @@ describe('custody CLI', function () {
     it('creates, lists, pauses and triggers the polling schedule', async () => {
       assert.match((await custody(['schedules', 'create'], env)).stdout, /(created|updated) schedule sync-processed-sips/);
       assert.match((await custody(['schedules', 'pause', 'sync-processed-sips'], env)).stdout, /paused/);
-      assert.match((await custody(['schedules', 'list'], env)).stdout, /sync-processed-sips\s+paused/);
+      const list = (await custody(['schedules', 'list'], env)).stdout;
+      assert.match(list, /^SCHEDULE +STATE +NEXT RUN +NOTE\nsync-processed-sips +paused +(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|-) +via custody schedules pause\n$/);
+      const json = JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<Record<string, unknown>>;
+      assert.deepEqual(json.map((r) => ({ ...r, next: undefined, recent: undefined })), [{ id: 'sync-processed-sips', paused: true, note: 'via custody schedules pause', next: undefined, recent: undefined }]);
+      assert.equal(typeof json[0].recent, 'number');
+      const long = 'paused while the preservation service moves to its new data centre, back on Monday';
+      await custody(['schedules', 'pause', 'sync-processed-sips', '--note', long], env);
+      const longList = (await custody(['schedules', 'list'], env)).stdout;
+      assert.match(longList, /^sync-processed-sips +paused .*…$/m);
+      longList.trimEnd().split('\n').forEach((l) => assert.ok([...l].length <= 80, l));
+      assert.equal((JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<{ note: string }>)[0].note, long);
       assert.match((await custody(['schedules', 'trigger', 'sync-processed-sips'], env)).stdout, /triggered/);
       const missing = await custody(['schedules', 'pause', 'nope'], env);
       assert.equal(missing.code, 1);
