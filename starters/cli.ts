@@ -193,14 +193,17 @@ async function actOnEach(ids: string[], plan: (id: string) => Promise<Plan>, opt
   if (refused) throw new UserError(`${refused} of ${plans.length} not done (see ${opts.json ? 'the JSON above' : 'above'})`);
 }
 
-/** Operator commands act on objects the ledger knows: a missing ledger is refused (before Temporal is asked), not created. */
-async function withOperatorDeps<T>(fn: (deps: { client: Client; config: Config; ledger: Ledger; source: ObjectSource }) => Promise<T>): Promise<T> {
+/**
+ * Operator commands act on objects the ledger knows: a missing ledger is refused (before Temporal
+ * is asked), not created. Only `freeze --not-yet-enqueued` needs the source.
+ */
+async function withOperatorDeps<T>(fn: (deps: { client: Client; config: Config; ledger: Ledger; source?: ObjectSource }) => Promise<T>, needs: { source?: boolean } = {}): Promise<T> {
   const config = loadConfig();
   const ledger = await openExistingLedger(config.databaseUrl);
   try {
     const { client, connection } = await connectClient(config);
     try {
-      return await fn({ client, config, ledger, source: openSource(config.storage.source, config.storage.s3) });
+      return await fn({ client, config, ledger, source: needs.source ? openSource(config.storage.source, config.storage.s3) : undefined });
     } finally {
       await connection.close();
     }
@@ -218,7 +221,7 @@ program
   .option('--json', 'print each object\'s outcome as JSON')
   .action(async (ids: string[], opts: { reason: string; notYetEnqueued?: boolean; dryRun?: boolean; json?: boolean }) => {
     assertObjectIds(ids);
-    await withOperatorDeps((deps) => actOnEach(ids, (id) => planFreeze(deps, id, opts.reason, operatorName(), opts), opts));
+    await withOperatorDeps((deps) => actOnEach(ids, (id) => planFreeze(deps, id, opts.reason, operatorName(), opts), opts), { source: opts.notYetEnqueued });
   });
 
 program
