@@ -96,8 +96,12 @@ export async function startPreservation(
         { key: SA.pipeline, value: 'preservation' },
         { key: SA.objectId, value: o.objectId },
         { key: SA.stage, value: 'queued' },
+        { key: SA.state, value: 'queued' },
         { key: SA.frozen, value: false },
       ],
+      // The Web UI shows these above the history: which object this is without reading the input.
+      staticSummary: `preserve ${o.objectId}${o.title && o.title !== o.objectId ? `: ${o.title.replace(/\s+/g, ' ')}` : ''}`,
+      staticDetails: [`object id: ${o.objectId}`, `title: ${o.title ?? '(not known yet)'}`, `source: ${config.storage.source}`, `started by: ${o.reason}`].join('\n'),
     });
     if (o.modifiedAt) await ledger.upsertObject({ id: o.objectId, title: o.title ?? o.objectId, sourceModifiedAt: o.modifiedAt });
     return { objectId: o.objectId, action: 'started', workflowId, runId: handle.firstExecutionRunId };
