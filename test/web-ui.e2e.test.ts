@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { WorkflowHandle } from '@temporalio/client';
 import { REPO_ROOT } from '../config/config';
-import { preserveWorkflowId } from '../common/preservation';
+import { preserveWorkflowId, type PreserveObjectState } from '../common/preservation';
 import { SA } from '../common/search-attributes';
 import { enqueue } from '../starters/enqueue';
 import { WEB_UI_FILTERS, workflowListUrl, workflowsUrl } from '../starters/web-ui';
@@ -42,6 +43,8 @@ describe('Temporal Web UI, in headless Chromium', function () {
   this.timeout(240_000);
   let sys: CustodySystem;
   let browser: Browser;
+  let rejected: WorkflowHandle;
+  let state: PreserveObjectState;
 
   before(async () => {
     assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/install-test-tools.sh installs Debian's chromium`);
@@ -52,6 +55,12 @@ describe('Temporal Web UI, in headless Chromium', function () {
       config: { verdict: { pollAfter: '1s', deadline: '1h' }, temporal: { webUiUrl: testTemporal.webUiUrl } },
     });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    const outcomes = await enqueue({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source }, {});
+    assert.deepEqual(outcomes.map((o) => o.action), ['started', 'started']);
+    rejected = sys.client.workflow.getHandle(preserveWorkflowId('mus-0007'));
+    const confirmed = sys.client.workflow.getHandle(preserveWorkflowId('mus-0003'));
+    assert.equal((await confirmed.result()).stage, 'confirmed');
+    state = await waitForStage(rejected, ['rejected']);
   });
   after(async () => {
     await browser?.close();
@@ -59,12 +68,6 @@ describe('Temporal Web UI, in headless Chromium', function () {
   });
 
   it('lists the rejected sample object under CustodyState="rejected" and shows its summary, five stages and the reason', async () => {
-    const outcomes = await enqueue({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source }, {});
-    assert.deepEqual(outcomes.map((o) => o.action), ['started', 'started']);
-    const rejected = sys.client.workflow.getHandle(preserveWorkflowId('mus-0007'));
-    const confirmed = sys.client.workflow.getHandle(preserveWorkflowId('mus-0003'));
-    assert.equal((await confirmed.result()).stage, 'confirmed');
-    const state = await waitForStage(rejected, ['rejected']);
     const reason = state.lastError ?? '';
     assert.ok(reason, 'the rejected object has a reason');
     assert.equal((await rejected.describe()).typedSearchAttributes.get(SA.state), 'rejected');
@@ -101,5 +104,18 @@ describe('Temporal Web UI, in headless Chromium', function () {
     await shows(page, 'object id: mus-0007', 'the static details');
     await shows(page, `rejected: ${reason} — waiting for reenqueue or freeze`, 'the current details with the rejection reason');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'rejected-metadata.png'), fullPage: true });
+  });
+
+  it('gives every step a JSON result the UI shows as text: none is an opaque binary/null payload', async () => {
+    const events = (await rejected.fetchHistory()).events ?? [];
+    const results = events.flatMap((e) => (e.activityTaskCompletedEventAttributes ? [e.activityTaskCompletedEventAttributes.result?.payloads?.[0]] : []));
+    assert.ok(results.length >= 10, `${results.length} completed steps`);
+    const encodings = results.map((p) => Buffer.from(p?.metadata?.encoding ?? new Uint8Array()).toString());
+    assert.deepEqual([...new Set(encodings)], ['json/plain']);
+    const stages = results.flatMap((p) => {
+      const value = JSON.parse(Buffer.from(p?.data ?? new Uint8Array()).toString()) as { stage?: string } | null;
+      return value?.stage ? [value.stage] : [];
+    });
+    assert.deepEqual(stages, ['queued', 'downloading', 'packaging', 'submitting', 'awaiting-verdict', 'confirming', 'rejected'], 'recordStage says which stage it recorded');
   });
 });
