@@ -14,7 +14,7 @@ import { referencePreservationService } from '../activities/service/preservation
 import { FileStorage } from '../activities/storage';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { submissions } from './support/service-api';
-import { waitForStage } from './support/wait-for-stage';
+import { currentDetails, waitForStage } from './support/wait-for-stage';
 import { recordHistory } from './support/record-history';
 
 const OPERATOR = 'tester@custody';
@@ -74,7 +74,9 @@ describe('operator control and failure handling', function () {
     it('freezes a running object, acknowledged with its stage, and ends confirmed with one SIP after unfreeze', async () => {
       await enqueue(deps(sys), { ids: ['mus-0003'] });
       const handle = handleOf(sys, 'mus-0003');
-      await waitForStage(handle, ['awaiting-verdict']);
+      const waiting = await waitForStage(handle, ['awaiting-verdict']);
+      assert.equal(await currentDetails(handle), `waiting for the service's verdict on SIP ${waiting.sipId}`);
+      assert.equal((await handle.describe()).typedSearchAttributes.get(SA.state), 'waiting-verdict');
       const frozen = await freeze(deps(sys), 'mus-0003', 'curator review', OPERATOR);
       assert.equal(frozen.ok, true, frozen.message);
       assert.match(frozen.message, /frozen before awaiting-verdict/);
@@ -82,6 +84,8 @@ describe('operator control and failure handling', function () {
       assert.equal(state.stage, 'frozen');
       assert.equal(state.frozenReason, 'curator review');
       assert.equal((await handle.describe()).typedSearchAttributes.get(SA.frozen), true);
+      assert.equal((await handle.describe()).typedSearchAttributes.get(SA.state), 'frozen');
+      assert.equal(await currentDetails(handle), `frozen: curator review (by ${OPERATOR}) — waiting for unfreeze or reenqueue`);
       assert.equal((await sys.ledger.getObject('mus-0003'))?.frozen, true);
 
       // The verdict arrives while frozen: it is kept, and nothing moves until unfreeze.
@@ -252,6 +256,8 @@ describe('operator control and failure handling', function () {
       assert.match(row?.lastError ?? '', /did not answer/);
       assert.deepEqual(await select(sys.ledger, { failed: true }), ['mus-0010']);
       assert.equal((await handle.describe()).status.name, 'RUNNING', 'a failed object does not vanish');
+      assert.equal((await handle.describe()).typedSearchAttributes.get(SA.state), 'failed');
+      assert.equal(await currentDetails(handle), `failed: ${failed.lastError} — waiting for reenqueue`);
       await sys.startService();
       assert.match((await reenqueue(deps(sys), 'mus-0010', OPERATOR)).message, /attempt 2/);
       assert.equal((await handle.result()).stage, 'confirmed');
