@@ -260,6 +260,8 @@ describe('operator control and failure handling', function () {
       assert.equal(await currentDetails(handle), `failed: ${failed.lastError} — waiting for reenqueue`);
       await sys.startService();
       assert.match((await reenqueue(deps(sys), 'mus-0010', OPERATOR)).message, /attempt 2/);
+      const title = (await sys.ledger.getObject('mus-0010'))?.title ?? '';
+      assert.equal(await (await handle.describe()).staticSummary(), `preserve mus-0010: ${title}`, 'the new attempt names its object and title in the Web UI');
       assert.equal((await handle.result()).stage, 'confirmed');
     });
   });
