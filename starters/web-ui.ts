@@ -5,7 +5,8 @@ import type { Config } from '../config/config';
 /** The saved filters of the README's Web UI guide. */
 export const WEB_UI_FILTERS = {
   objects: 'CustodyPipeline = "preservation"',
-  rejected: 'CustodyState = "rejected"',
+  // A run that ended (reenqueued into a new run, or terminated) keeps the state it had last.
+  rejected: 'CustodyState = "rejected" AND ExecutionStatus = "Running"',
   poller: 'WorkflowType = "syncProcessedSips"',
 } as const;
 

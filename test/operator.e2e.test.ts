@@ -215,6 +215,8 @@ describe('operator control and failure handling', function () {
       assert.match(outcome.message, /started again as a new preservation of a confirmed object, attempt 3/);
       const result = await handleOf(sys, 'mus-0007').result();
       assert.equal(result.stage, 'confirmed');
+      const title = (await sys.ledger.getObject('mus-0007'))?.title ?? '';
+      assert.equal(await (await handleOf(sys, 'mus-0007').describe()).staticSummary(), `preserve mus-0007: ${title}`, 'the new run names its object and title in the Web UI');
       const packages = await sys.ledger.packagesOf('mus-0007');
       assert.deepEqual(packages.map((p) => [p.attempt, p.verdict]), [[1, 'rejected'], [2, 'accepted'], [3, 'accepted']]);
       assert.deepEqual(packages[1], accepted, 'the earlier confirmed package is untouched');
@@ -260,8 +262,6 @@ describe('operator control and failure handling', function () {
       assert.equal(await currentDetails(handle), `failed: ${failed.lastError} — waiting for reenqueue`);
       await sys.startService();
       assert.match((await reenqueue(deps(sys), 'mus-0010', OPERATOR)).message, /attempt 2/);
-      const title = (await sys.ledger.getObject('mus-0010'))?.title ?? '';
-      assert.equal(await (await handle.describe()).staticSummary(), `preserve mus-0010: ${title}`, 'the new attempt names its object and title in the Web UI');
       assert.equal((await handle.result()).stage, 'confirmed');
     });
   });

@@ -78,10 +78,12 @@ describe('Temporal Web UI, in headless Chromium', function () {
     const listUrl = workflowListUrl(sys.config, WEB_UI_FILTERS.rejected);
     assert.ok(listUrl.startsWith(`${testTemporal.webUiUrl}/namespaces/custody/workflows?query=`), listUrl);
     await page.goto(listUrl);
-    const row = page.getByRole('link', { name: 'preserve:mus-0007', exact: true });
+    // By run id: a server shared with other tests may list other runs of the same object.
+    const runLink = async (handle: WorkflowHandle) => page.locator(`a[href*="/${(await handle.describe()).runId}/"]`);
+    const row = (await runLink(rejected)).filter({ hasText: 'preserve:mus-0007' });
     await row.waitFor({ timeout: 30_000 });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'rejected-list.png'), fullPage: true });
-    assert.equal(await page.getByRole('link', { name: 'preserve:mus-0003', exact: true }).count(), 0, 'the confirmed object is not in the list of rejected ones');
+    assert.equal(await (await runLink(sys.client.workflow.getHandle(preserveWorkflowId('mus-0003')))).count(), 0, 'the confirmed object is not in the list of rejected ones');
 
     await row.click();
     await page.waitForURL(`${workflowsUrl(sys.config)}/${encodeURIComponent(preserveWorkflowId('mus-0007'))}/**`);
