@@ -38,6 +38,18 @@ interface DownloadRecord {
   files: DownloadedFile[];
 }
 
+// What the bookkeeping steps did, as their result: a step that returns nothing shows in the Web UI as an opaque binary/null payload.
+export interface RecordedStage {
+  objectId: string;
+  stage: Stage;
+  at: string;
+}
+export interface RecordedFreeze {
+  objectId: string;
+  frozen: boolean;
+  at: string;
+}
+
 export type CreatedSip = Omit<SipBuildResult, 'files' | 'tarPath'> & { tarKey: string; buildId: string };
 
 const heartbeat = (details: unknown) => Context.current().heartbeat(details);
@@ -115,8 +127,9 @@ export function createActivities({ config, ledger, source, service, work, report
     },
 
     /** Keep the ledger's freeze flag in step with the workflow: enqueue skips frozen objects. */
-    async recordFreeze({ objectId, freeze, key, at }: { objectId: string; freeze: FreezeRequest | null; key: string; at: string }): Promise<void> {
+    async recordFreeze({ objectId, freeze, key, at }: { objectId: string; freeze: FreezeRequest | null; key: string; at: string }): Promise<RecordedFreeze> {
       await ledger.setFrozen(objectId, freeze, { key, at });
+      return { objectId, frozen: freeze !== null, at };
     },
 
     /** Copy the object's metadata and files from the source into this SIP's working storage. */
@@ -242,8 +255,9 @@ export function createActivities({ config, ledger, source, service, work, report
     },
 
     /** Keep the object's timeline in the ledger, independent of Temporal's history retention. */
-    async recordStage(s: { objectId: string; stage: Stage; sipId?: string; at: string; key: string; error?: string; detail?: unknown }): Promise<void> {
+    async recordStage(s: { objectId: string; stage: Stage; sipId?: string; at: string; key: string; error?: string; detail?: unknown }): Promise<RecordedStage> {
       await ledger.setState(s.objectId, s.stage, { key: s.key, at: s.at, sipId: s.sipId, error: s.error, detail: s.detail });
+      return { objectId: s.objectId, stage: s.stage, at: s.at };
     },
 
     /**

@@ -176,6 +176,10 @@ const ENV_OVERRIDES: Record<string, (v: string) => Json> = {
   CUSTODY_TRANSFER: (v) => ({ service: { transfer: v } }),
   CUSTODY_VERDICT_POLL_AFTER: (v) => ({ verdict: { pollAfter: v } }),
   CUSTODY_VERDICT_DEADLINE: (v) => ({ verdict: { deadline: v } }),
+  // The dev server's UI port (temporal-config/dev-server.env) moves the printed links with it;
+  // a full address (another host, https) wins over the port: later layers win.
+  CUSTODY_TEMPORAL_UI_PORT: (v) => ({ temporal: { webUiUrl: `http://localhost:${v}` } }),
+  CUSTODY_TEMPORAL_UI_URL: (v) => ({ temporal: { webUiUrl: v } }),
 };
 
 /** One layer of settings and where it came from (a file, an environment variable, the caller). */

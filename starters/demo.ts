@@ -14,6 +14,7 @@ import { ChildProcesses } from './child-processes';
 import { enqueue } from './enqueue';
 import { outcomeTable } from './outcome-table';
 import { createSchedules } from './schedules';
+import { workflowListUrl, workflowsUrl } from './web-ui';
 
 const exitWhenDone = process.argv.includes('--exit') || process.env.CI === 'true';
 
@@ -80,17 +81,17 @@ async function main() {
   bar.stop();
 
   const rows = await parts.ledger.listObjects({ ids });
-  const ui = `${config.temporal.webUiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows`;
-  const { lines, asExpected } = outcomeTable(rows, expected, ui);
+  const { lines, asExpected } = outcomeTable(rows, expected, workflowsUrl(config));
   console.log(`\n${lines.join('\n')}`);
   console.log(`\nledger: ${config.databaseUrl}\nreports: ${path.join(config.dataDir, 'reports')}`);
+  console.log(`objects in the Web UI: ${workflowListUrl(config)}`);
 
   if (exitWhenDone) {
     console.log(asExpected ? 'demo finished: every outcome as expected' : 'demo finished: some outcomes were not the expected ones');
     await children.exit(asExpected ? 0 : 1);
   }
   // The worker keeps the process alive; Ctrl-C (SIGINT) or SIGTERM stops everything.
-  console.log(`\nWeb UI: ${ui}\nThe server, the UI and the worker keep running; Ctrl-C stops them.`);
+  console.log(`\nWeb UI (objects only; the README's Web UI guide has more filters): ${workflowListUrl(config)}\nThe server, the UI and the worker keep running; Ctrl-C stops them.`);
 }
 
 main().catch((e: unknown) => {

@@ -87,6 +87,8 @@ export async function startPreservation(
   assertObjectId(o.objectId);
   const { client, config, ledger } = deps;
   const workflowId = preserveWorkflowId(o.objectId);
+  // A reenqueue names no title: the ledger has it from the object's earlier attempt.
+  const title = o.title ?? (await ledger.getObject(o.objectId))?.title;
   try {
     const handle = await client.workflow.start(preserveObject, {
       workflowId,
@@ -96,8 +98,12 @@ export async function startPreservation(
         { key: SA.pipeline, value: 'preservation' },
         { key: SA.objectId, value: o.objectId },
         { key: SA.stage, value: 'queued' },
+        { key: SA.state, value: 'queued' },
         { key: SA.frozen, value: false },
       ],
+      // The Web UI's User Metadata: which object this is, without reading the workflow's input.
+      staticSummary: `preserve ${o.objectId}${title && title !== o.objectId ? `: ${title.replace(/\s+/g, ' ')}` : ''}`,
+      staticDetails: [`object id: ${o.objectId}`, `title: ${title ?? '(not known yet)'}`, `source: ${config.storage.source}`, `started by: ${o.reason}`].join('\n'),
     });
     if (o.modifiedAt) await ledger.upsertObject({ id: o.objectId, title: o.title ?? o.objectId, sourceModifiedAt: o.modifiedAt });
     return { objectId: o.objectId, action: 'started', workflowId, runId: handle.firstExecutionRunId };

@@ -97,4 +97,5 @@ fi
 "$temporal" operator namespace update --address "$address" -n "$CUSTODY_TEMPORAL_NAMESPACE" \
   --retention "$CUSTODY_TEMPORAL_RETENTION" >/dev/null
 echo "Temporal dev server at $address, namespace $CUSTODY_TEMPORAL_NAMESPACE (retention $CUSTODY_TEMPORAL_RETENTION)"
-[ "$CUSTODY_TEMPORAL_HEADLESS" = 1 ] || echo "Web UI: http://localhost:$CUSTODY_TEMPORAL_UI_PORT/namespaces/$CUSTODY_TEMPORAL_NAMESPACE/workflows"
+# The same address custody prints in its links (config temporal.webUiUrl follows both variables).
+[ "$CUSTODY_TEMPORAL_HEADLESS" = 1 ] || echo "Web UI: ${CUSTODY_TEMPORAL_UI_URL:-http://localhost:$CUSTODY_TEMPORAL_UI_PORT}/namespaces/$CUSTODY_TEMPORAL_NAMESPACE/workflows"

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, REPO_ROOT, loadConfig } from '../config/config';
+import { workflowListUrl, workflowsUrl } from '../starters/web-ui';
 
 /** A config file with the given text, in a folder of its own. */
 function configFile(text: string): string {
@@ -39,6 +40,14 @@ describe('configuration', () => {
     assert.deepEqual(c.sip.algorithms, ['md5', 'sha256']);
     assert.deepEqual(c.verdict, { pollAfter: '30m', deadline: '3d' });
     fs.rmSync(dir, { recursive: true });
+  });
+
+  it('points the Web UI links at CUSTODY_TEMPORAL_UI_PORT, and at CUSTODY_TEMPORAL_UI_URL over it', () => {
+    const objects = `?query=${encodeURIComponent('CustodyPipeline = "preservation"')}`;
+    assert.equal(workflowListUrl(loadConfig({})), `http://localhost:8233/namespaces/custody/workflows${objects}`);
+    assert.equal(workflowListUrl(loadConfig({ CUSTODY_TEMPORAL_UI_PORT: '9233' })), `http://localhost:9233/namespaces/custody/workflows${objects}`);
+    const both = loadConfig({ CUSTODY_TEMPORAL_UI_PORT: '9233', CUSTODY_TEMPORAL_UI_URL: 'https://temporal.example.org/' });
+    assert.equal(workflowsUrl(both), 'https://temporal.example.org/namespaces/custody/workflows');
   });
 
   it('names each bad value and where it came from', () => {

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
-import { REPO_ROOT } from '../config/config';
+import { REPO_ROOT, loadConfig } from '../config/config';
+import { workflowsUrl } from '../starters/web-ui';
 
 const run = promisify(execFile);
 const START = path.join(REPO_ROOT, 'temporal-config', 'start-dev-server.sh');
@@ -105,6 +106,26 @@ describe('Temporal dev-server scripts and ports they do not own', function () {
       assert.equal(again.stdout.trim(), `Temporal dev server already running at 127.0.0.1:${PORT} (pid ${otherPid})`);
     } finally {
       await script(STOP, { CUSTODY_TEMPORAL_STATE_DIR: other });
+    }
+  });
+
+  it('prints the Web UI link custody prints: CUSTODY_TEMPORAL_UI_PORT, or CUSTODY_TEMPORAL_UI_URL when set', async () => {
+    const state = path.join(root, 'state');
+    const started = await script(START, { CUSTODY_TEMPORAL_STATE_DIR: state, CUSTODY_TEMPORAL_HEADLESS: '0' });
+    assert.equal(started.code, 0, started.stderr);
+    try {
+      const link = (out: string) => out.split('\n').find((l) => l.startsWith('Web UI: '));
+      assert.equal(link(started.stdout), `Web UI: ${workflowsUrl(loadConfig({ CUSTODY_TEMPORAL_UI_PORT: String(UI_PORT) }))}`);
+      assert.equal(link(started.stdout), `Web UI: http://localhost:${UI_PORT}/namespaces/custody/workflows`);
+      const ui = await fetch(`http://localhost:${UI_PORT}/namespaces/custody/workflows`);
+      assert.equal(ui.status, 200, 'the Web UI answers at the printed address');
+      await script(STOP, { CUSTODY_TEMPORAL_STATE_DIR: state });
+      const address = { CUSTODY_TEMPORAL_UI_URL: 'https://temporal.example.org' };
+      const again = await script(START, { CUSTODY_TEMPORAL_STATE_DIR: state, CUSTODY_TEMPORAL_HEADLESS: '0', ...address });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(link(again.stdout), `Web UI: ${workflowsUrl(loadConfig({ CUSTODY_TEMPORAL_UI_PORT: String(UI_PORT), ...address }))}`);
+    } finally {
+      await script(STOP, { CUSTODY_TEMPORAL_STATE_DIR: state });
     }
   });
 

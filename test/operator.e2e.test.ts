@@ -14,7 +14,7 @@ import { referencePreservationService } from '../activities/service/preservation
 import { FileStorage } from '../activities/storage';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { submissions } from './support/service-api';
-import { waitForStage } from './support/wait-for-stage';
+import { currentDetails, waitForStage } from './support/wait-for-stage';
 import { recordHistory } from './support/record-history';
 
 const OPERATOR = 'tester@custody';
@@ -74,7 +74,9 @@ describe('operator control and failure handling', function () {
     it('freezes a running object, acknowledged with its stage, and ends confirmed with one SIP after unfreeze', async () => {
       await enqueue(deps(sys), { ids: ['mus-0003'] });
       const handle = handleOf(sys, 'mus-0003');
-      await waitForStage(handle, ['awaiting-verdict']);
+      const waiting = await waitForStage(handle, ['awaiting-verdict']);
+      assert.equal(await currentDetails(handle), `waiting for the service's verdict on SIP ${waiting.sipId}`);
+      assert.equal((await handle.describe()).typedSearchAttributes.get(SA.state), 'waiting-verdict');
       const frozen = await freeze(deps(sys), 'mus-0003', 'curator review', OPERATOR);
       assert.equal(frozen.ok, true, frozen.message);
       assert.match(frozen.message, /frozen before awaiting-verdict/);
@@ -82,6 +84,8 @@ describe('operator control and failure handling', function () {
       assert.equal(state.stage, 'frozen');
       assert.equal(state.frozenReason, 'curator review');
       assert.equal((await handle.describe()).typedSearchAttributes.get(SA.frozen), true);
+      assert.equal((await handle.describe()).typedSearchAttributes.get(SA.state), 'frozen');
+      assert.equal(await currentDetails(handle), `frozen: curator review (by ${OPERATOR}) — waiting for unfreeze or reenqueue`);
       assert.equal((await sys.ledger.getObject('mus-0003'))?.frozen, true);
 
       // The verdict arrives while frozen: it is kept, and nothing moves until unfreeze.
@@ -211,6 +215,8 @@ describe('operator control and failure handling', function () {
       assert.match(outcome.message, /started again as a new preservation of a confirmed object, attempt 3/);
       const result = await handleOf(sys, 'mus-0007').result();
       assert.equal(result.stage, 'confirmed');
+      const title = (await sys.ledger.getObject('mus-0007'))?.title ?? '';
+      assert.equal(await (await handleOf(sys, 'mus-0007').describe()).staticSummary(), `preserve mus-0007: ${title}`, 'the new run names its object and title in the Web UI');
       const packages = await sys.ledger.packagesOf('mus-0007');
       assert.deepEqual(packages.map((p) => [p.attempt, p.verdict]), [[1, 'rejected'], [2, 'accepted'], [3, 'accepted']]);
       assert.deepEqual(packages[1], accepted, 'the earlier confirmed package is untouched');
@@ -252,6 +258,8 @@ describe('operator control and failure handling', function () {
       assert.match(row?.lastError ?? '', /did not answer/);
       assert.deepEqual(await select(sys.ledger, { failed: true }), ['mus-0010']);
       assert.equal((await handle.describe()).status.name, 'RUNNING', 'a failed object does not vanish');
+      assert.equal((await handle.describe()).typedSearchAttributes.get(SA.state), 'failed');
+      assert.equal(await currentDetails(handle), `failed: ${failed.lastError} — waiting for reenqueue`);
       await sys.startService();
       assert.match((await reenqueue(deps(sys), 'mus-0010', OPERATOR)).message, /attempt 2/);
       assert.equal((await handle.result()).stage, 'confirmed');

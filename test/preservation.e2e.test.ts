@@ -74,6 +74,7 @@ describe('preservation pipeline, end to end', function () {
         assert.ok((await signalsReceived(handles[i])).includes('sipProcessed'), `${id}: the verdict came by the sipProcessed signal`);
         const attributes = (await handles[i].describe()).typedSearchAttributes;
         assert.equal(attributes.get(SA.stage), 'confirmed');
+        assert.equal(attributes.get(SA.state), 'confirmed');
         assert.equal(attributes.get(SA.objectId), id);
         assert.equal(attributes.get(SA.pipeline), 'preservation');
         assert.equal(attributes.get(SA.frozen), false);

@@ -11,6 +11,7 @@ import {
   continueAsNew,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   uuid4,
@@ -36,7 +37,7 @@ import {
   type QueueRole,
   type Stage,
 } from '../common/preservation';
-import { SA } from '../common/search-attributes';
+import { SA, custodyState } from '../common/search-attributes';
 import type { Verdict } from '../common/sip';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -134,19 +135,26 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     transitions++;
     const at = new Date().toISOString();
     // The ledger first: whoever sees a stage in the query or the Web UI finds it in the ledger too.
-    await recordStage({
-      objectId,
-      stage,
-      sipId: state.sipId,
-      at,
-      // A stage can recur in one run (frozen twice): the sequence number keeps each entry.
-      key: `${workflowInfo().runId}:${transitions}:${stage}`,
-      error: extra.error,
-      detail: extra.detail,
-    });
+    await recordStage.executeWithOptions({ summary: `stage ${stage}: ${objectId}` }, [
+      {
+        objectId,
+        stage,
+        sipId: state.sipId,
+        at,
+        // A stage can recur in one run (frozen twice): the sequence number keeps each entry.
+        key: `${workflowInfo().runId}:${transitions}:${stage}`,
+        error: extra.error,
+        detail: extra.detail,
+      },
+    ]);
     state.stage = stage;
     state.updatedAt = at;
-    upsertSearchAttributes([{ key: SA.stage, value: stage }]);
+    // One upsert as before (the state rides along): recorded histories replay unchanged.
+    upsertSearchAttributes([
+      { key: SA.stage, value: stage },
+      { key: SA.state, value: custodyState(stage) },
+    ]);
+    setCurrentDetails(currentDetails(state, extra.detail));
   }
 
   /** A new attempt from download with a new SIP id; this run stays visible in the chain. */
@@ -163,17 +171,22 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     Object.assign(state, { frozenReason: reason, frozenBy: by });
     upsertSearchAttributes([{ key: SA.frozen, value: true }]);
     const at = new Date().toISOString();
-    await recordFreeze({ objectId, freeze: { reason, by }, key: `${workflowInfo().runId}:${transitions}:freeze`, at });
+    await recordFreeze.executeWithOptions({ summary: `freeze ${objectId}` }, [{ objectId, freeze: { reason, by }, key: `${workflowInfo().runId}:${transitions}:freeze`, at }]);
     await enterStage('frozen', { detail: { reason, by, stoppedBefore: next } });
     freezesTaken++;
     await condition(() => freezeRequest === undefined || reenqueueBy !== undefined);
     if (reenqueueBy) {
-      await recordFreeze({ objectId, freeze: null, key: `${workflowInfo().runId}:${transitions}:unfreeze`, at: new Date().toISOString() });
+      await recordUnfreeze();
       await startOver(`reenqueued by ${reenqueueBy}`);
     }
     Object.assign(state, { frozenReason: undefined, frozenBy: undefined });
     upsertSearchAttributes([{ key: SA.frozen, value: false }]);
-    await recordFreeze({ objectId, freeze: null, key: `${workflowInfo().runId}:${transitions}:unfreeze`, at: new Date().toISOString() });
+    await recordUnfreeze();
+  }
+
+  async function recordUnfreeze(): Promise<void> {
+    const unfreeze = { objectId, freeze: null, key: `${workflowInfo().runId}:${transitions}:unfreeze`, at: new Date().toISOString() };
+    await recordFreeze.executeWithOptions({ summary: `unfreeze ${objectId}` }, [unfreeze]);
   }
 
   /** Rejected or failed: wait for reenqueue; a freeze meanwhile holds it until unfreeze. */
@@ -197,7 +210,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     await enterStage('queued');
     for (;;) {
       await checkpoint('queued');
-      const check = await checkObject({ objectId });
+      const check = await checkObject.executeWithOptions({ summary: `check ${objectId}` }, [{ objectId }]);
       if (check.ready) break;
       // Still being written: look again later instead of failing.
       state.deferredUntil = new Date(Date.now() + check.deferMs).toISOString();
@@ -208,17 +221,17 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
     await checkpoint('downloading');
     await enterStage('downloading');
-    const downloaded = await downloadObject({ objectId, sipId: state.sipId });
+    const downloaded = await downloadObject.executeWithOptions({ summary: `download ${objectId}` }, [{ objectId, sipId: state.sipId }]);
 
     await checkpoint('packaging');
     await enterStage('packaging');
-    const sip = await createSip({ objectId, sipId: state.sipId, attempt, workPrefix: downloaded.workPrefix });
+    const sip = await createSip.executeWithOptions({ summary: `create SIP ${state.sipId}` }, [{ objectId, sipId: state.sipId, attempt, workPrefix: downloaded.workPrefix }]);
     state.buildId = sip.buildId;
     upsertSearchAttributes([{ key: SA.buildId, value: sip.buildId }]);
 
     await checkpoint('submitting');
     await enterStage('submitting');
-    await submitSip({ objectId, sipId: sip.sipId, tarKey: sip.tarKey, size: sip.tarSize, sha256: sip.tarSha256 });
+    await submitSip.executeWithOptions({ summary: `submit SIP ${sip.sipId}` }, [{ objectId, sipId: sip.sipId, tarKey: sip.tarKey, size: sip.tarSize, sha256: sip.tarSha256 }]);
 
     await enterStage('awaiting-verdict');
     verdict = await awaitVerdict(state.sipId);
@@ -231,7 +244,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
     await checkpoint('confirming');
     await enterStage('confirming', { detail: { verdict: verdict.status, via: verdictVia } });
-    await confirmOutcome({ objectId, sipId: state.sipId, workPrefix: downloaded.workPrefix, verdict });
+    const confirm = { objectId, sipId: state.sipId, workPrefix: downloaded.workPrefix, verdict };
+    await confirmOutcome.executeWithOptions({ summary: `confirm ${verdict.status} verdict on SIP ${state.sipId}` }, [confirm]);
   } catch (error) {
     // A new attempt (reenqueue while frozen) and a cancellation are not failures of this run.
     if (error instanceof ContinueAsNew || isCancellation(error)) throw error;
@@ -275,7 +289,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
         continue;
       }
       if (!woken) {
-        const polled = (await checkVerdict({ sipId })) ?? undefined;
+        const polled = (await checkVerdict.executeWithOptions({ summary: `ask the service for the verdict on SIP ${sipId}` }, [{ sipId }])) ?? undefined;
         // The poller's signal may have landed while this poll was under way.
         if (polled && !verdict) {
           verdict = polled;
@@ -284,6 +298,37 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
       }
     }
     return verdict;
+  }
+}
+
+/** The Web UI's "current details": what the object waits for, or why it stopped. */
+function currentDetails(state: PreserveObjectState, detail: unknown): string {
+  const sip = `SIP ${state.sipId ?? '(none yet)'}`;
+  switch (state.stage) {
+    case 'queued':
+      return `queued: checking ${state.objectId} (attempt ${state.attempt})`;
+    case 'deferred':
+      return `deferred until ${state.deferredUntil ?? '?'}: ${(detail as { reason?: string } | undefined)?.reason ?? ''}`;
+    case 'downloading':
+      return `downloading ${state.objectId}`;
+    case 'packaging':
+      return `creating ${sip}`;
+    case 'submitting':
+      return `submitting ${sip}`;
+    case 'awaiting-verdict':
+      return `waiting for the service's verdict on ${sip}`;
+    case 'confirming':
+      return `confirming the service's verdict on ${sip}`;
+    case 'confirmed':
+      return `confirmed: ${sip}`;
+    case 'rejected':
+      return `rejected: ${state.lastError ?? ''} — waiting for reenqueue or freeze`;
+    case 'frozen':
+      return `frozen: ${state.frozenReason ?? ''} (by ${state.frozenBy ?? '?'}) — waiting for unfreeze or reenqueue`;
+    case 'failed':
+      return `failed: ${state.lastError ?? ''} — waiting for reenqueue`;
+    case 'no-verdict':
+      return `no verdict: ${state.lastError ?? ''} — waiting for reenqueue`;
   }
 }
 

@@ -13,6 +13,8 @@ const port = Number(process.env.CUSTODY_TEST_TEMPORAL_PORT ?? 17233);
 export const testTemporal = {
   address: `127.0.0.1:${port}`,
   namespace: 'custody',
+  /** The dev server's Web UI, which the browser test drives. */
+  webUiUrl: `http://127.0.0.1:${port + 1000}`,
 };
 
 let stateDir: string | undefined;
@@ -23,7 +25,8 @@ function env() {
     ...process.env,
     CUSTODY_TEMPORAL_PORT: String(port),
     CUSTODY_TEMPORAL_UI_PORT: String(port + 1000),
-    CUSTODY_TEMPORAL_HEADLESS: '1',
+    // With the Web UI: the browser test reads what an operator would.
+    CUSTODY_TEMPORAL_HEADLESS: '0',
     CUSTODY_TEMPORAL_STATE_DIR: stateDir!,
   };
 }

@@ -11,3 +11,9 @@ export async function waitForStage(handle: WorkflowHandle, stages: Stage[], time
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** The workflow's current details, as the Web UI shows them under User Metadata. */
+export async function currentDetails(handle: WorkflowHandle): Promise<string | undefined> {
+  const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  return metadata.currentDetails;
+}
