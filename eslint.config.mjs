@@ -29,9 +29,10 @@ export default tseslint.config(
               message: 'workflows import activities with `import type` only',
             },
           ],
-          paths: ['fs', 'path', 'os', 'crypto', 'child_process', 'http', 'https', 'net', 'stream', 'worker_threads', 'util', 'events'].map(
-            (name) => ({ name, message: 'workflow code may not use Node builtins' }),
-          ),
+          paths: ['fs', 'path', 'os', 'crypto', 'child_process', 'http', 'https', 'net', 'stream', 'worker_threads', 'util', 'events'].map((name) => ({
+            name,
+            message: 'workflow code may not use Node builtins',
+          })),
         },
       ],
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'process'],

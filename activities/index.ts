@@ -5,7 +5,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Config } from '../config/config';
-import { preserveWorkflowId, sipProcessedSignal, type DownloadedObject, type FreezeRequest, type ObjectCheck, type Stage, type VerdictPageDelivery } from '../common/preservation';
+import {
+  preserveWorkflowId,
+  sipProcessedSignal,
+  type DownloadedObject,
+  type FreezeRequest,
+  type ObjectCheck,
+  type Stage,
+  type VerdictPageDelivery,
+} from '../common/preservation';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ObjectMetadata } from '../common/object-metadata';
 import type { SipBuildResult, Verdict } from '../common/sip';
@@ -103,25 +111,36 @@ export function createActivities({ config, ledger, source, service, work, report
     async checkObject({ objectId }: { objectId: string }): Promise<ObjectCheck> {
       const { files, lastChangedAt, heads } = await source.inspect(objectId, IDENTIFY_SAMPLE_BYTES);
       try {
-        checkPayloadNames(files.map((f) => f.path), payloadPathRoom(objectId));
+        checkPayloadNames(
+          files.map((f) => f.path),
+          payloadPathRoom(objectId),
+        );
       } catch (e) {
         if (e instanceof ApplicationFailure) throw refuse(objectId, e.message, e.type ?? 'InvalidFileName');
         throw e;
       }
       const payloadBytes = files.reduce((n, f) => n + f.size, 0);
-      if (payloadBytes > guards.maxObjectBytes) throw refuse(objectId, `holds ${payloadBytes} bytes, over the limit of ${guards.maxObjectBytes} (guards.maxObjectBytes)`, 'ObjectTooLarge');
-      if (files.length > guards.maxFiles) throw refuse(objectId, `holds ${files.length} files, over the limit of ${guards.maxFiles} (guards.maxFiles)`, 'TooManyFiles');
+      if (payloadBytes > guards.maxObjectBytes)
+        throw refuse(objectId, `holds ${payloadBytes} bytes, over the limit of ${guards.maxObjectBytes} (guards.maxObjectBytes)`, 'ObjectTooLarge');
+      if (files.length > guards.maxFiles)
+        throw refuse(objectId, `holds ${files.length} files, over the limit of ${guards.maxFiles} (guards.maxFiles)`, 'TooManyFiles');
       const empty = files.find((f) => f.size === 0);
-      if (empty && !guards.allowZeroLengthFiles) throw refuse(objectId, `file ${empty.path} is empty (zero-length files are not allowed: guards.allowZeroLengthFiles)`, 'ZeroLengthFile');
+      if (empty && !guards.allowZeroLengthFiles)
+        throw refuse(objectId, `file ${empty.path} is empty (zero-length files are not allowed: guards.allowZeroLengthFiles)`, 'ZeroLengthFile');
       if (config.sip.acceptedFormats) {
         for (const f of files) {
           const { mimeType } = identifyFormat(heads.get(f.path) ?? Buffer.alloc(0), f.path);
-          if (!config.sip.acceptedFormats.includes(mimeType)) throw refuse(objectId, `file ${f.path} is ${mimeType}, which is not on the accepted list (sip.acceptedFormats)`, 'UnsupportedFormat');
+          if (!config.sip.acceptedFormats.includes(mimeType))
+            throw refuse(objectId, `file ${f.path} is ${mimeType}, which is not on the accepted list (sip.acceptedFormats)`, 'UnsupportedFormat');
         }
       }
       const settledAt = Date.parse(lastChangedAt) + ms(guards.settleTime);
       if (settledAt > Date.now()) {
-        return { ready: false, deferMs: settledAt - Date.now(), reason: `files changed at ${lastChangedAt}, within guards.settleTime (${guards.settleTime}): still being written?` };
+        return {
+          ready: false,
+          deferMs: settledAt - Date.now(),
+          reason: `files changed at ${lastChangedAt}, within guards.settleTime (${guards.settleTime}): still being written?`,
+        };
       }
       return { ready: true, payloadBytes, payloadFiles: files.length };
     },
@@ -138,7 +157,9 @@ export function createActivities({ config, ledger, source, service, work, report
       const workPrefix = joinKey(objectId, sipId);
       const scratch = path.join(scratchRoot, `${sipId}.download`);
       try {
-        const { metadata, files } = await source.download(objectId, scratch, (done, total) => heartbeat({ step: 'download', bytesDone: done, bytesTotal: total }));
+        const { metadata, files } = await source.download(objectId, scratch, (done, total) =>
+          heartbeat({ step: 'download', bytesDone: done, bytesTotal: total }),
+        );
         const total = files.reduce((n, f) => n + f.size, 0);
         let stored = 0;
         for (const f of files) {
@@ -224,8 +245,22 @@ export function createActivities({ config, ledger, source, service, work, report
     },
 
     /** Hand the SIP to the preservation service; submitting the same SIP twice is one submission. */
-    async submitSip({ objectId, sipId, tarKey, size, sha256 }: { objectId: string; sipId: string; tarKey: string; size: number; sha256: string }): Promise<{ alreadySubmitted: boolean }> {
-      const outcome = await service.submit({ sipId, sha256, size, open: () => work.read(tarKey) }, (bytes) => heartbeat({ bytesDone: bytes, bytesTotal: size }));
+    async submitSip({
+      objectId,
+      sipId,
+      tarKey,
+      size,
+      sha256,
+    }: {
+      objectId: string;
+      sipId: string;
+      tarKey: string;
+      size: number;
+      sha256: string;
+    }): Promise<{ alreadySubmitted: boolean }> {
+      const outcome = await service.submit({ sipId, sha256, size, open: () => work.read(tarKey) }, (bytes) =>
+        heartbeat({ bytesDone: bytes, bytesTotal: size }),
+      );
       await ledger.recordEvent({
         key: `submitted:${sipId}`,
         objectId,
@@ -243,7 +278,17 @@ export function createActivities({ config, ledger, source, service, work, report
     },
 
     /** Record the outcome, archive the service's report, delete the working files. */
-    async confirmOutcome({ objectId, sipId, workPrefix, verdict }: { objectId: string; sipId: string; workPrefix: string; verdict: Verdict }): Promise<{ report: string }> {
+    async confirmOutcome({
+      objectId,
+      sipId,
+      workPrefix,
+      verdict,
+    }: {
+      objectId: string;
+      sipId: string;
+      workPrefix: string;
+      verdict: Verdict;
+    }): Promise<{ report: string }> {
       const reportKey = joinKey(objectId, `${sipId}.xml`);
       await putBytes(reports, reportKey, Buffer.from(await service.report(sipId), 'utf8'));
       const report = reports.urlOf(reportKey);
@@ -255,7 +300,15 @@ export function createActivities({ config, ledger, source, service, work, report
     },
 
     /** Keep the object's timeline in the ledger, independent of Temporal's history retention. */
-    async recordStage(s: { objectId: string; stage: Stage; sipId?: string; at: string; key: string; error?: string; detail?: unknown }): Promise<RecordedStage> {
+    async recordStage(s: {
+      objectId: string;
+      stage: Stage;
+      sipId?: string;
+      at: string;
+      key: string;
+      error?: string;
+      detail?: unknown;
+    }): Promise<RecordedStage> {
       await ledger.setState(s.objectId, s.stage, { key: s.key, at: s.at, sipId: s.sipId, error: s.error, detail: s.detail });
       return { objectId: s.objectId, stage: s.stage, at: s.at };
     },
@@ -272,7 +325,13 @@ export function createActivities({ config, ledger, source, service, work, report
       while (end > 0 && end < verdicts.length && verdicts[end].decidedAt === verdicts[end - 1].decidedAt) end++;
       const page = verdicts.slice(0, end);
       const known = new Map((await ledger.verdictDeliveryOf(page.map((v) => v.sipId))).map((k) => [k.sipId, k]));
-      const result: VerdictPageDelivery = { signalled: 0, notWaiting: 0, alreadyDelivered: 0, checkpoint: page.at(-1)?.decidedAt ?? since, more: end < verdicts.length };
+      const result: VerdictPageDelivery = {
+        signalled: 0,
+        notWaiting: 0,
+        alreadyDelivered: 0,
+        checkpoint: page.at(-1)?.decidedAt ?? since,
+        more: end < verdicts.length,
+      };
       const toSignal = page.flatMap((verdict) => {
         const pkg = known.get(verdict.sipId);
         if (pkg?.delivered) result.alreadyDelivered++;

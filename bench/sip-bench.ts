@@ -73,18 +73,21 @@ const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 
 function hashFloor(): { sha256: number; sha512: number } {
   const buf = crypto.randomBytes(64 * MiB);
-  const one = (alg: string) => timed(() => {
-    const h = crypto.createHash(alg);
-    for (let i = 0; i < 8; i++) h.update(buf);
-    h.digest();
-  });
+  const one = (alg: string) =>
+    timed(() => {
+      const h = crypto.createHash(alg);
+      for (let i = 0; i < 8; i++) h.update(buf);
+      h.digest();
+    });
   return { sha256: median([1, 2, 3].map(() => one('sha256'))), sha512: median([1, 2, 3].map(() => one('sha512'))) };
 }
 
 function main() {
   const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
   console.log(`machine: ${os.availableParallelism()} cores (nproc), CPU "${cpu}", ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`);
-  console.log(`bagit-python: ${execFileSync('bagit.py', ['--version'], { encoding: 'utf8' }).trim()}, ${execFileSync('tar', ['--version'], { encoding: 'utf8' }).split('\n')[0]}`);
+  console.log(
+    `bagit-python: ${execFileSync('bagit.py', ['--version'], { encoding: 'utf8' }).trim()}, ${execFileSync('tar', ['--version'], { encoding: 'utf8' }).split('\n')[0]}`,
+  );
   const big = ensureObject(512);
   const small = ensureObject(128);
   const work = path.join(BENCH, 'work');
@@ -104,7 +107,9 @@ function main() {
     rss.custody512.push(c.maxRssKiB / 1024);
     rss.baseline.push(c.baselineRssKiB / 1024);
     cpuSeconds.push(c.cpuSeconds);
-    console.log(`  custody buildSip (no fsync)      ${fmt(c.seconds)}  (child process ${fmt(c.wall)} with tsx start-up)  peak RSS ${(c.maxRssKiB / 1024).toFixed(1)} MiB`);
+    console.log(
+      `  custody buildSip (no fsync)      ${fmt(c.seconds)}  (child process ${fmt(c.wall)} with tsx start-up)  peak RSS ${(c.maxRssKiB / 1024).toFixed(1)} MiB`,
+    );
 
     prepare([big], [out('plain.tar')]);
     t.tar.push(timed(() => sh('tar', ['cf', out('plain.tar'), '-C', big, '.'])));
@@ -116,19 +121,23 @@ function main() {
     console.log(`  custody buildSip (fsync)         ${fmt(cs.seconds)}`);
 
     prepare([big], [out('plain.tar')]);
-    t.tarSync.push(timed(() => {
-      sh('tar', ['cf', out('plain.tar'), '-C', big, '.']);
-      sh('sync', [out('plain.tar')]);
-    }));
+    t.tarSync.push(
+      timed(() => {
+        sh('tar', ['cf', out('plain.tar'), '-C', big, '.']);
+        sh('sync', [out('plain.tar')]);
+      }),
+    );
     console.log(`  tar cf + sync FILE               ${fmt(t.tarSync.at(-1)!)}`);
 
     fs.rmSync(bagCopy, { recursive: true, force: true });
     sh('cp', ['-r', big, bagCopy]);
     prepare([bagCopy], [out('bagit.tar')]);
-    t.bagit.push(timed(() => {
-      sh('bagit.py', ['--quiet', '--processes', '2', '--sha256', '--sha512', bagCopy]);
-      sh('tar', ['cf', out('bagit.tar'), '-C', work, path.basename(bagCopy)]);
-    }));
+    t.bagit.push(
+      timed(() => {
+        sh('bagit.py', ['--quiet', '--processes', '2', '--sha256', '--sha512', bagCopy]);
+        sh('tar', ['cf', out('bagit.tar'), '-C', work, path.basename(bagCopy)]);
+      }),
+    );
     console.log(`  bagit.py --processes 2 + tar cf  ${fmt(t.bagit.at(-1)!)}`);
 
     prepare([small], [out('custody-128.tar')]);
@@ -148,11 +157,17 @@ function main() {
   const floor = (m.tar + 2 * hashes.sha256 + hashes.sha512) / os.availableParallelism();
 
   console.log(`\nmedians of ${RUNS} runs, 512 MiB in 8 files:`);
-  console.log(`  custody ${fmt(m.custody)} | tar cf ${fmt(m.tar)} | bagit+tar ${fmt(m.bagit)} | custody (fsync) ${fmt(m.custodyFsync)} | tar cf + sync ${fmt(m.tarSync)}`);
+  console.log(
+    `  custody ${fmt(m.custody)} | tar cf ${fmt(m.tar)} | bagit+tar ${fmt(m.bagit)} | custody (fsync) ${fmt(m.custodyFsync)} | tar cf + sync ${fmt(m.tarSync)}`,
+  );
   console.log(`  custody / tar cf            = ${(m.custody / m.tar).toFixed(2)} (target ≤ ${TARGET.vsTar})  ${verdict(m.custody / m.tar <= TARGET.vsTar)}`);
-  console.log(`  custody / (bagit + tar cf)  = ${(m.custody / m.bagit).toFixed(2)} (target ≤ ${TARGET.vsBagit})  ${verdict(m.custody / m.bagit <= TARGET.vsBagit)}`);
+  console.log(
+    `  custody / (bagit + tar cf)  = ${(m.custody / m.bagit).toFixed(2)} (target ≤ ${TARGET.vsBagit})  ${verdict(m.custody / m.bagit <= TARGET.vsBagit)}`,
+  );
   console.log(`  with fsync: custody / (tar cf + sync) = ${(m.custodyFsync / m.tarSync).toFixed(2)}`);
-  console.log(`  peak RSS 512 MiB = ${peak512.toFixed(1)} MiB (target ≤ ${TARGET.rssMiB})  ${verdict(peak512 <= TARGET.rssMiB)}; 128 MiB = ${peak128.toFixed(1)} MiB; growth ${(peak512 - peak128).toFixed(1)} MiB  ${verdict(peak512 - peak128 <= 8)}`);
+  console.log(
+    `  peak RSS 512 MiB = ${peak512.toFixed(1)} MiB (target ≤ ${TARGET.rssMiB})  ${verdict(peak512 <= TARGET.rssMiB)}; 128 MiB = ${peak128.toFixed(1)} MiB; growth ${(peak512 - peak128).toFixed(1)} MiB  ${verdict(peak512 - peak128 <= 8)}`,
+  );
   console.log(`  RSS of the child before buildSip (node + tsx + imports): ${Math.max(...rss.baseline).toFixed(1)} MiB`);
   console.log(`  custody CPU (user+sys, whole child incl. tsx start-up): ${median(cpuSeconds).toFixed(2)} s`);
   console.log(

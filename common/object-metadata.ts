@@ -19,8 +19,7 @@ const text = () =>
     if (bad) ctx.addIssue({ code: 'custom', message: `contains ${bad}, a character XML 1.0 (the METS) cannot carry` });
   });
 
-const isoDate = text()
-  .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO 8601 date or date-time' });
+const isoDate = text().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO 8601 date or date-time' });
 
 export const objectIdSchema = z
   .string()

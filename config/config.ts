@@ -50,7 +50,10 @@ export const configSchema = z.strictObject({
       /** Bucket in the path rather than the host name, as most S3-compatible servers need. */
       forcePathStyle: z.boolean(),
       /** Larger uploads go in parts of this many bytes (at least 5 MiB, S3's smallest part). */
-      partSize: z.number().int().min(5 * 1024 * 1024),
+      partSize: z
+        .number()
+        .int()
+        .min(5 * 1024 * 1024),
     }),
   }),
   /** Ledger database: a postgres:// URL, else a SQLite file path. */
@@ -237,7 +240,9 @@ export function formatConfigError(error: z.ZodError, merged: Json, layers: Layer
           const at = [...i.path, k];
           return `unknown config key ${keyName(at)} = ${shown(valueAt(merged, at))} (from ${sourceOf(at, merged, layers)}): expected one of ${settingsAt(i.path)}`;
         });
-      return [`invalid config value ${keyName(i.path)} = ${shown(valueAt(merged, i.path))} (from ${sourceOf(i.path, merged, layers)}): ${expectation(i.message)}`];
+      return [
+        `invalid config value ${keyName(i.path)} = ${shown(valueAt(merged, i.path))} (from ${sourceOf(i.path, merged, layers)}): ${expectation(i.message)}`,
+      ];
     })
     .join('\n');
 }
@@ -250,7 +255,9 @@ function readConfigFile(file: string): Json {
     throw new ConfigError(`cannot read config file ${file} (CUSTODY_CONFIG): ${(e as Error).message}`);
   }
   if (!isSettings(settings))
-    throw new ConfigError(`invalid config file ${file} (CUSTODY_CONFIG): ${shown(settings)} given, expected a JSON object of settings such as {"dataDir": "/srv/custody"}`);
+    throw new ConfigError(
+      `invalid config file ${file} (CUSTODY_CONFIG): ${shown(settings)} given, expected a JSON object of settings such as {"dataDir": "/srv/custody"}`,
+    );
   return settings;
 }
 

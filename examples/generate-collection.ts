@@ -36,7 +36,7 @@ function writeObject(meta: z.input<typeof objectMetadataSchema>, files: Files): 
 function harbourAtDawn(w: number, h: number) {
   const horizon = h * 0.58;
   const sun = { x: w * 0.63, y: horizon - h * 0.09, r: h * 0.06 };
-  const hills = (x: number) => horizon - h * (0.05 + 0.04 * Math.sin(x / w * 7.1) + 0.025 * Math.sin(x / w * 17.3 + 1));
+  const hills = (x: number) => horizon - h * (0.05 + 0.04 * Math.sin((x / w) * 7.1) + 0.025 * Math.sin((x / w) * 17.3 + 1));
   return paint(w, h, (x, y) => {
     const d = Math.hypot(x - sun.x, y - sun.y);
     if (y < horizon) {
@@ -65,10 +65,10 @@ function surveyMap(w: number, h: number) {
     const paper: Rgb = [236 - 10 * Math.sin(x / 90) * Math.sin(y / 70), 222, 188];
     const e = height(x, y);
     let c = mix(paper, [214, 196, 150], clamp(e * 0.5, 0, 0.6));
-    const contour = Math.abs((e * 12) % 1 - 0.5);
+    const contour = Math.abs(((e * 12) % 1) - 0.5);
     if (contour > 0.46) c = mix(c, [140, 90, 50], 0.8);
     const river = h * 0.55 + Math.sin(x / 60) * 40 + Math.sin(x / 23) * 9;
-    if (Math.abs(y - river) < 3 + x / w * 4) c = [70, 110, 160];
+    if (Math.abs(y - river) < 3 + (x / w) * 4) c = [70, 110, 160];
     if (x % 100 === 0 || y % 100 === 0) c = mix(c, [120, 120, 120], 0.5);
     if (x < 6 || y < 6 || x >= w - 6 || y >= h - 6) c = [60, 50, 40];
     return c;
@@ -76,7 +76,7 @@ function surveyMap(w: number, h: number) {
 }
 
 function harebell(w: number, h: number) {
-  const stem = (y: number) => w / 2 + Math.sin(y / h * 3.2) * w * 0.08;
+  const stem = (y: number) => w / 2 + Math.sin((y / h) * 3.2) * w * 0.08;
   const flowers = [
     { x: stem(h * 0.18) + 40, y: h * 0.2, r: 34 },
     { x: stem(h * 0.3) - 46, y: h * 0.3, r: 30 },
@@ -129,7 +129,7 @@ const textiles: Record<string, (x: number, y: number) => Rgb> = {
   houndstooth: (x, y) => {
     const u = x % 32;
     const v = y % 32;
-    const on = (u < 16) !== (v < 16) ? (u + v) % 16 < 8 : u < 16;
+    const on = u < 16 !== v < 16 ? (u + v) % 16 < 8 : u < 16;
     return on ? [40, 36, 44] : [226, 220, 204];
   },
   waves: (x, y) => {
@@ -141,7 +141,7 @@ const textiles: Record<string, (x: number, y: number) => Rgb> = {
     const tiles = Array.from({ length: 64 }, () => rand() < 0.5);
     return (x: number, y: number): Rgb => {
       const s = 32;
-      const flip = tiles[((y / s) | 0) % 8 * 8 + (((x / s) | 0) % 8)];
+      const flip = tiles[(((y / s) | 0) % 8) * 8 + (((x / s) | 0) % 8)];
       const u = x % s;
       const v = flip ? s - (y % s) : y % s;
       const d = Math.min(Math.abs(Math.hypot(u, v) - s / 2), Math.abs(Math.hypot(s - u, s - v) - s / 2));
@@ -165,7 +165,7 @@ function ceramicBowl(w: number, h: number) {
     if (Math.abs(u) < 1 && y > rimY && y < bodyBottom) {
       const shade = 0.55 + 0.45 * Math.cos(u * 1.4 - 0.5);
       c = mix([60, 96, 80], [150, 196, 170], shade);
-      const hl = Math.exp(-(((u + 0.35) * 6) ** 2) - (((y - rimY - h * 0.12) / (h * 0.1)) ** 2));
+      const hl = Math.exp(-(((u + 0.35) * 6) ** 2) - ((y - rimY - h * 0.12) / (h * 0.1)) ** 2);
       c = mix(c, [240, 250, 240], hl * 0.8);
     }
     if (Math.abs(u) < 1 && Math.abs(y - rimY) < rimHalf) c = mix([96, 140, 118], [40, 60, 52], (y - rimY + rimHalf) / (2 * rimHalf + 1));
@@ -308,7 +308,9 @@ function accessionRegister(): string {
     const condition = ['good', 'fair', 'poor', 'excellent'][Math.floor(rand() * 4)];
     const desc = `"${kind}, ${['harbour', 'fishing', 'domestic', 'parish', 'trade'][Math.floor(rand() * 5)]} use"`;
     const date = `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
-    rows.push(`${year}.${String(i).padStart(3, '0')},${date},${desc},${donor},${condition},Store ${1 + Math.floor(rand() * 4)}/Shelf ${1 + Math.floor(rand() * 20)}`);
+    rows.push(
+      `${year}.${String(i).padStart(3, '0')},${date},${desc},${donor},${condition},Store ${1 + Math.floor(rand() * 4)}/Shelf ${1 + Math.floor(rand() * 20)}`,
+    );
   }
   return `${rows.join('\n')}\n`;
 }
@@ -352,13 +354,25 @@ const herbariumRecord = `<?xml version="1.0" encoding="UTF-8"?>
 
 const interview: Array<[string, string]> = [
   ['INT', 'Could you tell us where you were on the night of the flood?'],
-  ['AH', 'We lived on Quay Street then, above my father\'s chandlery. I was nine. I remember the sound more than anything: the wind in the rigging of every boat in the harbour, like an organ.'],
+  [
+    'AH',
+    "We lived on Quay Street then, above my father's chandlery. I was nine. I remember the sound more than anything: the wind in the rigging of every boat in the harbour, like an organ.",
+  ],
   ['INT', 'When did you realise the water was coming in?'],
-  ['AH', 'My mother woke us at about two. There was water under the shop door, and then it was over the counter. We carried the account books upstairs first; my father said the books were the shop.'],
+  [
+    'AH',
+    'My mother woke us at about two. There was water under the shop door, and then it was over the counter. We carried the account books upstairs first; my father said the books were the shop.',
+  ],
   ['INT', 'What happened in the morning?'],
-  ['AH', 'The street was a canal. The lifeboat crew came along in a rowing boat and took the old people from the almshouses. Nobody on our street was lost, but two boats were never found.'],
+  [
+    'AH',
+    'The street was a canal. The lifeboat crew came along in a rowing boat and took the old people from the almshouses. Nobody on our street was lost, but two boats were never found.',
+  ],
   ['INT', 'How did the town remember it afterwards?'],
-  ['AH', 'Every February the church rang the bell at two in the morning, for years. And the new sea wall, of course. My father gave the museum his tide book from that winter.'],
+  [
+    'AH',
+    'Every February the church rang the bell at two in the morning, for years. And the new sea wall, of course. My father gave the museum his tide book from that winter.',
+  ],
 ];
 
 const interviewTei = `<?xml version="1.0" encoding="UTF-8"?>
@@ -446,7 +460,8 @@ async function main(): Promise<void> {
       dates: ['1887'],
       modifiedAt: '2024-03-04T14:02:00Z',
       rights: RIGHTS_PD,
-      description: 'Ink and wash on paper. Contour survey of the lower valley of the River Aske for the harbour works. Master scan (uncompressed TIFF) with a transcription of the legend.',
+      description:
+        'Ink and wash on paper. Contour survey of the lower valley of the River Aske for the harbour works. Master scan (uncompressed TIFF) with a transcription of the legend.',
       subjects: ['maps', 'surveying', 'River Aske'],
       type: 'StillImage',
       language: 'en',
@@ -537,7 +552,8 @@ async function main(): Promise<void> {
       dates: ['c. 1899'],
       modifiedAt: '2024-06-11T13:45:00Z',
       rights: RIGHTS_PD,
-      description: 'Hand-painted mechanical lantern slide in which the moon crosses the sky. A 2009 animated GIF made for the web site shows the movement; the photograph of the slide in its wooden frame is a JPEG.',
+      description:
+        'Hand-painted mechanical lantern slide in which the moon crosses the sky. A 2009 animated GIF made for the web site shows the movement; the photograph of the slide in its wooden frame is a JPEG.',
       subjects: ['magic lanterns', 'optical toys', 'moon'],
       type: 'StillImage',
       language: 'zxx',
@@ -545,15 +561,18 @@ async function main(): Promise<void> {
     },
     {
       'moonrise-animation.gif': gif(240, 180, slide.palette, slide.frames, 40),
-      'slide-photograph.jpg': jpg(paint(480, 360, (x, y) => {
-        const inFrame = x > 40 && x < 440 && y > 30 && y < 330;
-        const wood: Rgb = mix([120, 78, 40], [160, 110, 60], 0.5 + 0.5 * Math.sin(y / 3 + Math.sin(x / 40) * 2));
-        if (!inFrame) return mix([230, 228, 222], [200, 198, 190], y / 360);
-        const v = Math.hypot((x - 240) / 150, (y - 180) / 120);
-        if (v >= 1) return wood;
-        const moon = Math.hypot(x - 300, y - 140);
-        return moon < 26 ? mix([255, 248, 215], [210, 198, 150], moon / 26) : mix([24, 30, 70], [70, 90, 150], 1 - y / 360);
-      }), 85),
+      'slide-photograph.jpg': jpg(
+        paint(480, 360, (x, y) => {
+          const inFrame = x > 40 && x < 440 && y > 30 && y < 330;
+          const wood: Rgb = mix([120, 78, 40], [160, 110, 60], 0.5 + 0.5 * Math.sin(y / 3 + Math.sin(x / 40) * 2));
+          if (!inFrame) return mix([230, 228, 222], [200, 198, 190], y / 360);
+          const v = Math.hypot((x - 240) / 150, (y - 180) / 120);
+          if (v >= 1) return wood;
+          const moon = Math.hypot(x - 300, y - 140);
+          return moon < 26 ? mix([255, 248, 215], [210, 198, 150], moon / 26) : mix([24, 30, 70], [70, 90, 150], 1 - y / 360);
+        }),
+        85,
+      ),
     },
   );
 
@@ -593,7 +612,10 @@ async function main(): Promise<void> {
       'catalogue.pdf': await pdf(
         'Light and Water (1965)',
         [
-          { heading: 'Light and Water', paragraphs: ['Paintings and photographs of the harbour, 1880-1960.', 'Harbourtown City Museum, 2 June - 30 September 1965.'] },
+          {
+            heading: 'Light and Water',
+            paragraphs: ['Paintings and photographs of the harbour, 1880-1960.', 'Harbourtown City Museum, 2 June - 30 September 1965.'],
+          },
           {
             heading: 'Foreword',
             paragraphs: [

@@ -61,7 +61,10 @@ export function ingestReport(r: ReportInput): { xml: string; accepted: boolean }
     e.ele(PREMIS, 'eventDetail').txt(EVENTS[stage].detail);
     const outcome = e.ele(PREMIS, 'eventOutcomeInformation');
     outcome.ele(PREMIS, 'eventOutcome').txt(reasons.length ? 'failure' : 'success');
-    outcome.ele(PREMIS, 'eventOutcomeDetail').ele(PREMIS, 'eventOutcomeDetailNote').txt(reasons.length ? reasons.join('\n') : passed);
+    outcome
+      .ele(PREMIS, 'eventOutcomeDetail')
+      .ele(PREMIS, 'eventOutcomeDetailNote')
+      .txt(reasons.length ? reasons.join('\n') : passed);
     identifier(e, 'linkingAgentIdentifier', 'preservation-agent-id', SERVICE_AGENT);
     identifier(e, 'linkingObjectIdentifier', 'preservation-transfer-id', r.transferId);
   };

@@ -17,7 +17,9 @@ function fail(message: string): never {
 
 let values: { port?: string; 'data-dir'?: string; transfer?: string; 's3-path-style'?: boolean };
 try {
-  ({ values } = parseArgs({ options: { port: { type: 'string' }, 'data-dir': { type: 'string' }, transfer: { type: 'string' }, 's3-path-style': { type: 'boolean' } } }));
+  ({ values } = parseArgs({
+    options: { port: { type: 'string' }, 'data-dir': { type: 'string' }, transfer: { type: 'string' }, 's3-path-style': { type: 'boolean' } },
+  }));
 } catch (e) {
   fail((e as Error).message);
 }
@@ -50,7 +52,10 @@ if (!options.success) {
 }
 
 const { transfer, ...rest } = options.data;
-startReferenceService({ ...rest, transfer: transfer === undefined ? undefined : openStorage(transfer, { forcePathStyle: values['s3-path-style'] ?? false }) }).then(
+startReferenceService({
+  ...rest,
+  transfer: transfer === undefined ? undefined : openStorage(transfer, { forcePathStyle: values['s3-path-style'] ?? false }),
+}).then(
   (service) => {
     const stop = () => void service.close().then(() => process.exit(0));
     process.once('SIGTERM', stop);

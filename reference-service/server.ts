@@ -85,7 +85,9 @@ async function serveDataFolder(opts: ReferenceServiceOptions, release: () => voi
   // Validation runs one SIP at a time behind the scanner, so a big SIP never delays receipt.
   let validations: Promise<void> = Promise.resolve();
   const enqueue = (sipId: string) => {
-    validations = validations.then(() => validate(sipId)).catch((e: unknown) => console.error(`reference service: validating ${sipId}: ${(e as Error).message}`));
+    validations = validations
+      .then(() => validate(sipId))
+      .catch((e: unknown) => console.error(`reference service: validating ${sipId}: ${(e as Error).message}`));
   };
 
   /** Takes each complete transfer once; a repeat of a known SIP id is not a new submission. */
@@ -111,7 +113,15 @@ async function serveDataFolder(opts: ReferenceServiceOptions, release: () => voi
         fs.rmSync(incoming, { force: true });
       } else {
         fs.renameSync(incoming, path.join(receivedDir, name));
-        state.put({ sipId, sha256, count: 1, transfers: 1, firstReceivedAt: receivedAt, pending: { transferId, receivedAt, status: 'received' }, decisions: [] });
+        state.put({
+          sipId,
+          sha256,
+          count: 1,
+          transfers: 1,
+          firstReceivedAt: receivedAt,
+          pending: { transferId, receivedAt, status: 'received' },
+          decisions: [],
+        });
         enqueue(sipId);
       }
       await transfer.remove(name);

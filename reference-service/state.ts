@@ -68,7 +68,8 @@ export class ServiceState {
     this.file = path.join(dataDir, 'state.json');
     if (!fs.existsSync(this.file)) return;
     const saved = z.object({ submissions: z.array(z.union([submissionSchema, firstReleaseSchema])) }).safeParse(JSON.parse(fs.readFileSync(this.file, 'utf8')));
-    if (!saved.success) throw new Error(`${this.file} is not the reference service's state: ${saved.error.issues[0]?.message} at ${saved.error.issues[0]?.path.join('.')}`);
+    if (!saved.success)
+      throw new Error(`${this.file} is not the reference service's state: ${saved.error.issues[0]?.message} at ${saved.error.issues[0]?.path.join('.')}`);
     for (const s of saved.data.submissions) this.submissions.set(s.sipId, s);
   }
 

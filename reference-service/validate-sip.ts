@@ -40,7 +40,10 @@ async function readMembers(tarPath: string): Promise<{ tops: Set<string>; member
   const ex = extract();
   ex.on('entry', (header, stream, next) => {
     // `tar -C bag .` writes a leading "./" entry: it is no top-level folder of its own.
-    const [top, ...rest] = header.name.replace(/^\.(\/|$)/, '').replace(/\/$/, '').split('/');
+    const [top, ...rest] = header.name
+      .replace(/^\.(\/|$)/, '')
+      .replace(/\/$/, '')
+      .split('/');
     if (top) tops.add(top);
     if (header.type !== 'file' || rest.length === 0) {
       stream.resume();
@@ -216,7 +219,8 @@ function checkFormats(mets: MetsSummary, members: Map<string, Member>, metsPath:
     // PREMIS formatName is free text ('JPEG'); only a MIME-type-like one is judged beside METS MIMETYPE.
     const formats = [...new Set([file.mimeType, ...file.formatNames.filter((n) => /^[a-z]+\/[\w.+-]+/i.test(n))].filter(Boolean))];
     if (formats.length === 0) reasons.push(`file ${name}: no format given (METS MIMETYPE or PREMIS formatName)`);
-    for (const f of formats) if (!accepted.includes(f.split(';')[0].trim().toLowerCase())) reasons.push(`file ${name}: format ${f} is not on the accepted list`);
+    for (const f of formats)
+      if (!accepted.includes(f.split(';')[0].trim().toLowerCase())) reasons.push(`file ${name}: format ${f} is not on the accepted list`);
   }
   return reasons;
 }

@@ -78,7 +78,9 @@ const program = new Command('custody')
 
 program
   .command('enqueue')
-  .description('start one preservation workflow per object in the source (skips objects already preserved and unchanged); with no --ids, every object of the source')
+  .description(
+    'start one preservation workflow per object in the source (skips objects already preserved and unchanged); with no --ids, every object of the source',
+  )
   .option('--limit <n>', 'start at most N workflows', positiveInt)
   .option('--ids <ids>', 'only these object ids (comma-separated, repeatable)', idList('--ids'))
   .option('--since <date>', `only objects modified at or after this date (${DATE_FORMS})`, date)
@@ -92,7 +94,10 @@ program
         const refused = outcomes.filter((o) => o.action === 'refused').length;
         // Like the other bulk commands: every object is acted on, and the exit says some were refused.
         const exitRefused = () => {
-          if (refused) throw new UserError(`${refused} source entr${refused === 1 ? 'y' : 'ies'} refused (see above): rename ${refused === 1 ? 'it' : 'them'} in the source`);
+          if (refused)
+            throw new UserError(
+              `${refused} source entr${refused === 1 ? 'y' : 'ies'} refused (see above): rename ${refused === 1 ? 'it' : 'them'} in the source`,
+            );
         };
         if (opts.json) {
           console.log(JSON.stringify(outcomes, null, 2));
@@ -125,7 +130,9 @@ async function connectIfReachable(config: Config): Promise<{ ctx?: Awaited<Retur
 
 program
   .command('status [ids...]')
-  .description('counts per stage and the objects waiting for an operator; with ids, each object\'s timeline (reads the ledger; live details from Temporal when it is reachable)')
+  .description(
+    "counts per stage and the objects waiting for an operator; with ids, each object's timeline (reads the ledger; live details from Temporal when it is reachable)",
+  )
   .option('--json', 'print JSON')
   .action(async (ids: string[], opts: { json?: boolean }) => {
     assertObjectIds(ids);
@@ -161,7 +168,11 @@ function sayWrapped(line: string): void {
  * done; then prints the plan (--dry-run) or carries it out, one line (or, with --json, one
  * object) per object. Exits non-zero if any object was refused.
  */
-async function actOnEach(ids: string[], plan: (id: string) => Promise<Plan>, opts: { dryRun?: boolean; progress?: boolean; json?: boolean } = {}): Promise<void> {
+async function actOnEach(
+  ids: string[],
+  plan: (id: string) => Promise<Plan>,
+  opts: { dryRun?: boolean; progress?: boolean; json?: boolean } = {},
+): Promise<void> {
   const plans: Plan[] = [];
   for (const id of ids) plans.push(await plan(id));
   const unknown = plans.filter((p) => p.unknown);
@@ -169,14 +180,23 @@ async function actOnEach(ids: string[], plan: (id: string) => Promise<Plan>, opt
   if (opts.dryRun) {
     const refusedCount = plans.filter((p) => !p.ok).length;
     if (opts.json) {
-      console.log(JSON.stringify(plans.map((p): OperatorOutcome & { dryRun: true } => ({ objectId: p.objectId, ok: p.ok, message: p.verdict, dryRun: true })), null, 2));
+      console.log(
+        JSON.stringify(
+          plans.map((p): OperatorOutcome & { dryRun: true } => ({ objectId: p.objectId, ok: p.ok, message: p.verdict, dryRun: true })),
+          null,
+          2,
+        ),
+      );
       return;
     }
     plans.forEach((p) => say(`${p.objectId}: ${p.ok ? p.verdict : `refused: ${p.verdict}`}`));
     say(`${plans.length} object(s), ${refusedCount} would be refused; nothing changed (--dry-run)`);
     return;
   }
-  const bar = opts.progress && !opts.json && plans.length > 1 && process.stdout.isTTY ? new SingleBar({ format: '{bar} {value}/{total}' }, Presets.shades_classic) : undefined;
+  const bar =
+    opts.progress && !opts.json && plans.length > 1 && process.stdout.isTTY
+      ? new SingleBar({ format: '{bar} {value}/{total}' }, Presets.shades_classic)
+      : undefined;
   bar?.start(plans.length, 0);
   const outcomes: OperatorOutcome[] = [];
   for (const p of plans) {
@@ -197,7 +217,10 @@ async function actOnEach(ids: string[], plan: (id: string) => Promise<Plan>, opt
  * Operator commands act on objects the ledger knows: a missing ledger is refused (before Temporal
  * is asked), not created. Only `freeze --not-yet-enqueued` needs the source.
  */
-async function withOperatorDeps<T>(fn: (deps: { client: Client; config: Config; ledger: Ledger; source?: ObjectSource }) => Promise<T>, needs: { source?: boolean } = {}): Promise<T> {
+async function withOperatorDeps<T>(
+  fn: (deps: { client: Client; config: Config; ledger: Ledger; source?: ObjectSource }) => Promise<T>,
+  needs: { source?: boolean } = {},
+): Promise<T> {
   const config = loadConfig();
   const ledger = await openExistingLedger(config.databaseUrl);
   try {
@@ -218,7 +241,7 @@ program
   .requiredOption('--reason <text>', 'why: shown in status and the Web UI', nonBlank('--reason'))
   .option('--not-yet-enqueued', 'the ids may be objects the source has that custody has not seen yet')
   .option('--dry-run', 'print what would be done to each object, change nothing')
-  .option('--json', 'print each object\'s outcome as JSON')
+  .option('--json', "print each object's outcome as JSON")
   .action(async (ids: string[], opts: { reason: string; notYetEnqueued?: boolean; dryRun?: boolean; json?: boolean }) => {
     assertObjectIds(ids);
     await withOperatorDeps((deps) => actOnEach(ids, (id) => planFreeze(deps, id, opts.reason, operatorName(), opts), opts), { source: opts.notYetEnqueued });
@@ -228,7 +251,7 @@ program
   .command('unfreeze <ids...>')
   .description('let frozen objects continue from the stage where they stopped')
   .option('--dry-run', 'print what would be done to each object, change nothing')
-  .option('--json', 'print each object\'s outcome as JSON')
+  .option('--json', "print each object's outcome as JSON")
   .action(async (ids: string[], opts: { dryRun?: boolean; json?: boolean }) => {
     assertObjectIds(ids);
     await withOperatorDeps((deps) => actOnEach(ids, (id) => planUnfreeze(deps, id, operatorName()), opts));
@@ -244,7 +267,7 @@ program
   .option('--force', 'also preserve again an object that is already confirmed (needs --reason)')
   .option('--reason <text>', 'why (recorded in the ledger; required with --force)', nonBlank('--reason'))
   .option('--dry-run', 'print what would be done to each object, or why it would be refused; change nothing')
-  .option('--json', 'print each object\'s outcome as JSON')
+  .option('--json', "print each object's outcome as JSON")
   .action(async (ids: string[], opts: Selector & { force?: boolean; reason?: string; dryRun?: boolean; json?: boolean }) => {
     assertObjectIds(ids);
     if (opts.force && !opts.reason) throw new UserError('--force needs --reason TEXT: a new preservation of a confirmed object is recorded with why');
@@ -252,7 +275,9 @@ program
       const selected = [...new Set([...ids, ...(await select(deps.ledger, opts))])];
       if (selected.length === 0) {
         const given = ids.length || opts.all || opts.rejected || opts.failed || opts.frozenReason !== undefined;
-        throw new UserError(given ? 'nothing to reenqueue: no object matches' : 'nothing to reenqueue: give ids, or --all, --rejected, --failed or --frozen-reason TEXT');
+        throw new UserError(
+          given ? 'nothing to reenqueue: no object matches' : 'nothing to reenqueue: give ids, or --all, --rejected, --failed or --frozen-reason TEXT',
+        );
       }
       await actOnEach(selected, (id) => planReenqueue(deps, id, operatorName(), opts), { dryRun: opts.dryRun, json: opts.json, progress: true });
     });
@@ -271,7 +296,10 @@ program
       await ledger.migrate();
       // A PostgreSQL URL may carry a password: only a SQLite file is named.
       const postgres = /^postgres/i.test(config.databaseUrl);
-      if (opts.json) console.log(JSON.stringify({ upToDate: true, database: postgres ? 'postgresql' : 'sqlite', ...(postgres ? {} : { path: config.databaseUrl }) }, null, 2));
+      if (opts.json)
+        console.log(
+          JSON.stringify({ upToDate: true, database: postgres ? 'postgresql' : 'sqlite', ...(postgres ? {} : { path: config.databaseUrl }) }, null, 2),
+        );
       else console.log(`ledger is up to date (${postgres ? 'PostgreSQL' : `SQLite ${config.databaseUrl}`})`);
     } finally {
       await ledger.close();
@@ -281,7 +309,7 @@ program
 const schedules = program.command('schedules').description('the Temporal Schedules that poll the preservation service');
 schedules
   .command('create')
-  .description('create (or update to the current config) custody\'s schedules')
+  .description("create (or update to the current config) custody's schedules")
   .action(async () => withClient(async ({ client, config }) => (await createSchedules(client, config)).forEach((l) => console.log(l))));
 schedules
   .command('list')
@@ -295,7 +323,11 @@ schedules
       else formatSchedules(rows).forEach((l) => console.log(l));
     }),
   );
-for (const [name, verb] of [['pause', 'paused'], ['unpause', 'unpaused'], ['trigger', 'triggered']] as const) {
+for (const [name, verb] of [
+  ['pause', 'paused'],
+  ['unpause', 'unpaused'],
+  ['trigger', 'triggered'],
+] as const) {
   schedules
     .command(`${name} <scheduleId>`)
     .description(`${name} a schedule`)
@@ -332,7 +364,13 @@ program
 /** Commander's usage errors as custody's other errors: one line, naming the bad word and where help is. */
 function oneLineUsageErrors(cmd: Command, path: string): void {
   cmd.configureOutput({
-    outputError: (message, write) => write(`custody: ${message.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see \`${path} --help\`)\n`),
+    outputError: (message, write) =>
+      write(
+        `custody: ${message
+          .replace(/^error: /, '')
+          .trim()
+          .replace(/\s*\n\s*/g, ' ')} (see \`${path} --help\`)\n`,
+      ),
   });
   for (const sub of cmd.commands) oneLineUsageErrors(sub, `${path} ${sub.name()}`);
 }

@@ -67,7 +67,10 @@ async function main() {
   console.log(`enqueued ${started} object(s); ${outcomes.length - started} already preserved or running`);
   const ids = outcomes.map((o) => o.objectId);
 
-  const bar = new SingleBar({ format: 'preserving |{bar}| {value}/{total} settled  {stages}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: 'preserving |{bar}| {value}/{total} settled  {stages}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 },
+    Presets.shades_classic,
+  );
   bar.start(ids.length, 0, { stages: '' });
   for (;;) {
     const rows = await parts.ledger.listObjects({ ids });
@@ -91,7 +94,9 @@ async function main() {
     await children.exit(asExpected ? 0 : 1);
   }
   // The worker keeps the process alive; Ctrl-C (SIGINT) or SIGTERM stops everything.
-  console.log(`\nWeb UI (objects only; the README's Web UI guide has more filters): ${workflowListUrl(config)}\nThe server, the UI and the worker keep running; Ctrl-C stops them.`);
+  console.log(
+    `\nWeb UI (objects only; the README's Web UI guide has more filters): ${workflowListUrl(config)}\nThe server, the UI and the worker keep running; Ctrl-C stops them.`,
+  );
 }
 
 main().catch((e: unknown) => {

@@ -24,10 +24,7 @@ export type EnqueueOutcome =
   /** A source entry that cannot be an object: its name breaks the id rule, so nothing is started or recorded. */
   | { objectId: string; action: 'refused'; reason: string };
 
-export async function enqueue(
-  deps: { client: Client; config: Config; ledger: Ledger; source: ObjectSource },
-  opts: EnqueueOptions,
-): Promise<EnqueueOutcome[]> {
+export async function enqueue(deps: { client: Client; config: Config; ledger: Ledger; source: ObjectSource }, opts: EnqueueOptions): Promise<EnqueueOutcome[]> {
   const { client, config, ledger, source } = deps;
   // An empty list is a mistake (`--ids ""`), not "every object": no ids given is undefined.
   if (opts.ids) {
@@ -39,7 +36,8 @@ export async function enqueue(
   if (opts.ids) {
     const known = new Set(listed.map((o) => o.id));
     const unknown = opts.ids.filter((id) => !known.has(id));
-    if (unknown.length) throw new UserError(`unknown object id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: not in the source ${config.storage.source}`);
+    if (unknown.length)
+      throw new UserError(`unknown object id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: not in the source ${config.storage.source}`);
     const wanted = new Set(opts.ids);
     candidates = listed.filter((o) => wanted.has(o.id));
   }
@@ -64,7 +62,11 @@ export async function enqueue(
     }
     const row = await ledger.getObject(objectId);
     if (row?.frozen) {
-      outcomes.push({ objectId, action: 'skipped', reason: `frozen by ${row.frozenBy ?? 'an operator'}: ${row.frozenReason ?? ''} (custody unfreeze ${objectId})` });
+      outcomes.push({
+        objectId,
+        action: 'skipped',
+        reason: `frozen by ${row.frozenBy ?? 'an operator'}: ${row.frozenReason ?? ''} (custody unfreeze ${objectId})`,
+      });
       continue;
     }
     if (row?.preservedModifiedAt && modifiedAt && Date.parse(modifiedAt) <= Date.parse(row.preservedModifiedAt)) {
@@ -103,7 +105,9 @@ export async function startPreservation(
       ],
       // The Web UI's User Metadata: which object this is, without reading the workflow's input.
       staticSummary: `preserve ${o.objectId}${title && title !== o.objectId ? `: ${title.replace(/\s+/g, ' ')}` : ''}`,
-      staticDetails: [`object id: ${o.objectId}`, `title: ${title ?? '(not known yet)'}`, `source: ${config.storage.source}`, `started by: ${o.reason}`].join('\n'),
+      staticDetails: [`object id: ${o.objectId}`, `title: ${title ?? '(not known yet)'}`, `source: ${config.storage.source}`, `started by: ${o.reason}`].join(
+        '\n',
+      ),
     });
     if (o.modifiedAt) await ledger.upsertObject({ id: o.objectId, title: o.title ?? o.objectId, sourceModifiedAt: o.modifiedAt });
     return { objectId: o.objectId, action: 'started', workflowId, runId: handle.firstExecutionRunId };

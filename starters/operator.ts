@@ -97,8 +97,14 @@ export async function planFreeze(deps: Deps, objectId: string, reason: string, b
   });
   const row = await ledger.getObject(objectId);
   if (!row) {
-    if (!opts.notYetEnqueued) return refused(objectId, `unknown object id ${objectId}: not in custody's ledger (to freeze an object the source has but custody has not seen yet: --not-yet-enqueued)`, true);
-    if (!(await sourceHas(deps.source, objectId))) return refused(objectId, `unknown object id ${objectId}: not in the source ${deps.config.storage.source}`, true);
+    if (!opts.notYetEnqueued)
+      return refused(
+        objectId,
+        `unknown object id ${objectId}: not in custody's ledger (to freeze an object the source has but custody has not seen yet: --not-yet-enqueued)`,
+        true,
+      );
+    if (!(await sourceHas(deps.source, objectId)))
+      return refused(objectId, `unknown object id ${objectId}: not in the source ${deps.config.storage.source}`, true);
     return inLedger('recorded frozen in the ledger before enqueue; enqueue will skip it');
   }
   const run = await runOf(client, objectId, row);
@@ -159,7 +165,11 @@ function lastAccepted(packages: PackageRow[]): PackageRow | undefined {
 }
 
 /** Records who started a new attempt and why, in the object's timeline. */
-async function recordReenqueue(ledger: Ledger, objectId: string, detail: { by: string; attempt: number; reason?: string; forced?: boolean; previousSipId?: string }): Promise<void> {
+async function recordReenqueue(
+  ledger: Ledger,
+  objectId: string,
+  detail: { by: string; attempt: number; reason?: string; forced?: boolean; previousSipId?: string },
+): Promise<void> {
   const at = new Date().toISOString();
   await ledger.recordEvent({ key: `cli:reenqueued:${objectId}:${detail.attempt}:${at}`, objectId, kind: 'reenqueued', detail, at });
 }
@@ -239,7 +249,8 @@ export interface Selector {
 
 /** The objects a selector picks from the ledger. An empty selector picks nothing: "everything" is `all`. */
 export async function select(ledger: Ledger, s: Selector): Promise<string[]> {
-  if (s.frozenReason !== undefined && !s.frozenReason.trim()) throw new UserError('--frozen-reason must not be empty (use --all for every object waiting for an operator)');
+  if (s.frozenReason !== undefined && !s.frozenReason.trim())
+    throw new UserError('--frozen-reason must not be empty (use --all for every object waiting for an operator)');
   const rows = await ledger.listObjects();
   return rows
     .filter(

@@ -22,7 +22,9 @@ export function outcomeTable(rows: ObjectRow[], expected: Record<string, string>
   for (const r of rows) {
     const ok = expected[r.id] === undefined || expected[r.id] === r.state;
     asExpected &&= ok;
-    lines.push(`${printable(r.id).padEnd(10)} ${r.state.padEnd(10)} ${printable(r.lastSipId ?? '-').padEnd(26)} ${workflowsUrl}/${encodeURIComponent(preserveWorkflowId(r.id))}`);
+    lines.push(
+      `${printable(r.id).padEnd(10)} ${r.state.padEnd(10)} ${printable(r.lastSipId ?? '-').padEnd(26)} ${workflowsUrl}/${encodeURIComponent(preserveWorkflowId(r.id))}`,
+    );
     if (r.state !== 'confirmed' || r.frozen) lines.push(`${INDENT} reason: ${printable(outcomeReason(r) ?? '(none recorded in the ledger)')}`);
     if (!ok) lines.push(`${INDENT} UNEXPECTED: expected ${expected[r.id]}`);
   }

@@ -116,7 +116,13 @@ describe('custody CLI', function () {
   });
 
   it('refuses an empty or blank selector, naming the option, instead of taking every object', async () => {
-    for (const args of [['enqueue', '--ids', ''], ['enqueue', '--ids', ' , '], ['reenqueue', '--frozen-reason', ''], ['reenqueue', '--frozen-reason', '  '], ['freeze', 'mus-0001', '--reason', ' ']]) {
+    for (const args of [
+      ['enqueue', '--ids', ''],
+      ['enqueue', '--ids', ' , '],
+      ['reenqueue', '--frozen-reason', ''],
+      ['reenqueue', '--frozen-reason', '  '],
+      ['freeze', 'mus-0001', '--reason', ' '],
+    ]) {
       const { code, stderr } = await custody(args, { TEMPORAL_ADDRESS: '127.0.0.1:1' });
       assert.notEqual(code, 0, args.join(' '));
       assert.match(stderr, new RegExp(`${args.find((a) => a.startsWith('--'))}.*(empty|empty object id)`), args.join(' '));
@@ -159,10 +165,22 @@ describe('custody CLI', function () {
       sys = await startCustodySystem({
         objects: ['mus-0004'],
         // Submission retries for as long as a test keeps the service down, so `status` can watch it retry.
-        config: { verdict: { pollAfter: '1s', deadline: '14d' }, retry: { submit: { initialInterval: '500ms', backoffCoefficient: 1, maximumInterval: '500ms', maximumAttempts: 10_000, nonRetryableErrorTypes: [] } } },
+        config: {
+          verdict: { pollAfter: '1s', deadline: '14d' },
+          retry: { submit: { initialInterval: '500ms', backoffCoefficient: 1, maximumInterval: '500ms', maximumAttempts: 10_000, nonRetryableErrorTypes: [] } },
+        },
       });
       const configFile = path.join(sys.root, 'custody.json');
-      fs.writeFileSync(configFile, JSON.stringify({ dataDir: sys.config.dataDir, storage: sys.config.storage, databaseUrl: sys.config.databaseUrl, service: sys.config.service, verdict: sys.config.verdict }));
+      fs.writeFileSync(
+        configFile,
+        JSON.stringify({
+          dataDir: sys.config.dataDir,
+          storage: sys.config.storage,
+          databaseUrl: sys.config.databaseUrl,
+          service: sys.config.service,
+          verdict: sys.config.verdict,
+        }),
+      );
       env = { CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace };
     });
     after(async () => sys?.close());
@@ -197,7 +215,10 @@ describe('custody CLI', function () {
       const status = await custody(['status'], env);
       assert.match(status.stdout, /mus-0004\s+frozen \(confirmed\)\s+donor asked to wait\s+\[by \S+@\S+\]/);
       const dry = await custody(['reenqueue', '--frozen-reason', 'donor', '--dry-run'], env);
-      assert.match(dry.stdout, /mus-0004: refused: mus-0004 is confirmed \(SIP mus-0004\.a1\.\w+, [\d-]+T[\d:.]+Z\); use --force --reason TEXT to preserve it again\n1 object\(s\), 1 would be refused; nothing changed \(--dry-run\)/);
+      assert.match(
+        dry.stdout,
+        /mus-0004: refused: mus-0004 is confirmed \(SIP mus-0004\.a1\.\w+, [\d-]+T[\d:.]+Z\); use --force --reason TEXT to preserve it again\n1 object\(s\), 1 would be refused; nothing changed \(--dry-run\)/,
+      );
       assert.equal((await sys.ledger.getObject('mus-0004'))?.frozen, true);
       const none = await custody(['reenqueue', '--rejected'], env);
       assert.equal(none.code, 1);
@@ -226,20 +247,32 @@ describe('custody CLI', function () {
         const timelines = await Promise.all(objects.map((o) => sys.ledger.timeline(o.id)));
         const packages = await Promise.all(objects.map((o) => sys.ledger.packagesOf(o.id)));
         const runs = [];
-        for await (const wf of sys.client.workflow.list({ query: 'WorkflowId STARTS_WITH "preserve:"' })) runs.push(`${wf.workflowId} ${wf.runId} ${wf.status.name}`);
+        for await (const wf of sys.client.workflow.list({ query: 'WorkflowId STARTS_WITH "preserve:"' }))
+          runs.push(`${wf.workflowId} ${wf.runId} ${wf.status.name}`);
         return { objects, timelines, packages, runs: runs.sort() };
       };
       const before = await snapshot();
       const dry = await custody(['reenqueue', 'mus-0004', 'mus-0001', '--dry-run'], env);
       assert.equal(dry.code, 0, dry.stderr);
       assert.deepEqual(await snapshot(), before, 'ledger and Temporal unchanged by the dry run');
-      const verdicts = new Map(dry.stdout.trim().split('\n').slice(0, -1).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const));
+      const verdicts = new Map(
+        dry.stdout
+          .trim()
+          .split('\n')
+          .slice(0, -1)
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const),
+      );
       assert.match(verdicts.get('mus-0004') ?? '', /^refused: mus-0004 is confirmed/);
       assert.equal(verdicts.get('mus-0001'), 'would start again as attempt 1 (unfrozen first)');
 
       const real = await custody(['reenqueue', 'mus-0004', 'mus-0001'], env);
       assert.equal(real.code, 1, 'one of two refused');
-      const done = new Map(real.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const));
+      const done = new Map(
+        real.stdout
+          .trim()
+          .split('\n')
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const),
+      );
       assert.equal(done.get('mus-0004'), (verdicts.get('mus-0004') ?? '').replace(/^refused: /, ''), 'refused as the dry run said');
       assert.equal(done.get('mus-0001'), 'started again as attempt 1');
       assert.equal((await sys.client.workflow.getHandle(preserveWorkflowId('mus-0001')).result()).stage, 'confirmed');
@@ -251,7 +284,10 @@ describe('custody CLI', function () {
       assert.match(noReason.stderr, /--force needs --reason TEXT/);
       const refused = await custody(['reenqueue', 'mus-0004'], env);
       assert.equal(refused.code, 1);
-      assert.match(refused.stdout, /mus-0004: mus-0004 is confirmed \(SIP mus-0004\.a1\.\w+, [\d-]+T[\d:.]+Z\); use --force --reason TEXT to preserve it again/);
+      assert.match(
+        refused.stdout,
+        /mus-0004: mus-0004 is confirmed \(SIP mus-0004\.a1\.\w+, [\d-]+T[\d:.]+Z\); use --force --reason TEXT to preserve it again/,
+      );
       const first = (await sys.ledger.packagesOf('mus-0004')).map((p) => [p.sipId, p.attempt, p.verdict]);
       assert.equal(first.length, 1);
       const forced = await custody(['reenqueue', 'mus-0004', '--force', '--reason', 'new master scan'], env);
@@ -265,13 +301,20 @@ describe('custody CLI', function () {
       assert.deepEqual(packages[1].slice(1), [2, 'accepted']);
       const status = await custody(['status', 'mus-0004'], env);
       assert.match(status.stdout, /reenqueued {2}attempt 2 by \S+@\S+: new master scan/);
-      const json = JSON.parse((await custody(['status', 'mus-0004', '--json'], env)).stdout) as Array<{ timeline: Array<{ kind: string; detail: Record<string, unknown> }> }>;
+      const json = JSON.parse((await custody(['status', 'mus-0004', '--json'], env)).stdout) as Array<{
+        timeline: Array<{ kind: string; detail: Record<string, unknown> }>;
+      }>;
       const event = json[0].timeline.find((e) => e.kind === 'reenqueued');
       assert.deepEqual({ ...event?.detail, by: 'x' }, { by: 'x', attempt: 2, reason: 'new master scan', forced: true, previousSipId: first[0][0] });
     });
 
     it('validates object ids with one rule and refuses ids the ledger does not know, creating nothing', async () => {
-      for (const args of [['freeze', 'nope', '--reason', 'x'], ['unfreeze', 'nope'], ['reenqueue', 'nope'], ['status', 'nope']]) {
+      for (const args of [
+        ['freeze', 'nope', '--reason', 'x'],
+        ['unfreeze', 'nope'],
+        ['reenqueue', 'nope'],
+        ['status', 'nope'],
+      ]) {
         const { code, stderr } = await custody(args, env);
         assert.equal(code, 1, args.join(' '));
         assert.equal(stderr.trim().split('\n').length, 1, stderr);
@@ -282,7 +325,13 @@ describe('custody CLI', function () {
       assert.equal(notInSource.code, 1);
       assert.equal(notInSource.stderr.trim(), `custody: unknown object id nope: not in the source ${sys.sourceDir}`);
       assert.equal(await sys.ledger.getObject('nope'), undefined);
-      for (const args of [['reenqueue', '../../etc'], ['freeze', '../../etc', '--reason', 'x'], ['unfreeze', '../../etc'], ['status', '../../etc'], ['enqueue', '--ids', '../../etc']]) {
+      for (const args of [
+        ['reenqueue', '../../etc'],
+        ['freeze', '../../etc', '--reason', 'x'],
+        ['unfreeze', '../../etc'],
+        ['status', '../../etc'],
+        ['enqueue', '--ids', '../../etc'],
+      ]) {
         const { code, stderr } = await custody(args, env);
         assert.equal(code, 1, args.join(' '));
         assert.match(stderr, /^custody: invalid object id "\.\.\/\.\.\/etc": may contain only letters, digits/, args.join(' '));
@@ -318,7 +367,9 @@ describe('custody CLI', function () {
         assert.equal(text.code, 0, text.stderr);
         assert.match(text.stdout, /retrying submitSip: attempt \d+, (next attempt at \d{4}-\d\d-\d\dT\S+Z|running now)/);
         assert.match(text.stdout, /last error \(\d{4}-[^)]+\):\s+preservation service at\s+\S+\s+did not answer/);
-        const json = JSON.parse((await custody(['status', 'mus-0010', '--json'], env)).stdout) as Array<{ retrying: Array<{ activity: string; attempt: number; lastError: string }> }>;
+        const json = JSON.parse((await custody(['status', 'mus-0010', '--json'], env)).stdout) as Array<{
+          retrying: Array<{ activity: string; attempt: number; lastError: string }>;
+        }>;
         assert.equal(json[0].retrying[0].activity, 'submitSip');
         assert.ok(json[0].retrying[0].attempt >= 2);
         assert.match(json[0].retrying[0].lastError, /did not answer/);
@@ -371,9 +422,15 @@ describe('custody CLI', function () {
       const reason = `${'donor asked to wait for the rights review of the whole series; '.repeat(3)}end`;
       const frozen = await custody(['freeze', 'mus-0004', '--reason', reason, '--json'], env);
       assert.equal(frozen.code, 0, frozen.stderr);
-      assert.deepEqual(JSON.parse(frozen.stdout), [{ objectId: 'mus-0004', ok: true, message: 'not running: recorded frozen in the ledger; enqueue will skip it' }]);
+      assert.deepEqual(JSON.parse(frozen.stdout), [
+        { objectId: 'mus-0004', ok: true, message: 'not running: recorded frozen in the ledger; enqueue will skip it' },
+      ]);
 
-      const fitsIn80 = (out: string) => out.trimEnd().split('\n').forEach((l) => assert.ok([...l].length <= 80, `${[...l].length} columns: ${l}`));
+      const fitsIn80 = (out: string) =>
+        out
+          .trimEnd()
+          .split('\n')
+          .forEach((l) => assert.ok([...l].length <= 80, `${[...l].length} columns: ${l}`));
       const summary = await custody(['status'], env);
       fitsIn80(summary.stdout);
       assert.match(summary.stdout, /^ {2}mus-0004 +frozen \(confirmed\) +donor asked to wait for the rights review[^\n]*…$/m);
@@ -385,12 +442,17 @@ describe('custody CLI', function () {
       assert.ok(unwrapped(one.stdout).includes(`  state: confirmed (frozen: ${reason}, by `), 'status ID wraps the reason, losing nothing');
       const skipped = await custody(['enqueue', '--ids', 'mus-0004'], env);
       fitsIn80(skipped.stdout);
-      assert.ok(unwrapped(skipped.stdout).includes(`mus-0004: skipped, frozen by ${os.userInfo().username}@${os.hostname()}: ${reason} (custody unfreeze mus-0004)`), skipped.stdout);
+      assert.ok(
+        unwrapped(skipped.stdout).includes(`mus-0004: skipped, frozen by ${os.userInfo().username}@${os.hostname()}: ${reason} (custody unfreeze mus-0004)`),
+        skipped.stdout,
+      );
       const skippedJson = JSON.parse((await custody(['enqueue', '--ids', 'mus-0004', '--json'], env)).stdout) as Array<{ reason: string }>;
       assert.ok(skippedJson[0].reason.includes(reason), 'enqueue --json keeps the whole reason');
 
       const dry = await custody(['unfreeze', 'mus-0004', '--dry-run', '--json'], env);
-      assert.deepEqual(JSON.parse(dry.stdout), [{ objectId: 'mus-0004', ok: true, message: 'would be unfrozen in the ledger (not running); enqueue would take it', dryRun: true }]);
+      assert.deepEqual(JSON.parse(dry.stdout), [
+        { objectId: 'mus-0004', ok: true, message: 'would be unfrozen in the ledger (not running); enqueue would take it', dryRun: true },
+      ]);
       const unfrozen = await custody(['unfreeze', 'mus-0004', '--json'], env);
       assert.equal(unfrozen.code, 0, unfrozen.stderr);
       assert.deepEqual(JSON.parse(unfrozen.stdout), [{ objectId: 'mus-0004', ok: true, message: 'not running: unfrozen in the ledger; enqueue will take it' }]);
@@ -424,13 +486,19 @@ describe('custody CLI', function () {
       const list = (await custody(['schedules', 'list'], env)).stdout;
       assert.match(list, /^SCHEDULE +STATE +NEXT RUN +NOTE\nsync-processed-sips +paused +(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|-) +via custody schedules pause\n$/);
       const json = JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<Record<string, unknown>>;
-      assert.deepEqual(json.map((r) => ({ ...r, next: undefined, recent: undefined })), [{ id: 'sync-processed-sips', paused: true, note: 'via custody schedules pause', next: undefined, recent: undefined }]);
+      assert.deepEqual(
+        json.map((r) => ({ ...r, next: undefined, recent: undefined })),
+        [{ id: 'sync-processed-sips', paused: true, note: 'via custody schedules pause', next: undefined, recent: undefined }],
+      );
       assert.equal(typeof json[0].recent, 'number');
       const long = 'paused while the preservation service moves to its new data centre, back on Monday';
       await custody(['schedules', 'pause', 'sync-processed-sips', '--note', long], env);
       const longList = (await custody(['schedules', 'list'], env)).stdout;
       assert.match(longList, /^sync-processed-sips +paused .*…$/m);
-      longList.trimEnd().split('\n').forEach((l) => assert.ok([...l].length <= 80, l));
+      longList
+        .trimEnd()
+        .split('\n')
+        .forEach((l) => assert.ok([...l].length <= 80, l));
       assert.equal((JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<{ note: string }>)[0].note, long);
       assert.match((await custody(['schedules', 'trigger', 'sync-processed-sips'], env)).stdout, /triggered/);
       const missing = await custody(['schedules', 'pause', 'nope'], env);

@@ -54,10 +54,7 @@ describe('configuration', () => {
     assert.throws(
       () => loadConfig({ CUSTODY_SERVICE_URL: 'not a url', CUSTODY_VERDICT_POLL_AFTER: 'soon' }),
       (e: unknown) =>
-        e instanceof ConfigError &&
-        /service\.url/.test(e.message) &&
-        /verdict\.pollAfter .*duration/.test(e.message) &&
-        /CUSTODY_SERVICE_URL/.test(e.message),
+        e instanceof ConfigError && /service\.url/.test(e.message) && /verdict\.pollAfter .*duration/.test(e.message) && /CUSTODY_SERVICE_URL/.test(e.message),
     );
   });
 
@@ -81,7 +78,9 @@ describe('configuration', () => {
   });
 
   it('names each null or list given for a section or a value: one line each, with the value and what is expected', () => {
-    const file = configFile(JSON.stringify({ storage: null, retry: [], guards: { maxFiles: null }, sip: { algorithms: ['sha1'] }, worker: { slots: { io: '4' } } }));
+    const file = configFile(
+      JSON.stringify({ storage: null, retry: [], guards: { maxFiles: null }, sip: { algorithms: ['sha1'] }, worker: { slots: { io: '4' } } }),
+    );
     assert.deepEqual(configErrorOf({ CUSTODY_CONFIG: file }).split('\n'), [
       `invalid config value storage = null (from ${file}): expected object`,
       `invalid config value sip.algorithms[0] = "sha1" (from ${file}): expected one of "md5"|"sha256"|"sha512"`,
@@ -119,7 +118,12 @@ describe('configuration', () => {
         env: { ...process.env, CUSTODY_CONFIG: configFile(text), CUSTODY_DEBUG: '' },
       });
       assert.equal(top.status, 1, top.stderr);
-      assert.match(top.stderr, new RegExp(`^custody: invalid config file .*custody\\.json \\(CUSTODY_CONFIG\\): ${text.replace(/[[\]]/g, '\\$&')} given, expected a JSON object of settings`));
+      assert.match(
+        top.stderr,
+        new RegExp(
+          `^custody: invalid config file .*custody\\.json \\(CUSTODY_CONFIG\\): ${text.replace(/[[\]]/g, '\\$&')} given, expected a JSON object of settings`,
+        ),
+      );
       assert.equal(top.stderr.trimEnd().split('\n').length, 1, top.stderr);
     }
   });
@@ -135,12 +139,21 @@ describe('configuration', () => {
 
   it('puts the working, report and transfer folders in the data folder it is given', () => {
     const c = loadConfig({ CUSTODY_DATA_DIR: '/srv/custody' });
-    assert.deepEqual([c.storage.work, c.storage.reports, c.service.transfer, c.databaseUrl], ['/srv/custody/work', '/srv/custody/reports', '/srv/custody/service/transfer', '/srv/custody/ledger.sqlite']);
+    assert.deepEqual(
+      [c.storage.work, c.storage.reports, c.service.transfer, c.databaseUrl],
+      ['/srv/custody/work', '/srv/custody/reports', '/srv/custody/service/transfer', '/srv/custody/ledger.sqlite'],
+    );
   });
 
   it('names a storage location it cannot use', () => {
-    assert.throws(() => loadConfig({ CUSTODY_WORK: 's3://Work_Bucket/x' }), /invalid config value storage\.work = "s3:\/\/Work_Bucket\/x" \(from CUSTODY_WORK\): storage location "s3:\/\/Work_Bucket\/x": "Work_Bucket" is not a valid bucket name/);
-    assert.throws(() => loadConfig({ CUSTODY_TRANSFER: 'ftp://host/in' }), /invalid config value service\.transfer = "ftp:\/\/host\/in" \(from CUSTODY_TRANSFER\): .*only file:\/\/ and s3:\/\/ are supported/);
+    assert.throws(
+      () => loadConfig({ CUSTODY_WORK: 's3://Work_Bucket/x' }),
+      /invalid config value storage\.work = "s3:\/\/Work_Bucket\/x" \(from CUSTODY_WORK\): storage location "s3:\/\/Work_Bucket\/x": "Work_Bucket" is not a valid bucket name/,
+    );
+    assert.throws(
+      () => loadConfig({ CUSTODY_TRANSFER: 'ftp://host/in' }),
+      /invalid config value service\.transfer = "ftp:\/\/host\/in" \(from CUSTODY_TRANSFER\): .*only file:\/\/ and s3:\/\/ are supported/,
+    );
   });
 
   it('names an unreadable config file', () => {

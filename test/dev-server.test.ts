@@ -27,7 +27,9 @@ interface ScriptRun {
 
 async function script(file: string, env: Record<string, string>): Promise<ScriptRun> {
   try {
-    const { stdout, stderr } = await run(file, [], { env: { ...process.env, CUSTODY_TEMPORAL_PORT: String(PORT), CUSTODY_TEMPORAL_UI_PORT: String(UI_PORT), CUSTODY_TEMPORAL_HEADLESS: '1', ...env } });
+    const { stdout, stderr } = await run(file, [], {
+      env: { ...process.env, CUSTODY_TEMPORAL_PORT: String(PORT), CUSTODY_TEMPORAL_UI_PORT: String(UI_PORT), CUSTODY_TEMPORAL_HEADLESS: '1', ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const failed = e as { code: number; stdout: string; stderr: string };
@@ -83,7 +85,10 @@ describe('Temporal dev-server scripts and ports they do not own', function () {
     try {
       const started = await script(START, { CUSTODY_TEMPORAL_STATE_DIR: path.join(root, 'state'), CUSTODY_TEMPORAL_HEADLESS: '0' });
       assert.equal(started.code, 1, started.stdout);
-      assert.match(started.stderr, new RegExp(`^port ${UI_PORT} on 127\\.0\\.0\\.1 \\(CUSTODY_TEMPORAL_UI_PORT\\) is taken by another process \\(pid ${process.pid}\\)`));
+      assert.match(
+        started.stderr,
+        new RegExp(`^port ${UI_PORT} on 127\\.0\\.0\\.1 \\(CUSTODY_TEMPORAL_UI_PORT\\) is taken by another process \\(pid ${process.pid}\\)`),
+      );
     } finally {
       other.close();
     }
@@ -98,7 +103,12 @@ describe('Temporal dev-server scripts and ports they do not own', function () {
       const otherPid = fs.readFileSync(path.join(other, 'server.pid'), 'utf8').trim();
       const second = await script(START, { CUSTODY_TEMPORAL_STATE_DIR: mine, CUSTODY_TEMPORAL_RETENTION: '720h' });
       assert.equal(second.code, 1, second.stdout);
-      assert.match(second.stderr, new RegExp(`^port ${PORT} on 127\\.0\\.0\\.1 \\(CUSTODY_TEMPORAL_PORT\\) is taken by another process \\(pid ${otherPid}\\), not a dev server started for ${mine}`));
+      assert.match(
+        second.stderr,
+        new RegExp(
+          `^port ${PORT} on 127\\.0\\.0\\.1 \\(CUSTODY_TEMPORAL_PORT\\) is taken by another process \\(pid ${otherPid}\\), not a dev server started for ${mine}`,
+        ),
+      );
       assert.equal(await retentionSeconds(`127.0.0.1:${PORT}`), 48 * 3600, 'the other server keeps its retention');
       // The server started for a state folder is still its own on the next start.
       const again = await script(START, { CUSTODY_TEMPORAL_STATE_DIR: other });

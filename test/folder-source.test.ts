@@ -197,7 +197,10 @@ describe('folder source', () => {
     writeObject(root, 'long-name', { [name]: 'a long name' });
     const dest = path.join(tmp, 'w-long');
     const { files } = await folderSource(root).download('long-name', dest);
-    assert.deepEqual(files.map((f) => f.path), [name]);
+    assert.deepEqual(
+      files.map((f) => f.path),
+      [name],
+    );
     assert.equal(fs.readFileSync(path.join(dest, name), 'utf8'), 'a long name');
   });
 
@@ -206,7 +209,10 @@ describe('folder source', () => {
     fs.writeFileSync(Buffer.concat([Buffer.from(path.join(root, 'latin1', 'caf')), Buffer.from([0xe9]), Buffer.from('.txt')]), 'café in Latin-1');
     await rejectsWith(folderSource(root).inspect('latin1', 64), 'InvalidFileName', 'object "latin1"', 'file name is not valid UTF-8: caf\\xe9.txt');
     const listed = await folderSource(root).list();
-    assert.ok(listed.some((o) => o.id === 'latin1'), 'the object is still listed');
+    assert.ok(
+      listed.some((o) => o.id === 'latin1'),
+      'the object is still listed',
+    );
   });
 
   it('freezes a file that grows while being copied, reading at most one byte past its size (item 16)', async () => {
@@ -252,7 +258,13 @@ describe('folder source', () => {
     fs.linkSync(path.join(root, 'linked', 'one.txt'), path.join(root, 'linked', 'two.txt'));
     const dest = path.join(tmp, 'w-linked');
     const { files } = await folderSource(root).download('linked', dest);
-    assert.deepEqual(files.map((f) => [f.path, f.size]), [['one.txt', 12], ['two.txt', 12]]);
+    assert.deepEqual(
+      files.map((f) => [f.path, f.size]),
+      [
+        ['one.txt', 12],
+        ['two.txt', 12],
+      ],
+    );
     assert.equal(fs.readFileSync(path.join(dest, 'two.txt'), 'utf8'), 'shared bytes');
   });
 
@@ -294,4 +306,3 @@ describe('the demo collection (examples/collection)', () => {
     for (const ext of ['.jpg', '.png', '.tif', '.pdf', '.txt', '.csv', '.xml']) assert.ok(kinds.has(ext), `no ${ext} file`);
   });
 });
-

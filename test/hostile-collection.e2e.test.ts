@@ -57,8 +57,14 @@ describe('the hostile collection, end to end', function () {
     assert.deepEqual(started.map((o) => o.objectId).sort(), Object.keys(expected).sort(), 'every object is taken, none dropped');
     // An entry whose name cannot be an object id is refused at enqueue, with its reason, every time.
     const refused = started.filter((o) => o.action === 'refused');
-    assert.deepEqual(refused.map((o) => o.objectId).sort(), Object.keys(expected).filter((id) => expected[id].outcome === 'refused').sort());
-    for (const o of refused) assert.match(o.action === 'refused' ? o.reason : '', new RegExp(expected[o.objectId].reason!), `${o.objectId}: the reason names the folder`);
+    assert.deepEqual(
+      refused.map((o) => o.objectId).sort(),
+      Object.keys(expected)
+        .filter((id) => expected[id].outcome === 'refused')
+        .sort(),
+    );
+    for (const o of refused)
+      assert.match(o.action === 'refused' ? o.reason : '', new RegExp(expected[o.objectId].reason!), `${o.objectId}: the reason names the folder`);
     const outcomes: Record<string, string> = {};
     for (const id of Object.keys(expected).filter((k) => expected[k].outcome !== 'refused')) {
       const state = await waitForStage(sys.client.workflow.getHandle(preserveWorkflowId(id)), [...SETTLED_STAGES], 240_000);

@@ -17,268 +17,273 @@ const BACKENDS: Array<{ name: string; database: (dir: string, label: string) => 
   { name: 'PostgreSQL', database: () => freshPostgresDatabase() },
 ];
 
-for (const backend of BACKENDS) describe(`ledger (${backend.name})`, function () {
-  this.timeout(30_000);
-  let dir: string;
-  let file: string;
-  let ledger: Ledger;
-  const sqlite = backend.name === 'SQLite';
+for (const backend of BACKENDS)
+  describe(`ledger (${backend.name})`, function () {
+    this.timeout(30_000);
+    let dir: string;
+    let file: string;
+    let ledger: Ledger;
+    const sqlite = backend.name === 'SQLite';
 
-  beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-ledger-'));
-    file = await backend.database(dir, 'state');
-    ledger = openLedger(file);
-    await ledger.migrate();
-  });
+    beforeEach(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-ledger-'));
+      file = await backend.database(dir, 'state');
+      ledger = openLedger(file);
+      await ledger.migrate();
+    });
 
-  afterEach(async () => {
-    await ledger.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+    afterEach(async () => {
+      await ledger.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
 
-  it('migrates twice without error and keeps the data', async () => {
-    await ledger.upsertObject({ id: 'mus-0001', title: 'Harbour at dawn', sourceModifiedAt: '2024-03-01T10:00:00Z' });
-    await ledger.migrate();
-    const again = openLedger(sqlite ? `sqlite://${file}` : file);
-    try {
-      await again.migrate();
-      assert.equal((await again.getObject('mus-0001'))?.title, 'Harbour at dawn');
-    } finally {
-      await again.close();
-    }
-    if (!sqlite) return;
-    const db = new Database(file, { readonly: true });
-    try {
-      const migrations = db.prepare('select name from kysely_migration').all() as { name: string }[];
-      assert.deepEqual(
-        migrations.map((m) => m.name),
-        ['0001-initial'],
-      );
-      assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
-    } finally {
-      db.close();
-    }
-  });
+    it('migrates twice without error and keeps the data', async () => {
+      await ledger.upsertObject({ id: 'mus-0001', title: 'Harbour at dawn', sourceModifiedAt: '2024-03-01T10:00:00Z' });
+      await ledger.migrate();
+      const again = openLedger(sqlite ? `sqlite://${file}` : file);
+      try {
+        await again.migrate();
+        assert.equal((await again.getObject('mus-0001'))?.title, 'Harbour at dawn');
+      } finally {
+        await again.close();
+      }
+      if (!sqlite) return;
+      const db = new Database(file, { readonly: true });
+      try {
+        const migrations = db.prepare('select name from kysely_migration').all() as { name: string }[];
+        assert.deepEqual(
+          migrations.map((m) => m.name),
+          ['0001-initial'],
+        );
+        assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
+      } finally {
+        db.close();
+      }
+    });
 
-  it('migrates a fresh database from three processes at once', async () => {
-    const fresh = await backend.database(dir, 'fresh');
-    const ledgerModule = path.resolve(__dirname, '../activities/ledger');
-    // The children load first and then start migrating at one agreed moment, so that
-    // their migrations really overlap.
-    const startAt = Date.now() + 2500;
-    const code = `const l = require(${JSON.stringify(ledgerModule)}).openLedger(${JSON.stringify(fresh)});
+    it('migrates a fresh database from three processes at once', async () => {
+      const fresh = await backend.database(dir, 'fresh');
+      const ledgerModule = path.resolve(__dirname, '../activities/ledger');
+      // The children load first and then start migrating at one agreed moment, so that
+      // their migrations really overlap.
+      const startAt = Date.now() + 2500;
+      const code = `const l = require(${JSON.stringify(ledgerModule)}).openLedger(${JSON.stringify(fresh)});
       setTimeout(() => l.migrate().then(() => console.log('ok')).catch((e) => { console.error(e); process.exit(1); }),
         ${startAt} - Date.now());`;
-    const child = () => run(process.execPath, ['-r', 'tsx/cjs', '-e', code], { cwd: path.resolve(__dirname, '..') });
-    const results = await Promise.all([child(), child(), child()]);
-    for (const r of results) assert.equal(r.stdout.trim(), 'ok');
-    const check = openLedger(fresh);
-    try {
-      await check.upsertObject({ id: 'x', title: 'X', sourceModifiedAt: '2024-01-01T00:00:00Z' });
-      assert.equal((await check.listObjects()).length, 1);
-    } finally {
-      await check.close();
-    }
-  });
-
-  it('records the timeline of an object going queued → … → confirmed', async () => {
-    const id = 'mus-0002';
-    await ledger.upsertObject({ id, title: 'Survey map', sourceModifiedAt: '2024-05-02T08:00:00Z' });
-    const t = (s: number) => new Date(Date.UTC(2024, 5, 1, 12, 0, s)).toISOString();
-    await ledger.setState(id, 'queued', { key: 'k-queued', at: t(0) });
-    await ledger.setState(id, 'downloading', { key: 'k-dl', at: t(1) });
-    await ledger.setState(id, 'packaging', { key: 'k-pkg', at: t(2) });
-    await ledger.recordPackage({
-      sipId: 'sip-1',
-      objectId: id,
-      attempt: 1,
-      sha256: 'a'.repeat(64),
-      size: 40960,
-      payloadBytes: 30000,
-      payloadFiles: 3,
-      createdAt: t(3),
+      const child = () => run(process.execPath, ['-r', 'tsx/cjs', '-e', code], { cwd: path.resolve(__dirname, '..') });
+      const results = await Promise.all([child(), child(), child()]);
+      for (const r of results) assert.equal(r.stdout.trim(), 'ok');
+      const check = openLedger(fresh);
+      try {
+        await check.upsertObject({ id: 'x', title: 'X', sourceModifiedAt: '2024-01-01T00:00:00Z' });
+        assert.equal((await check.listObjects()).length, 1);
+      } finally {
+        await check.close();
+      }
     });
-    await ledger.setState(id, 'submitting', { key: 'k-sub', at: t(4), sipId: 'sip-1' });
-    await ledger.recordEvent({ key: 'k-submitted', objectId: id, sipId: 'sip-1', kind: 'submitted', detail: { transfer: 'sip-1.tar' }, at: t(5) });
-    await ledger.setState(id, 'awaiting-verdict', { key: 'k-await', at: t(6), sipId: 'sip-1' });
-    await ledger.recordVerdict({ sipId: 'sip-1', status: 'accepted', decidedAt: t(7), reasons: [], reportPath: '/reports/sip-1.xml' });
-    await ledger.setState(id, 'confirming', { key: 'k-confirming', at: t(8), sipId: 'sip-1' });
-    await ledger.markPreserved(id, 'sip-1', t(9));
 
-    const events = await ledger.timeline(id);
-    assert.deepEqual(
-      events.map((e) => [e.kind, e.stage]),
-      [
-        ['stage', 'queued'],
-        ['stage', 'downloading'],
-        ['stage', 'packaging'],
-        ['packaged', null],
-        ['stage', 'submitting'],
-        ['submitted', null],
-        ['stage', 'awaiting-verdict'],
-        ['verdict', null],
-        ['stage', 'confirming'],
-        ['confirmed', 'confirmed'],
-      ],
-    );
-    assert.deepEqual(events[5].detail, { transfer: 'sip-1.tar' });
-    assert.deepEqual(events[7].detail, { status: 'accepted', reasons: [], reportPath: '/reports/sip-1.xml' });
-    assert.equal(events[4].sipId, 'sip-1');
+    it('records the timeline of an object going queued → … → confirmed', async () => {
+      const id = 'mus-0002';
+      await ledger.upsertObject({ id, title: 'Survey map', sourceModifiedAt: '2024-05-02T08:00:00Z' });
+      const t = (s: number) => new Date(Date.UTC(2024, 5, 1, 12, 0, s)).toISOString();
+      await ledger.setState(id, 'queued', { key: 'k-queued', at: t(0) });
+      await ledger.setState(id, 'downloading', { key: 'k-dl', at: t(1) });
+      await ledger.setState(id, 'packaging', { key: 'k-pkg', at: t(2) });
+      await ledger.recordPackage({
+        sipId: 'sip-1',
+        objectId: id,
+        attempt: 1,
+        sha256: 'a'.repeat(64),
+        size: 40960,
+        payloadBytes: 30000,
+        payloadFiles: 3,
+        createdAt: t(3),
+      });
+      await ledger.setState(id, 'submitting', { key: 'k-sub', at: t(4), sipId: 'sip-1' });
+      await ledger.recordEvent({ key: 'k-submitted', objectId: id, sipId: 'sip-1', kind: 'submitted', detail: { transfer: 'sip-1.tar' }, at: t(5) });
+      await ledger.setState(id, 'awaiting-verdict', { key: 'k-await', at: t(6), sipId: 'sip-1' });
+      await ledger.recordVerdict({ sipId: 'sip-1', status: 'accepted', decidedAt: t(7), reasons: [], reportPath: '/reports/sip-1.xml' });
+      await ledger.setState(id, 'confirming', { key: 'k-confirming', at: t(8), sipId: 'sip-1' });
+      await ledger.markPreserved(id, 'sip-1', t(9));
 
-    const obj = await ledger.getObject(id);
-    assert.equal(obj?.state, 'confirmed');
-    assert.equal(obj?.lastSipId, 'sip-1');
-    assert.equal(obj?.updatedAt, t(9));
-  });
+      const events = await ledger.timeline(id);
+      assert.deepEqual(
+        events.map((e) => [e.kind, e.stage]),
+        [
+          ['stage', 'queued'],
+          ['stage', 'downloading'],
+          ['stage', 'packaging'],
+          ['packaged', null],
+          ['stage', 'submitting'],
+          ['submitted', null],
+          ['stage', 'awaiting-verdict'],
+          ['verdict', null],
+          ['stage', 'confirming'],
+          ['confirmed', 'confirmed'],
+        ],
+      );
+      assert.deepEqual(events[5].detail, { transfer: 'sip-1.tar' });
+      assert.deepEqual(events[7].detail, { status: 'accepted', reasons: [], reportPath: '/reports/sip-1.xml' });
+      assert.equal(events[4].sipId, 'sip-1');
 
-  it('orders the timeline by time, not by insertion, whatever the ISO spelling', async () => {
-    await ledger.recordEvent({ key: 'late', objectId: 'o', kind: 'error', at: '2024-01-01T00:00:00.500Z' });
-    await ledger.recordEvent({ key: 'early', objectId: 'o', kind: 'stage', stage: 'queued', at: '2024-01-01T00:00:00Z' });
-    await ledger.recordEvent({ key: 'mid', objectId: 'o', kind: 'stage', at: '2024-01-01T01:00:00.200+01:00' });
-    assert.deepEqual(
-      (await ledger.timeline('o')).map((e) => [e.key, e.at]),
-      [
-        ['early', '2024-01-01T00:00:00.000Z'],
-        ['mid', '2024-01-01T00:00:00.200Z'],
-        ['late', '2024-01-01T00:00:00.500Z'],
-      ],
-    );
-    await assert.rejects(ledger.recordEvent({ key: 'bad', objectId: 'o', kind: 'x', at: 'tuesday' }), /"tuesday"/);
-  });
-
-  it('records one event when an activity retries with the same key', async () => {
-    const id = 'mus-0003';
-    await ledger.setState(id, 'downloading', { key: 'wf:run1:downloading', at: '2024-06-01T00:00:00.000Z' });
-    await ledger.setState(id, 'downloading', { key: 'wf:run1:downloading', at: '2024-06-01T00:00:05.000Z' });
-    await ledger.recordEvent({ key: 'wf:run1:err', objectId: id, kind: 'error', detail: { message: 'timeout' }, at: '2024-06-01T00:00:06.000Z' });
-    await ledger.recordEvent({ key: 'wf:run1:err', objectId: id, kind: 'error', detail: { message: 'timeout' }, at: '2024-06-01T00:00:07.000Z' });
-    const events = await ledger.timeline(id);
-    assert.equal(events.length, 2);
-    assert.equal(events[0].at, '2024-06-01T00:00:00.000Z');
-    // setState created the row, although the object's metadata was never read.
-    const obj = await ledger.getObject(id);
-    assert.equal(obj?.state, 'downloading');
-    assert.equal(obj?.title, null);
-  });
-
-  it('keeps one package row when recordPackage and recordVerdict run twice, with the latest values', async () => {
-    const base = { sipId: 'sip-9', objectId: 'mus-0009', attempt: 1, sha256: 'b'.repeat(64), size: 100, payloadBytes: 80, payloadFiles: 2 };
-    await ledger.recordPackage({ ...base, createdAt: '2024-01-01T00:00:00.000Z' });
-    await ledger.recordPackage({ ...base, size: 120, createdAt: '2024-01-01T00:00:01.000Z' });
-    await ledger.recordVerdict({ sipId: 'sip-9', status: 'rejected', decidedAt: '2024-01-02T00:00:00.000Z', reasons: ['a'], reportPath: 'r1' });
-    await ledger.recordVerdict({
-      sipId: 'sip-9',
-      status: 'rejected',
-      decidedAt: '2024-01-02T00:00:00.000Z',
-      reasons: ['image/gif is not accepted'],
-      reportPath: 'r2',
+      const obj = await ledger.getObject(id);
+      assert.equal(obj?.state, 'confirmed');
+      assert.equal(obj?.lastSipId, 'sip-1');
+      assert.equal(obj?.updatedAt, t(9));
     });
-    const pkgs = await ledger.packagesOf('mus-0009');
-    assert.equal(pkgs.length, 1);
-    assert.equal(pkgs[0].size, 120);
-    assert.equal(pkgs[0].verdict, 'rejected');
-    assert.deepEqual(pkgs[0].reasons, ['image/gif is not accepted']);
-    assert.equal(pkgs[0].reportPath, 'r2');
-    const kinds = (await ledger.timeline('mus-0009')).map((e) => e.kind);
-    assert.deepEqual(kinds, ['packaged', 'verdict']);
-  });
 
-  it('refuses a verdict for a SIP it never recorded', async () => {
-    await assert.rejects(
-      ledger.recordVerdict({ sipId: 'nope', status: 'accepted', decidedAt: '2024-01-01T00:00:00Z', reasons: [], reportPath: 'r' }),
-      (e: Error & { type?: string }) => e.type === 'UnknownSip' && /nope/.test(e.message),
-    );
-  });
+    it('orders the timeline by time, not by insertion, whatever the ISO spelling', async () => {
+      await ledger.recordEvent({ key: 'late', objectId: 'o', kind: 'error', at: '2024-01-01T00:00:00.500Z' });
+      await ledger.recordEvent({ key: 'early', objectId: 'o', kind: 'stage', stage: 'queued', at: '2024-01-01T00:00:00Z' });
+      await ledger.recordEvent({ key: 'mid', objectId: 'o', kind: 'stage', at: '2024-01-01T01:00:00.200+01:00' });
+      assert.deepEqual(
+        (await ledger.timeline('o')).map((e) => [e.key, e.at]),
+        [
+          ['early', '2024-01-01T00:00:00.000Z'],
+          ['mid', '2024-01-01T00:00:00.200Z'],
+          ['late', '2024-01-01T00:00:00.500Z'],
+        ],
+      );
+      await assert.rejects(ledger.recordEvent({ key: 'bad', objectId: 'o', kind: 'x', at: 'tuesday' }), /"tuesday"/);
+    });
 
-  it('markPreserved copies the source modifiedAt current at the time, and only for an accepted SIP', async () => {
-    const id = 'mus-0004';
-    await ledger.upsertObject({ id, title: 'Letter', sourceModifiedAt: '2024-02-01T00:00:00.000Z' });
-    const pkg = { objectId: id, attempt: 1, sha256: 'c'.repeat(64), size: 1, payloadBytes: 1, payloadFiles: 1, createdAt: '2024-02-02T00:00:00.000Z' };
-    await ledger.recordPackage({ ...pkg, sipId: 'sip-r' });
-    await ledger.recordVerdict({ sipId: 'sip-r', status: 'rejected', decidedAt: '2024-02-03T00:00:00.000Z', reasons: ['x'], reportPath: 'r' });
-    await assert.rejects(ledger.markPreserved(id, 'sip-r', '2024-02-04T00:00:00.000Z'), (e: Error & { type?: string }) => e.type === 'VerdictNotAccepted');
-    assert.equal((await ledger.getObject(id))?.preservedModifiedAt, null);
+    it('records one event when an activity retries with the same key', async () => {
+      const id = 'mus-0003';
+      await ledger.setState(id, 'downloading', { key: 'wf:run1:downloading', at: '2024-06-01T00:00:00.000Z' });
+      await ledger.setState(id, 'downloading', { key: 'wf:run1:downloading', at: '2024-06-01T00:00:05.000Z' });
+      await ledger.recordEvent({ key: 'wf:run1:err', objectId: id, kind: 'error', detail: { message: 'timeout' }, at: '2024-06-01T00:00:06.000Z' });
+      await ledger.recordEvent({ key: 'wf:run1:err', objectId: id, kind: 'error', detail: { message: 'timeout' }, at: '2024-06-01T00:00:07.000Z' });
+      const events = await ledger.timeline(id);
+      assert.equal(events.length, 2);
+      assert.equal(events[0].at, '2024-06-01T00:00:00.000Z');
+      // setState created the row, although the object's metadata was never read.
+      const obj = await ledger.getObject(id);
+      assert.equal(obj?.state, 'downloading');
+      assert.equal(obj?.title, null);
+    });
 
-    await ledger.recordPackage({ ...pkg, sipId: 'sip-a', attempt: 2 });
-    await ledger.recordVerdict({ sipId: 'sip-a', status: 'accepted', decidedAt: '2024-02-05T00:00:00.000Z', reasons: [], reportPath: 'r' });
-    await ledger.markPreserved(id, 'sip-a', '2024-02-06T00:00:00.000Z');
-    await ledger.upsertObject({ id, title: 'Letter', sourceModifiedAt: '2024-03-01T00:00:00.000Z' });
-    const obj = await ledger.getObject(id);
-    assert.equal(obj?.state, 'confirmed');
-    assert.equal(obj?.preservedModifiedAt, '2024-02-01T00:00:00.000Z');
-    assert.equal(obj?.sourceModifiedAt, '2024-03-01T00:00:00.000Z');
-    assert.deepEqual(
-      (await ledger.packagesOf(id)).map((p) => [p.sipId, p.verdict]),
-      [
-        ['sip-a', 'accepted'],
-        ['sip-r', 'rejected'],
-      ],
-    );
-  });
+    it('keeps one package row when recordPackage and recordVerdict run twice, with the latest values', async () => {
+      const base = { sipId: 'sip-9', objectId: 'mus-0009', attempt: 1, sha256: 'b'.repeat(64), size: 100, payloadBytes: 80, payloadFiles: 2 };
+      await ledger.recordPackage({ ...base, createdAt: '2024-01-01T00:00:00.000Z' });
+      await ledger.recordPackage({ ...base, size: 120, createdAt: '2024-01-01T00:00:01.000Z' });
+      await ledger.recordVerdict({ sipId: 'sip-9', status: 'rejected', decidedAt: '2024-01-02T00:00:00.000Z', reasons: ['a'], reportPath: 'r1' });
+      await ledger.recordVerdict({
+        sipId: 'sip-9',
+        status: 'rejected',
+        decidedAt: '2024-01-02T00:00:00.000Z',
+        reasons: ['image/gif is not accepted'],
+        reportPath: 'r2',
+      });
+      const pkgs = await ledger.packagesOf('mus-0009');
+      assert.equal(pkgs.length, 1);
+      assert.equal(pkgs[0].size, 120);
+      assert.equal(pkgs[0].verdict, 'rejected');
+      assert.deepEqual(pkgs[0].reasons, ['image/gif is not accepted']);
+      assert.equal(pkgs[0].reportPath, 'r2');
+      const kinds = (await ledger.timeline('mus-0009')).map((e) => e.kind);
+      assert.deepEqual(kinds, ['packaged', 'verdict']);
+    });
 
-  it('listObjects filters by state and by id', async () => {
-    const at = '2024-01-01T00:00:00.000Z';
-    await ledger.setState('c', 'failed', { key: 'c1', at, error: 'disk full' });
-    await ledger.setState('a', 'rejected', { key: 'a1', at });
-    await ledger.setState('b', 'downloading', { key: 'b1', at });
-    await ledger.setState('d', 'rejected', { key: 'd1', at });
-    assert.deepEqual(
-      (await ledger.listObjects()).map((o) => o.id),
-      ['a', 'b', 'c', 'd'],
-    );
-    assert.deepEqual(
-      (await ledger.listObjects({ states: ['rejected', 'failed'] })).map((o) => o.id),
-      ['a', 'c', 'd'],
-    );
-    assert.deepEqual(
-      (await ledger.listObjects({ states: ['rejected'], ids: ['d', 'b', 'zz'] })).map((o) => o.id),
-      ['d'],
-    );
-    assert.deepEqual(await ledger.listObjects({ states: [] }), []);
-    assert.equal((await ledger.getObject('c'))?.lastError, 'disk full');
-    await ledger.setState('c', 'queued', { key: 'c2', at });
-    assert.equal((await ledger.getObject('c'))?.lastError, null);
-  });
+    it('refuses a verdict for a SIP it never recorded', async () => {
+      await assert.rejects(
+        ledger.recordVerdict({ sipId: 'nope', status: 'accepted', decidedAt: '2024-01-01T00:00:00Z', reasons: [], reportPath: 'r' }),
+        (e: Error & { type?: string }) => e.type === 'UnknownSip' && /nope/.test(e.message),
+      );
+    });
 
-  it('opens an existing ledger for reading, and refuses a place that holds none, naming it', async () => {
-    await ledger.upsertObject({ id: 'mus-0001', title: 'Harbour at dawn', sourceModifiedAt: '2024-03-01T10:00:00Z' });
-    const existing = await openExistingLedger(file);
-    try {
-      assert.equal((await existing.getObject('mus-0001'))?.title, 'Harbour at dawn');
-    } finally {
-      await existing.close();
-    }
-    // A database or file without custody's tables: refused, and left without them.
-    const empty = sqlite ? path.join(dir, 'other.sqlite') : await backend.database(dir, 'other');
-    if (sqlite) new Database(empty).close();
-    await assert.rejects(openExistingLedger(empty), (e: Error) => e instanceof LedgerNotFoundError && /holds no custody ledger/.test(e.message) && e.message.includes(sqlite ? empty : 'PostgreSQL database'));
-    const check = openLedger(empty);
-    try {
-      await assert.rejects(check.listObjects(), 'no tables were created');
-    } finally {
-      await check.close();
-    }
-    if (sqlite) {
-      const missing = path.join(dir, 'typo', 'ledger.sqlite');
-      await assert.rejects(openExistingLedger(missing), (e: Error) => e instanceof LedgerNotFoundError && e.message.startsWith(`no ledger at ${missing}`));
-      assert.equal(fs.existsSync(path.join(dir, 'typo')), false, 'nothing created');
-    }
-  });
+    it('markPreserved copies the source modifiedAt current at the time, and only for an accepted SIP', async () => {
+      const id = 'mus-0004';
+      await ledger.upsertObject({ id, title: 'Letter', sourceModifiedAt: '2024-02-01T00:00:00.000Z' });
+      const pkg = { objectId: id, attempt: 1, sha256: 'c'.repeat(64), size: 1, payloadBytes: 1, payloadFiles: 1, createdAt: '2024-02-02T00:00:00.000Z' };
+      await ledger.recordPackage({ ...pkg, sipId: 'sip-r' });
+      await ledger.recordVerdict({ sipId: 'sip-r', status: 'rejected', decidedAt: '2024-02-03T00:00:00.000Z', reasons: ['x'], reportPath: 'r' });
+      await assert.rejects(ledger.markPreserved(id, 'sip-r', '2024-02-04T00:00:00.000Z'), (e: Error & { type?: string }) => e.type === 'VerdictNotAccepted');
+      assert.equal((await ledger.getObject(id))?.preservedModifiedAt, null);
 
-  it('freezes and unfreezes an object', async () => {
-    const at = '2024-01-01T00:00:00.000Z';
-    await ledger.setFrozen('mus-0005', { reason: 'rights unclear', by: 'alice' }, { key: 'f1', at });
-    let obj = await ledger.getObject('mus-0005');
-    assert.deepEqual([obj?.frozen, obj?.frozenReason, obj?.frozenBy], [true, 'rights unclear', 'alice']);
-    await ledger.setFrozen('mus-0005', null, { key: 'f2', at: '2024-01-02T00:00:00.000Z' });
-    obj = await ledger.getObject('mus-0005');
-    assert.deepEqual([obj?.frozen, obj?.frozenReason], [false, null]);
-    assert.deepEqual(
-      (await ledger.timeline('mus-0005')).map((e) => e.kind),
-      ['frozen', 'unfrozen'],
-    );
+      await ledger.recordPackage({ ...pkg, sipId: 'sip-a', attempt: 2 });
+      await ledger.recordVerdict({ sipId: 'sip-a', status: 'accepted', decidedAt: '2024-02-05T00:00:00.000Z', reasons: [], reportPath: 'r' });
+      await ledger.markPreserved(id, 'sip-a', '2024-02-06T00:00:00.000Z');
+      await ledger.upsertObject({ id, title: 'Letter', sourceModifiedAt: '2024-03-01T00:00:00.000Z' });
+      const obj = await ledger.getObject(id);
+      assert.equal(obj?.state, 'confirmed');
+      assert.equal(obj?.preservedModifiedAt, '2024-02-01T00:00:00.000Z');
+      assert.equal(obj?.sourceModifiedAt, '2024-03-01T00:00:00.000Z');
+      assert.deepEqual(
+        (await ledger.packagesOf(id)).map((p) => [p.sipId, p.verdict]),
+        [
+          ['sip-a', 'accepted'],
+          ['sip-r', 'rejected'],
+        ],
+      );
+    });
+
+    it('listObjects filters by state and by id', async () => {
+      const at = '2024-01-01T00:00:00.000Z';
+      await ledger.setState('c', 'failed', { key: 'c1', at, error: 'disk full' });
+      await ledger.setState('a', 'rejected', { key: 'a1', at });
+      await ledger.setState('b', 'downloading', { key: 'b1', at });
+      await ledger.setState('d', 'rejected', { key: 'd1', at });
+      assert.deepEqual(
+        (await ledger.listObjects()).map((o) => o.id),
+        ['a', 'b', 'c', 'd'],
+      );
+      assert.deepEqual(
+        (await ledger.listObjects({ states: ['rejected', 'failed'] })).map((o) => o.id),
+        ['a', 'c', 'd'],
+      );
+      assert.deepEqual(
+        (await ledger.listObjects({ states: ['rejected'], ids: ['d', 'b', 'zz'] })).map((o) => o.id),
+        ['d'],
+      );
+      assert.deepEqual(await ledger.listObjects({ states: [] }), []);
+      assert.equal((await ledger.getObject('c'))?.lastError, 'disk full');
+      await ledger.setState('c', 'queued', { key: 'c2', at });
+      assert.equal((await ledger.getObject('c'))?.lastError, null);
+    });
+
+    it('opens an existing ledger for reading, and refuses a place that holds none, naming it', async () => {
+      await ledger.upsertObject({ id: 'mus-0001', title: 'Harbour at dawn', sourceModifiedAt: '2024-03-01T10:00:00Z' });
+      const existing = await openExistingLedger(file);
+      try {
+        assert.equal((await existing.getObject('mus-0001'))?.title, 'Harbour at dawn');
+      } finally {
+        await existing.close();
+      }
+      // A database or file without custody's tables: refused, and left without them.
+      const empty = sqlite ? path.join(dir, 'other.sqlite') : await backend.database(dir, 'other');
+      if (sqlite) new Database(empty).close();
+      await assert.rejects(
+        openExistingLedger(empty),
+        (e: Error) =>
+          e instanceof LedgerNotFoundError && /holds no custody ledger/.test(e.message) && e.message.includes(sqlite ? empty : 'PostgreSQL database'),
+      );
+      const check = openLedger(empty);
+      try {
+        await assert.rejects(check.listObjects(), 'no tables were created');
+      } finally {
+        await check.close();
+      }
+      if (sqlite) {
+        const missing = path.join(dir, 'typo', 'ledger.sqlite');
+        await assert.rejects(openExistingLedger(missing), (e: Error) => e instanceof LedgerNotFoundError && e.message.startsWith(`no ledger at ${missing}`));
+        assert.equal(fs.existsSync(path.join(dir, 'typo')), false, 'nothing created');
+      }
+    });
+
+    it('freezes and unfreezes an object', async () => {
+      const at = '2024-01-01T00:00:00.000Z';
+      await ledger.setFrozen('mus-0005', { reason: 'rights unclear', by: 'alice' }, { key: 'f1', at });
+      let obj = await ledger.getObject('mus-0005');
+      assert.deepEqual([obj?.frozen, obj?.frozenReason, obj?.frozenBy], [true, 'rights unclear', 'alice']);
+      await ledger.setFrozen('mus-0005', null, { key: 'f2', at: '2024-01-02T00:00:00.000Z' });
+      obj = await ledger.getObject('mus-0005');
+      assert.deepEqual([obj?.frozen, obj?.frozenReason], [false, null]);
+      assert.deepEqual(
+        (await ledger.timeline('mus-0005')).map((e) => e.kind),
+        ['frozen', 'unfrozen'],
+      );
+    });
   });
-});
 
 describe('ledger database URLs', () => {
   it('accepts paths, sqlite: and file: URLs', () => {
@@ -289,7 +294,13 @@ describe('ledger database URLs', () => {
   });
 
   it('names a URL it cannot open without echoing the password', () => {
-    assert.throws(() => openLedger('mysql://custody:s3cret@db/x'), (e: Error) => /unsupported scheme/.test(e.message) && !e.message.includes('s3cret'));
-    assert.throws(() => sqlitePathOf('postgres://custody:s3cret@db/custody'), (e: Error) => /PostgreSQL/.test(e.message) && !e.message.includes('s3cret'));
+    assert.throws(
+      () => openLedger('mysql://custody:s3cret@db/x'),
+      (e: Error) => /unsupported scheme/.test(e.message) && !e.message.includes('s3cret'),
+    );
+    assert.throws(
+      () => sqlitePathOf('postgres://custody:s3cret@db/custody'),
+      (e: Error) => /PostgreSQL/.test(e.message) && !e.message.includes('s3cret'),
+    );
   });
 });

@@ -22,7 +22,6 @@ const OPERATOR = 'tester@custody';
 const deps = (sys: CustodySystem) => ({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source });
 const handleOf = (sys: CustodySystem, id: string) => sys.client.workflow.getHandle(preserveWorkflowId(id));
 
-
 function writeObject(sys: CustodySystem, id: string, files: Record<string, Buffer | string>, metadata: Record<string, unknown> | string = {}) {
   const dir = path.join(sys.sourceDir, id);
   fs.mkdirSync(dir, { recursive: true });
@@ -141,7 +140,11 @@ describe('operator control and failure handling', function () {
         'mus-0007': /UnsupportedFormat: .*image\/gif/,
       };
       const outcomes = await enqueue(deps(sys), { ids: Object.keys(causes) });
-      assert.deepEqual(outcomes.map((o) => o.action), Object.keys(causes).map(() => 'started'), 'objects with a bad object.json are enqueued, not dropped');
+      assert.deepEqual(
+        outcomes.map((o) => o.action),
+        Object.keys(causes).map(() => 'started'),
+        'objects with a bad object.json are enqueued, not dropped',
+      );
       for (const [id, reason] of Object.entries(causes)) {
         const state = await waitForStage(handleOf(sys, id), ['frozen', 'failed', 'confirmed']);
         assert.equal(state.stage, 'frozen', `${id}: ${state.lastError}`);
@@ -151,7 +154,7 @@ describe('operator control and failure handling', function () {
       }
       const listed = (await summarize(sys.ledger)).needsAttention.map((o) => o.id).sort();
       assert.deepEqual(listed, Object.keys(causes).sort());
-      assert.deepEqual((await select(sys.ledger, { frozenReason: 'ZeroLengthFile' })), ['zero']);
+      assert.deepEqual(await select(sys.ledger, { frozenReason: 'ZeroLengthFile' }), ['zero']);
     });
 
     it('after the source is fixed, unfreeze starts the object again and it is preserved', async () => {
@@ -199,9 +202,16 @@ describe('operator control and failure handling', function () {
       assert.equal(result.stage, 'confirmed');
       await recordHistory('preserve-rejected-then-reenqueued', sys.client.workflow.getHandle(preserveWorkflowId('mus-0007'), rejectedRun));
       const packages = await sys.ledger.packagesOf('mus-0007');
-      assert.deepEqual(packages.map((p) => [p.attempt, p.verdict]), [[1, 'rejected'], [2, 'accepted']]);
+      assert.deepEqual(
+        packages.map((p) => [p.attempt, p.verdict]),
+        [
+          [1, 'rejected'],
+          [2, 'accepted'],
+        ],
+      );
       const runs = [];
-      for await (const wf of sys.client.workflow.list({ query: `WorkflowId = "${preserveWorkflowId('mus-0007')}" AND StartTime >= "${since}"` })) runs.push(wf.status.name);
+      for await (const wf of sys.client.workflow.list({ query: `WorkflowId = "${preserveWorkflowId('mus-0007')}" AND StartTime >= "${since}"` }))
+        runs.push(wf.status.name);
       assert.deepEqual(runs.sort(), ['COMPLETED', 'CONTINUED_AS_NEW']);
     });
 
@@ -216,12 +226,29 @@ describe('operator control and failure handling', function () {
       const result = await handleOf(sys, 'mus-0007').result();
       assert.equal(result.stage, 'confirmed');
       const title = (await sys.ledger.getObject('mus-0007'))?.title ?? '';
-      assert.equal(await (await handleOf(sys, 'mus-0007').describe()).staticSummary(), `preserve mus-0007: ${title}`, 'the new run names its object and title in the Web UI');
+      assert.equal(
+        await (await handleOf(sys, 'mus-0007').describe()).staticSummary(),
+        `preserve mus-0007: ${title}`,
+        'the new run names its object and title in the Web UI',
+      );
       const packages = await sys.ledger.packagesOf('mus-0007');
-      assert.deepEqual(packages.map((p) => [p.attempt, p.verdict]), [[1, 'rejected'], [2, 'accepted'], [3, 'accepted']]);
+      assert.deepEqual(
+        packages.map((p) => [p.attempt, p.verdict]),
+        [
+          [1, 'rejected'],
+          [2, 'accepted'],
+          [3, 'accepted'],
+        ],
+      );
       assert.deepEqual(packages[1], accepted, 'the earlier confirmed package is untouched');
       const events = (await sys.ledger.timeline('mus-0007')).filter((e) => e.kind === 'reenqueued');
-      assert.deepEqual(events.map((e) => e.detail), [{ by: OPERATOR, attempt: 2 }, { by: OPERATOR, attempt: 3, reason: 'metadata corrected', forced: true, previousSipId: accepted.sipId }]);
+      assert.deepEqual(
+        events.map((e) => e.detail),
+        [
+          { by: OPERATOR, attempt: 2 },
+          { by: OPERATOR, attempt: 3, reason: 'metadata corrected', forced: true, previousSipId: accepted.sipId },
+        ],
+      );
       assert.deepEqual(events[1].detail, { by: OPERATOR, attempt: 3, reason: 'metadata corrected', forced: true, previousSipId: accepted.sipId });
     });
   });

@@ -28,7 +28,12 @@ describe('the demo outcome table', () => {
     await ledger.setState('obj-1', 'confirmed', { key: 'k1', at, sipId: 'obj-1.a1' });
     await ledger.setState('obj-2', 'frozen', { key: 'k2', at });
     await ledger.setFrozen('obj-2', { reason: 'file data/x.tif: \u001b[2Jformat\nunknown', by: 'ana' }, { key: 'k3', at });
-    await ledger.setState('obj-3', 'rejected', { key: 'k4', at, sipId: 'obj-3.a1', error: 'rejected: file data/a.gif: format image/gif is not on the accepted list' });
+    await ledger.setState('obj-3', 'rejected', {
+      key: 'k4',
+      at,
+      sipId: 'obj-3.a1',
+      error: 'rejected: file data/a.gif: format image/gif is not on the accepted list',
+    });
     await ledger.setState('obj-4', 'no-verdict', { key: 'k5', at });
     const rows = await ledger.listObjects({ ids: ['obj-1', 'obj-2', 'obj-3', 'obj-4'] });
     const { lines, asExpected } = outcomeTable(rows, { 'obj-1': 'confirmed', 'obj-2': 'frozen', 'obj-3': 'confirmed' }, UI);

@@ -48,10 +48,16 @@ describe('the scheduled poller', function () {
     let sys: CustodySystem;
     before(async () => {
       // No fallback poll within the test: only the poller delivers.
-      sys = await startCustodySystem({ objects: ['mus-0003', 'mus-0007'], config: { verdict: { pollAfter: '1h', deadline: '14d' }, schedules: { syncProcessedSips: { every: '1h', catchupWindow: '1m' } } } });
+      sys = await startCustodySystem({
+        objects: ['mus-0003', 'mus-0007'],
+        config: { verdict: { pollAfter: '1h', deadline: '14d' }, schedules: { syncProcessedSips: { every: '1h', catchupWindow: '1m' } } },
+      });
     });
     after(async () => {
-      await sys.client.schedule.getHandle(SYNC_PROCESSED_SIPS_SCHEDULE).delete().catch(() => undefined);
+      await sys.client.schedule
+        .getHandle(SYNC_PROCESSED_SIPS_SCHEDULE)
+        .delete()
+        .catch(() => undefined);
       await sys?.close();
     });
 
@@ -70,7 +76,11 @@ describe('the scheduled poller', function () {
       // Triggered again by an operator, and a run that lost its checkpoint: nothing is sent twice.
       const second = await triggerAndWait(sys, 1);
       assert.equal(second.signalled, 0);
-      const fromScratch = await sys.client.workflow.execute(syncProcessedSips, { taskQueue: TASK_QUEUES.io, workflowId: 'sync-from-scratch', args: [{ since: new Date(0).toISOString() }] });
+      const fromScratch = await sys.client.workflow.execute(syncProcessedSips, {
+        taskQueue: TASK_QUEUES.io,
+        workflowId: 'sync-from-scratch',
+        args: [{ since: new Date(0).toISOString() }],
+      });
       assert.deepEqual([fromScratch.signalled, fromScratch.alreadyDelivered], [0, 2]);
 
       assert.equal(await signalsReceived(handles[1]), 1, 'the rejected object, still waiting for an operator, got its verdict once');
@@ -104,7 +114,10 @@ describe('the scheduled poller', function () {
       }
     });
     after(async () => {
-      await sys.client.schedule.getHandle(SYNC_PROCESSED_SIPS_SCHEDULE).delete().catch(() => undefined);
+      await sys.client.schedule
+        .getHandle(SYNC_PROCESSED_SIPS_SCHEDULE)
+        .delete()
+        .catch(() => undefined);
       await sys?.close();
     });
 

@@ -33,14 +33,19 @@ function keepSubmittedCopies(dir: string) {
 
 async function startAll(sys: CustodySystem, ids: string[]) {
   const outcomes = await enqueue({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source }, { ids });
-  assert.deepEqual(outcomes.map((o) => o.action), ids.map(() => 'started'));
+  assert.deepEqual(
+    outcomes.map((o) => o.action),
+    ids.map(() => 'started'),
+  );
   return ids.map((id) => sys.client.workflow.getHandle(preserveWorkflowId(id)));
 }
 
 /** The sipProcessed signals a workflow received, from its history. */
 async function signalsReceived(handle: WorkflowHandle): Promise<string[]> {
   const history = await handle.fetchHistory();
-  return (history.events ?? []).flatMap((e) => (e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes.signalName ?? ''] : []));
+  return (history.events ?? []).flatMap((e) =>
+    e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes.signalName ?? ''] : [],
+  );
 }
 
 describe('preservation pipeline, end to end', function () {
@@ -59,7 +64,10 @@ describe('preservation pipeline, end to end', function () {
       await sys.startWorkers(keepSubmittedCopies(path.join(sys.root, 'submitted')));
     });
     after(async () => {
-      await sys.client.schedule.getHandle(SYNC_PROCESSED_SIPS_SCHEDULE).delete().catch(() => undefined);
+      await sys.client.schedule
+        .getHandle(SYNC_PROCESSED_SIPS_SCHEDULE)
+        .delete()
+        .catch(() => undefined);
       await sys?.close();
     });
 
@@ -133,14 +141,21 @@ describe('preservation pipeline, end to end', function () {
 
     it('enqueue skips what is already preserved and takes what was modified since', async () => {
       const again = await enqueue({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source }, {});
-      assert.deepEqual(again.map((o) => o.action), HAPPY.map(() => 'skipped'));
+      assert.deepEqual(
+        again.map((o) => o.action),
+        HAPPY.map(() => 'skipped'),
+      );
       const file = path.join(sys.sourceDir, 'mus-0002', 'object.json');
       const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as ObjectMetadata;
       fs.writeFileSync(file, JSON.stringify({ ...meta, modifiedAt: new Date().toISOString() }, null, 2));
       const third = await enqueue({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source }, {});
       assert.deepEqual(
         third.map((o) => [o.objectId, o.action]),
-        [['mus-0001', 'skipped'], ['mus-0002', 'started'], ['mus-0003', 'skipped']],
+        [
+          ['mus-0001', 'skipped'],
+          ['mus-0002', 'started'],
+          ['mus-0003', 'skipped'],
+        ],
       );
       const result = await sys.client.workflow.getHandle(preserveWorkflowId('mus-0002')).result();
       assert.equal(result.stage, 'confirmed');
@@ -151,7 +166,10 @@ describe('preservation pipeline, end to end', function () {
   describe('with the ledger on PostgreSQL', () => {
     let sys: CustodySystem;
     before(async () => {
-      sys = await startCustodySystem({ objects: ['mus-0005'], config: { databaseUrl: await freshPostgresDatabase(), verdict: { pollAfter: '1s', deadline: '14d' } } });
+      sys = await startCustodySystem({
+        objects: ['mus-0005'],
+        config: { databaseUrl: await freshPostgresDatabase(), verdict: { pollAfter: '1s', deadline: '14d' } },
+      });
     });
     after(async () => sys?.close());
 
@@ -177,13 +195,16 @@ describe('preservation pipeline, end to end', function () {
     it('recovers a missed sipProcessed signal by its own poll; enqueue while running starts nothing', async () => {
       const [handle] = await startAll(sys, ['mus-0004']);
       const twice = await enqueue({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source }, { ids: ['mus-0004'] });
-      assert.deepEqual(twice.map((o) => o.action), ['already-running']);
+      assert.deepEqual(
+        twice.map((o) => o.action),
+        ['already-running'],
+      );
       const result = await handle.result();
       assert.equal(result.stage, 'confirmed');
       await recordHistory('preserve-happy-path-own-poll', handle);
       assert.deepEqual(await signalsReceived(handle), [], 'no signal was sent');
       const history = JSON.stringify(await handle.fetchHistory());
-      assert.ok(history.includes('checkVerdict'), 'the verdict came from the workflow\'s own poll');
+      assert.ok(history.includes('checkVerdict'), "the verdict came from the workflow's own poll");
     });
   });
 

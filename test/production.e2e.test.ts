@@ -36,7 +36,12 @@ describe('production parts: S3, PostgreSQL and three worker processes', function
   before(async () => {
     const s3 = await startTestS3();
     const bucket = async (label: string) => `s3://${await s3.bucket(label)}/custody`;
-    const storage = { source: await bucket('source'), work: await bucket('work'), reports: await bucket('reports'), s3: { ...s3.options, partSize: 5 * 1024 * 1024 } };
+    const storage = {
+      source: await bucket('source'),
+      work: await bucket('work'),
+      reports: await bucket('reports'),
+      s3: { ...s3.options, partSize: 5 * 1024 * 1024 },
+    };
     const transferAt = await bucket('transfer');
     work = openStorage(storage.work, storage.s3);
     reports = openStorage(storage.reports, storage.s3);
@@ -52,7 +57,19 @@ describe('production parts: S3, PostgreSQL and three worker processes', function
       // Each worker has its own data folder: nothing passes between stages except through S3.
       const dataDir = path.join(sys.root, `worker-${role}`);
       const configFile = path.join(sys.root, `worker-${role}.json`);
-      fs.writeFileSync(configFile, JSON.stringify({ dataDir, storage: c.storage, databaseUrl: c.databaseUrl, service: c.service, verdict: c.verdict, guards: c.guards, heartbeatTimeout: c.heartbeatTimeout, retry: c.retry }));
+      fs.writeFileSync(
+        configFile,
+        JSON.stringify({
+          dataDir,
+          storage: c.storage,
+          databaseUrl: c.databaseUrl,
+          service: c.service,
+          verdict: c.verdict,
+          guards: c.guards,
+          heartbeatTimeout: c.heartbeatTimeout,
+          retry: c.retry,
+        }),
+      );
       const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), 'worker', '--queues', queues.join(','), '--slots', 'package=2'], {
         // The S3 credentials reach the workers as AWS_* variables (set by startTestS3), the standard chain.
         env: { ...process.env, CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace },
@@ -68,7 +85,10 @@ describe('production parts: S3, PostgreSQL and three worker processes', function
 
   it('preserves a collection end to end, each stage in its own process, and keeps every record outside the workers', async () => {
     const outcomes = await enqueue({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source }, {});
-    assert.deepEqual(outcomes.map((o) => [o.objectId, o.action]), IDS.map((id) => [id, 'started']));
+    assert.deepEqual(
+      outcomes.map((o) => [o.objectId, o.action]),
+      IDS.map((id) => [id, 'started']),
+    );
 
     for (const id of IDS) {
       const handle = sys.client.workflow.getHandle(preserveWorkflowId(id));
@@ -107,7 +127,11 @@ describe('production parts: S3, PostgreSQL and three worker processes', function
     const subs = await submissions(sys);
     for (const id of IDS) {
       const [pkg] = await sys.ledger.packagesOf(id);
-      assert.deepEqual(subs.filter((s) => s.sipId === pkg.sipId).map((s) => [s.sha256, s.count]), [[pkg.sha256, 1]], id);
+      assert.deepEqual(
+        subs.filter((s) => s.sipId === pkg.sipId).map((s) => [s.sha256, s.count]),
+        [[pkg.sha256, 1]],
+        id,
+      );
     }
     assert.deepEqual(await keys(transfer), []);
     assert.deepEqual(await keys(work), [], 'every confirmed attempt removed its working files');

@@ -90,7 +90,10 @@ async function fixtureSip(
   opts: { damage?: (f: FixtureFile) => Buffer; editMets?: (xml: string) => string } = {},
 ): Promise<Sip> {
   const mets = Buffer.from((opts.editMets ?? ((x) => x))(minimalMets(sipId, `Test object ${sipId}`, files)));
-  const payload = [...files.map((f) => ({ name: `data/${f.path}`, bytes: f.bytes, written: opts.damage?.(f) ?? f.bytes })), { name: 'data/mets.xml', bytes: mets, written: mets }];
+  const payload = [
+    ...files.map((f) => ({ name: `data/${f.path}`, bytes: f.bytes, written: opts.damage?.(f) ?? f.bytes })),
+    { name: 'data/mets.xml', bytes: mets, written: mets },
+  ];
   const bytes = payload.reduce((n, p) => n + p.bytes.length, 0);
   const tags = new Map<string, Buffer>([
     ['bagit.txt', Buffer.from('BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n')],
@@ -125,9 +128,16 @@ async function builtSip(root: string, objectId: string): Promise<Sip> {
   const { metadata, files } = await folderSource(path.join(REPO_ROOT, 'examples', 'collection')).download(objectId, work);
   const sipId = `${objectId}.a1.test`;
   const built = await buildSip({
-    sipId, objectId, sourceDir: work, files, metadata, algorithms: ['sha256', 'sha512'],
-    sourceOrganization: 'test archive', agent: { name: 'custody', version: 'test' },
-    outputPath: path.join(root, `${sipId}.tar`), now: new Date(),
+    sipId,
+    objectId,
+    sourceDir: work,
+    files,
+    metadata,
+    algorithms: ['sha256', 'sha512'],
+    sourceOrganization: 'test archive',
+    agent: { name: 'custody', version: 'test' },
+    outputPath: path.join(root, `${sipId}.tar`),
+    now: new Date(),
   });
   return submitted(sipId, built.tarPath, built.tarSha256);
 }
@@ -194,7 +204,10 @@ describe('reference preservation service', function () {
     assert.deepEqual(v.reasons, []);
     const xml = await client.report(sip.sipId);
     assertValidIngestReport(xml, path.join(root, 'good-1.report.xml'));
-    assert.match(xml, /<eventDetail>Validation compilation of submission information package<\/eventDetail>\s*<eventOutcomeInformation>\s*<eventOutcome>success</);
+    assert.match(
+      xml,
+      /<eventDetail>Validation compilation of submission information package<\/eventDetail>\s*<eventOutcomeInformation>\s*<eventOutcome>success</,
+    );
     assert.match(xml, /<objectIdentifierValue>good-1-[0-9a-f-]{36}\.tar<\/objectIdentifierValue>/);
     const status = await getJson(`${service.url}/api/2.0/ingest/status/good-1`);
     assert.deepEqual(
@@ -279,9 +292,16 @@ describe('reference preservation service', function () {
     const v = await verdictOf(client, sip.sipId);
     decided.push(v);
     assert.equal(v.status, 'accepted', v.reasons.join('\n'));
-    assert.deepEqual(fs.readdirSync(transferDir).filter((n) => n !== 'killed-1.tar'), [], 'nothing but the complete package in the transfer folder');
+    assert.deepEqual(
+      fs.readdirSync(transferDir).filter((n) => n !== 'killed-1.tar'),
+      [],
+      'nothing but the complete package in the transfer folder',
+    );
     const taken = (await submissions()).filter((s) => s.sipId === 'killed-1');
-    assert.deepEqual(taken.map((s) => [s.count, s.sha256]), [[1, sip.sha256]]);
+    assert.deepEqual(
+      taken.map((s) => [s.count, s.sha256]),
+      [[1, sip.sha256]],
+    );
   });
 
   it("judges the SIPs of custody's own builder: the sample collection's GIF is rejected", async () => {
@@ -333,10 +353,17 @@ describe('reference preservation service', function () {
       decided.map((v) => [v.sipId, v.status, v.decidedAt]),
     );
     const rest = await client.verdictsSince(new Date(all[1].decidedAt));
-    assert.deepEqual(rest.map((v) => v.sipId), decided.slice(2).map((v) => v.sipId), 'since is exclusive');
+    assert.deepEqual(
+      rest.map((v) => v.sipId),
+      decided.slice(2).map((v) => v.sipId),
+      'since is exclusive',
+    );
     assert.deepEqual(await client.verdictsSince(new Date(all.at(-1)!.decidedAt)), []);
     const rejected = await getJson(`${service.url}/api/2.0/ingest/reports?status=rejected&since=1970-01-01T00:00:00Z`);
-    assert.deepEqual((rejected.body.data as Verdict[]).map((v) => v.sipId), decided.filter((v) => v.status === 'rejected').map((v) => v.sipId));
+    assert.deepEqual(
+      (rejected.body.data as Verdict[]).map((v) => v.sipId),
+      decided.filter((v) => v.status === 'rejected').map((v) => v.sipId),
+    );
   });
 
   it('answers bad requests with 400 naming the parameter, and unknown SIPs plainly', async () => {
@@ -428,7 +455,13 @@ describe('reference service state from its first release', () => {
       try {
         const client = referencePreservationService({ url: service.url, transfer: new FileStorage(path.join(dataDir, 'transfer')) });
         assert.deepEqual(await client.verdictsSince(new Date(0)), [
-          { sipId: 'old-1', status: 'rejected', decidedAt: '2024-01-01T00:00:01.000Z', reasons: ['why'], reportUrl: `${service.url}/api/2.0/ingest/report/old-1/old-1-x.tar` },
+          {
+            sipId: 'old-1',
+            status: 'rejected',
+            decidedAt: '2024-01-01T00:00:01.000Z',
+            reasons: ['why'],
+            reportUrl: `${service.url}/api/2.0/ingest/report/old-1/old-1-x.tar`,
+          },
         ]);
         assert.equal(await client.report('old-1'), '<premis/>');
       } finally {
@@ -446,7 +479,10 @@ describe('reference service process (main.ts)', function () {
 
   /** main.ts as its own process, once it has announced its first line. */
   async function startMain(dataDir: string) {
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', main, '--port', '0', '--data-dir', dataDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', main, '--port', '0', '--data-dir', dataDir], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const line = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -481,7 +517,11 @@ describe('reference service process (main.ts)', function () {
     try {
       const first = await startMain(dataDir);
       started.push(first.child);
-      const second = spawnSync(process.execPath, ['--require', 'tsx/cjs', main, '--port', '0', '--data-dir', dataDir], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+      const second = spawnSync(process.execPath, ['--require', 'tsx/cjs', main, '--port', '0', '--data-dir', dataDir], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       assert.equal(second.status, 1, `the second service was not refused: ${second.stdout}`);
       assert.equal(
         second.stderr.trim(),
@@ -507,7 +547,10 @@ describe('reference service process (main.ts)', function () {
   });
 
   it('stops with a message naming a bad option', () => {
-    const run = spawnSync(process.execPath, ['--require', 'tsx/cjs', main, '--port', 'eighty', '--data-dir', os.tmpdir()], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--require', 'tsx/cjs', main, '--port', 'eighty', '--data-dir', os.tmpdir()], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
     assert.equal(run.status, 2);
     assert.match(run.stderr, /bad --port: must be a whole number/);
     const env = { ...process.env, REFERENCE_SERVICE_DATA_DIR: '' };

@@ -21,7 +21,6 @@ async function waitForLedgerState(sys: CustodySystem, id: string, state: Stage, 
   }
 }
 
-
 /** Every object confirmed once (one confirmed event, one SIP) and submitted once. */
 async function assertEachConfirmedOnce(sys: CustodySystem, ids: string[]): Promise<void> {
   for (const id of ids) {
@@ -35,7 +34,11 @@ async function assertEachConfirmedOnce(sys: CustodySystem, ids: string[]): Promi
     const packages = await sys.ledger.packagesOf(id);
     assert.equal(packages.length, 1, `${id}: one SIP`);
     const mine = subs.filter((s) => s.sipId === packages[0].sipId);
-    assert.deepEqual(mine.map((s) => s.count), [1], `${id}: exactly one submission`);
+    assert.deepEqual(
+      mine.map((s) => s.count),
+      [1],
+      `${id}: exactly one submission`,
+    );
   }
 }
 
@@ -72,7 +75,19 @@ describe('crash recovery', function () {
     await sys.stopWorkers(); // the work is done by child processes only
     configFile = path.join(sys.root, 'custody.json');
     const c = sys.config;
-    fs.writeFileSync(configFile, JSON.stringify({ dataDir: c.dataDir, storage: c.storage, databaseUrl: c.databaseUrl, service: c.service, verdict: c.verdict, guards: c.guards, heartbeatTimeout: c.heartbeatTimeout, retry: c.retry }));
+    fs.writeFileSync(
+      configFile,
+      JSON.stringify({
+        dataDir: c.dataDir,
+        storage: c.storage,
+        databaseUrl: c.databaseUrl,
+        service: c.service,
+        verdict: c.verdict,
+        guards: c.guards,
+        heartbeatTimeout: c.heartbeatTimeout,
+        retry: c.retry,
+      }),
+    );
   });
   after(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');

@@ -195,7 +195,14 @@ describe('SIP builder', function () {
           encoding: 'utf8',
           env: { ...process.env, XML_CATALOG_FILES: path.join(SCHEMAS, 'catalog_main.xml') },
         });
-        assert.equal(run.status, 0, `xmllint against ${schema}:\n${run.stderr.split('\n').filter((l) => !l.includes('Skipping import')).join('\n')}`);
+        assert.equal(
+          run.status,
+          0,
+          `xmllint against ${schema}:\n${run.stderr
+            .split('\n')
+            .filter((l) => !l.includes('Skipping import'))
+            .join('\n')}`,
+        );
       }
     });
 
@@ -315,7 +322,7 @@ describe('SIP builder', function () {
       const names = ['bagit.txt', 'bag-info.txt', 'manifest-sha256.txt', 'tagmanifest-sha256.txt', 'data/mets.xml', 'METS/mets.xml'];
       const { result, bag } = await build('structure-names', Object.fromEntries(names.map((n) => [n, `payload file ${n}\n`])));
       for (const n of names) assert.equal(fs.readFileSync(path.join(bag, 'data', n), 'utf8'), `payload file ${n}\n`, n);
-      assert.match(fs.readFileSync(path.join(bag, 'bagit.txt'), 'utf8'), /^BagIt-Version: 1.0/, 'the bag\'s own bagit.txt is untouched');
+      assert.match(fs.readFileSync(path.join(bag, 'bagit.txt'), 'utf8'), /^BagIt-Version: 1.0/, "the bag's own bagit.txt is untouched");
       const run = spawnSync('bagit.py', ['--validate', bag], { encoding: 'utf8' });
       assert.equal(run.status, 0, `bagit.py --validate failed:\n${run.stderr}`);
       assert.deepEqual(reasonsOf(await validateSip(result.tarPath)), []);

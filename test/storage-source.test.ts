@@ -43,7 +43,10 @@ describe('S3 source', function () {
 
   it('lists every object, the invalid ones with their problem, none dropped', async () => {
     const listed = await source.list();
-    assert.deepEqual(listed.map((o) => o.id), ['broken-1', 'empty-1', 'mus-0001', 'mus-0004', 'sneaky-1']);
+    assert.deepEqual(
+      listed.map((o) => o.id),
+      ['broken-1', 'empty-1', 'mus-0001', 'mus-0004', 'sneaky-1'],
+    );
     const broken = listed.find((o) => o.id === 'broken-1');
     assert.ok(broken && 'error' in broken && /object\.json is not valid JSON/.test(broken.error));
   });
@@ -56,11 +59,20 @@ describe('S3 source', function () {
       const got = await source.download(id, dest, (done) => progress.push(done));
       for (const f of got.files) {
         const original = fs.readFileSync(path.join(REPO_ROOT, 'examples', 'collection', id, ...f.path.split('/')));
-        assert.equal(crypto.createHash('sha256').update(fs.readFileSync(path.join(dest, ...f.path.split('/')))).digest('hex'), crypto.createHash('sha256').update(original).digest('hex'));
+        assert.equal(
+          crypto
+            .createHash('sha256')
+            .update(fs.readFileSync(path.join(dest, ...f.path.split('/'))))
+            .digest('hex'),
+          crypto.createHash('sha256').update(original).digest('hex'),
+        );
         assert.equal(f.sha256, crypto.createHash('sha256').update(original).digest('hex'), `${f.path}: the SHA-256 computed while reading`);
       }
       assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dest, 'object.json'), 'utf8')), got.metadata);
-      assert.equal(progress.at(-1), got.files.reduce((n, f) => n + f.size, 0));
+      assert.equal(
+        progress.at(-1),
+        got.files.reduce((n, f) => n + f.size, 0),
+      );
     }
   });
 
@@ -76,7 +88,10 @@ describe('S3 source', function () {
     await assert.rejects(source.describe('mus-9999'), failureType('ObjectNotFound', /no prefix "mus-9999\/"/));
     await assert.rejects(source.describe('broken-1'), failureType('InvalidObjectMetadata', /object\.json is not valid JSON/));
     await assert.rejects(source.describe('empty-1'), failureType('EmptyObject', /no payload files/));
-    await assert.rejects(source.download('sneaky-1', path.join(local, 'sneaky')), failureType('UnsafePath', /key "sneaky-1\/\.\.\\\.\.\\etc\\cron\.d\\job" cannot be a file inside the object: .*it contains '\\'/));
+    await assert.rejects(
+      source.download('sneaky-1', path.join(local, 'sneaky')),
+      failureType('UnsafePath', /key "sneaky-1\/\.\.\\\.\.\\etc\\cron\.d\\job" cannot be a file inside the object: .*it contains '\\'/),
+    );
     assert.equal(fs.existsSync(path.join(local, 'sneaky')), false);
   });
 });

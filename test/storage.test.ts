@@ -62,7 +62,10 @@ for (const kind of ['file', 's3'] as const) {
     after(() => fs.rmSync(local, { recursive: true, force: true }));
 
     it('round-trips a small and a multi-part object byte for byte, verified by SHA-256', async () => {
-      for (const [key, size] of [['obj-1/payload/small.txt', 1000], ['obj-1/big.tar', 12 * MiB + 17]] as const) {
+      for (const [key, size] of [
+        ['obj-1/payload/small.txt', 1000],
+        ['obj-1/big.tar', 12 * MiB + 17],
+      ] as const) {
         const bytes = crypto.randomBytes(size);
         const src = opener(bytes);
         assert.deepEqual(await storage.put(key, src.open, { size, sha256: sha256(bytes) }), { skipped: false });

@@ -106,7 +106,7 @@ describe('preservation in skipped time (time-skipping test server)', function ()
 
     const history = await historyFacts(handle);
     assert.deepEqual(history.signals, [], 'no sipProcessed signal');
-    assert.ok(history.scheduledActivities.includes('checkVerdict'), 'the verdict came from the workflow\'s own poll');
+    assert.ok(history.scheduledActivities.includes('checkVerdict'), "the verdict came from the workflow's own poll");
     report('fallback poll', wallStart, waited);
   });
 

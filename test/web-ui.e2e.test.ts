@@ -56,7 +56,10 @@ describe('Temporal Web UI, in headless Chromium', function () {
     });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
     const outcomes = await enqueue({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source }, {});
-    assert.deepEqual(outcomes.map((o) => o.action), ['started', 'started']);
+    assert.deepEqual(
+      outcomes.map((o) => o.action),
+      ['started', 'started'],
+    );
     rejected = sys.client.workflow.getHandle(preserveWorkflowId('mus-0007'));
     const confirmed = sys.client.workflow.getHandle(preserveWorkflowId('mus-0003'));
     assert.equal((await confirmed.result()).stage, 'confirmed');
@@ -83,7 +86,11 @@ describe('Temporal Web UI, in headless Chromium', function () {
     const row = (await runLink(rejected)).filter({ hasText: 'preserve:mus-0007' });
     await row.waitFor({ timeout: 30_000 });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'rejected-list.png'), fullPage: true });
-    assert.equal(await (await runLink(sys.client.workflow.getHandle(preserveWorkflowId('mus-0003')))).count(), 0, 'the confirmed object is not in the list of rejected ones');
+    assert.equal(
+      await (await runLink(sys.client.workflow.getHandle(preserveWorkflowId('mus-0003')))).count(),
+      0,
+      'the confirmed object is not in the list of rejected ones',
+    );
 
     await row.click();
     await page.waitForURL(`${workflowsUrl(sys.config)}/${encodeURIComponent(preserveWorkflowId('mus-0007'))}/**`);
@@ -101,7 +108,11 @@ describe('Temporal Web UI, in headless Chromium', function () {
     await page.screenshot({ path: path.join(SCREENSHOTS, 'rejected-timeline.png'), fullPage: true });
 
     // The user metadata: what the object is, and why it waits.
-    await page.getByRole('tab', { name: 'User Metadata' }).or(page.getByRole('link', { name: 'User Metadata' })).first().click();
+    await page
+      .getByRole('tab', { name: 'User Metadata' })
+      .or(page.getByRole('link', { name: 'User Metadata' }))
+      .first()
+      .click();
     await shows(page, `preserve mus-0007: ${title}`, 'the static summary');
     await shows(page, 'object id: mus-0007', 'the static details');
     await shows(page, `rejected: ${reason} — waiting for reenqueue or freeze`, 'the current details with the rejection reason');
@@ -118,6 +129,10 @@ describe('Temporal Web UI, in headless Chromium', function () {
       const value = JSON.parse(Buffer.from(p?.data ?? new Uint8Array()).toString()) as { stage?: string } | null;
       return value?.stage ? [value.stage] : [];
     });
-    assert.deepEqual(stages, ['queued', 'downloading', 'packaging', 'submitting', 'awaiting-verdict', 'confirming', 'rejected'], 'recordStage says which stage it recorded');
+    assert.deepEqual(
+      stages,
+      ['queued', 'downloading', 'packaging', 'submitting', 'awaiting-verdict', 'confirming', 'rejected'],
+      'recordStage says which stage it recorded',
+    );
   });
 });

@@ -65,6 +65,6 @@ export async function startWorkers(
     await parts.ledger.close();
     if (!given) await connection.close();
   });
-    // A signal (Ctrl-C, SIGTERM) already starts the shutdown; a second request is a no-op.
+  // A signal (Ctrl-C, SIGTERM) already starts the shutdown; a second request is a no-op.
   return { done, shutdown: () => workers.filter((w) => w.getState() === 'RUNNING').forEach((w) => w.shutdown()) };
 }

@@ -171,7 +171,9 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     Object.assign(state, { frozenReason: reason, frozenBy: by });
     upsertSearchAttributes([{ key: SA.frozen, value: true }]);
     const at = new Date().toISOString();
-    await recordFreeze.executeWithOptions({ summary: `freeze ${objectId}` }, [{ objectId, freeze: { reason, by }, key: `${workflowInfo().runId}:${transitions}:freeze`, at }]);
+    await recordFreeze.executeWithOptions({ summary: `freeze ${objectId}` }, [
+      { objectId, freeze: { reason, by }, key: `${workflowInfo().runId}:${transitions}:freeze`, at },
+    ]);
     await enterStage('frozen', { detail: { reason, by, stoppedBefore: next } });
     freezesTaken++;
     await condition(() => freezeRequest === undefined || reenqueueBy !== undefined);
@@ -225,13 +227,17 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
     await checkpoint('packaging');
     await enterStage('packaging');
-    const sip = await createSip.executeWithOptions({ summary: `create SIP ${state.sipId}` }, [{ objectId, sipId: state.sipId, attempt, workPrefix: downloaded.workPrefix }]);
+    const sip = await createSip.executeWithOptions({ summary: `create SIP ${state.sipId}` }, [
+      { objectId, sipId: state.sipId, attempt, workPrefix: downloaded.workPrefix },
+    ]);
     state.buildId = sip.buildId;
     upsertSearchAttributes([{ key: SA.buildId, value: sip.buildId }]);
 
     await checkpoint('submitting');
     await enterStage('submitting');
-    await submitSip.executeWithOptions({ summary: `submit SIP ${sip.sipId}` }, [{ objectId, sipId: sip.sipId, tarKey: sip.tarKey, size: sip.tarSize, sha256: sip.tarSha256 }]);
+    await submitSip.executeWithOptions({ summary: `submit SIP ${sip.sipId}` }, [
+      { objectId, sipId: sip.sipId, tarKey: sip.tarKey, size: sip.tarSize, sha256: sip.tarSha256 },
+    ]);
 
     await enterStage('awaiting-verdict');
     verdict = await awaitVerdict(state.sipId);

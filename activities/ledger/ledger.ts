@@ -79,11 +79,7 @@ export interface Ledger {
   /** Set the current state; also records a 'stage' event with the given idempotency key.
    *  Creates the object's row when it has none yet. `error` becomes lastError; entering
    *  'queued' or 'confirmed' without one clears it. */
-  setState(
-    objectId: string,
-    state: Stage,
-    opts: { key: string; at: string; sipId?: string; detail?: unknown; error?: string },
-  ): Promise<void>;
+  setState(objectId: string, state: Stage, opts: { key: string; at: string; sipId?: string; detail?: unknown; error?: string }): Promise<void>;
   /** Freeze (with a reason) or unfreeze (null) an object; records a 'frozen' or 'unfrozen' event. */
   setFrozen(objectId: string, freeze: { reason: string; by?: string } | null, opts: { key: string; at: string }): Promise<void>;
   recordEvent(e: LedgerEvent): Promise<void>;
@@ -238,11 +234,7 @@ class KyselyLedger implements Ledger {
       .execute();
   }
 
-  async setState(
-    objectId: string,
-    state: Stage,
-    opts: { key: string; at: string; sipId?: string; detail?: unknown; error?: string },
-  ): Promise<void> {
+  async setState(objectId: string, state: Stage, opts: { key: string; at: string; sipId?: string; detail?: unknown; error?: string }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await ensureObject(trx, objectId, state, opts.at);
       const clearsError = state === 'queued' || state === 'confirmed';
@@ -390,13 +382,7 @@ class KyselyLedger implements Ledger {
   }
 
   async packagesOf(objectId: string): Promise<PackageRow[]> {
-    const rows = await this.db
-      .selectFrom('packages')
-      .selectAll()
-      .where('object_id', '=', objectId)
-      .orderBy('created_at')
-      .orderBy('sip_id')
-      .execute();
+    const rows = await this.db.selectFrom('packages').selectAll().where('object_id', '=', objectId).orderBy('created_at').orderBy('sip_id').execute();
     return rows.map(toPackageRow);
   }
 
@@ -419,10 +405,15 @@ class KyselyLedger implements Ledger {
       const signalled = await this.db
         .selectFrom('events')
         .select('key')
-        .where('key', 'in', packages.map((p) => signalledKey(p.sip_id)))
+        .where(
+          'key',
+          'in',
+          packages.map((p) => signalledKey(p.sip_id)),
+        )
         .execute();
       const signalledKeys = new Set(signalled.map((e) => e.key));
-      for (const p of packages) out.push({ sipId: p.sip_id, objectId: p.object_id, delivered: p.verdict !== null || signalledKeys.has(signalledKey(p.sip_id)) });
+      for (const p of packages)
+        out.push({ sipId: p.sip_id, objectId: p.object_id, delivered: p.verdict !== null || signalledKeys.has(signalledKey(p.sip_id)) });
     }
     return out;
   }

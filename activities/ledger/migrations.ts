@@ -48,7 +48,10 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('packages_object').ifNotExists().on('packages').column('object_id').execute();
 
       const events = isPostgres(db)
-        ? db.schema.createTable('events').ifNotExists().addColumn('id', 'serial', (c) => c.primaryKey())
+        ? db.schema
+            .createTable('events')
+            .ifNotExists()
+            .addColumn('id', 'serial', (c) => c.primaryKey())
         : db.schema
             .createTable('events')
             .ifNotExists()

@@ -9,9 +9,7 @@ export function encodeManifestPath(p: string): string {
 
 /** Manifest lines `<checksum> <path>`, sorted by path so the bytes do not depend on input order. */
 export function manifest(entries: Array<{ path: string; checksum: string }>): Buffer {
-  const lines = [...entries]
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-    .map((e) => `${e.checksum} ${encodeManifestPath(e.path)}\n`);
+  const lines = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((e) => `${e.checksum} ${encodeManifestPath(e.path)}\n`);
   return Buffer.from(lines.join(''), 'utf8');
 }
 

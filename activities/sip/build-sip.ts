@@ -180,14 +180,7 @@ export async function buildSip(opts: BuildSipOptions): Promise<SipBuildResult> {
  * Copies one payload file into its tar entry slot by slot; the first slot also identifies the
  * format, so nothing is read twice.
  */
-async function copyFile(
-  realPath: string,
-  file: SourceFile,
-  pool: HashPool,
-  streams: HashStream[],
-  tar: TarWriter,
-  write: (chunk: Buffer) => void,
-) {
+async function copyFile(realPath: string, file: SourceFile, pool: HashPool, streams: HashStream[], tar: TarWriter, write: (chunk: Buffer) => void) {
   const input = await fs.open(realPath, 'r');
   try {
     const { size } = await input.stat();
@@ -198,7 +191,7 @@ async function copyFile(
       );
     }
     let format = identifyFormat(new Uint8Array(0), file.path);
-    for (let pos = 0; pos < file.size; ) {
+    for (let pos = 0; pos < file.size;) {
       const slot = await pool.acquire();
       let n: number;
       try {

@@ -97,10 +97,9 @@ export class HashPool {
    */
   plan(algorithms: HashAlgorithm[], extra: HashAlgorithm[] = []): { payload: Map<HashAlgorithm, number>; extra: number[] } {
     const load = new Array<number>(this.workers.length).fill(0);
-    const jobs = [
-      ...algorithms.map((alg) => ({ alg, kind: 'payload' as const, i: 0 })),
-      ...extra.map((alg, i) => ({ alg, kind: 'extra' as const, i })),
-    ].sort((a, b) => COST[b.alg] - COST[a.alg]);
+    const jobs = [...algorithms.map((alg) => ({ alg, kind: 'payload' as const, i: 0 })), ...extra.map((alg, i) => ({ alg, kind: 'extra' as const, i }))].sort(
+      (a, b) => COST[b.alg] - COST[a.alg],
+    );
     const payload = new Map<HashAlgorithm, number>();
     const extraWorkers = new Array<number>(extra.length).fill(0);
     for (const job of jobs) {

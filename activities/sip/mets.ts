@@ -18,9 +18,12 @@ const NS = {
 // Schema locations let a validator check the PREMIS and DC inside mdWrap/xmlData (which METS
 // itself only checks "laxly"): with them, one xmllint call validates all three vocabularies.
 const SCHEMA_LOCATION = [
-  NS.mets, 'http://www.loc.gov/standards/mets/mets.xsd',
-  NS.premis, 'http://www.loc.gov/standards/premis/v2/premis-v2-3.xsd',
-  NS.dc, 'http://dublincore.org/schemas/xmls/qdc/dc.xsd',
+  NS.mets,
+  'http://www.loc.gov/standards/mets/mets.xsd',
+  NS.premis,
+  'http://www.loc.gov/standards/premis/v2/premis-v2-3.xsd',
+  NS.dc,
+  'http://dublincore.org/schemas/xmls/qdc/dc.xsd',
 ].join(' ');
 
 /** The names METS CHECKSUMTYPE and PREMIS messageDigestAlgorithm use. */
@@ -65,10 +68,7 @@ export function buildMets(input: MetsInput): Buffer {
 
   const hdr = mets.ele(NS.mets, 'mets:metsHdr', { CREATEDATE: created, RECORDSTATUS: 'submission' });
   hdr.ele(NS.mets, 'mets:agent', { ROLE: 'CREATOR', TYPE: 'ORGANIZATION' }).ele(NS.mets, 'mets:name').txt(sourceOrganization);
-  hdr
-    .ele(NS.mets, 'mets:agent', { ROLE: 'CREATOR', TYPE: 'OTHER', OTHERTYPE: 'SOFTWARE' })
-    .ele(NS.mets, 'mets:name')
-    .txt(`${agent.name} ${agent.version}`);
+  hdr.ele(NS.mets, 'mets:agent', { ROLE: 'CREATOR', TYPE: 'OTHER', OTHERTYPE: 'SOFTWARE' }).ele(NS.mets, 'mets:name').txt(`${agent.name} ${agent.version}`);
   hdr.ele(NS.mets, 'mets:metsDocumentID').txt(`${sipId}/data/mets.xml`);
 
   const dc = wrap(mets.ele(NS.mets, 'mets:dmdSec', { ID: 'dmd-object', CREATED: created }), 'DC');
@@ -88,11 +88,10 @@ export function buildMets(input: MetsInput): Buffer {
 
   const amd = mets.ele(NS.mets, 'mets:amdSec', { ID: 'amd-sip' });
   files.forEach((file, i) => {
-    const object = wrap(amd.ele(NS.mets, 'mets:techMD', { ID: techIds[i], CREATED: created }), 'PREMIS:OBJECT').ele(
-      NS.premis,
-      'premis:object',
-      { 'xsi:type': 'premis:file', version: '2.3' },
-    );
+    const object = wrap(amd.ele(NS.mets, 'mets:techMD', { ID: techIds[i], CREATED: created }), 'PREMIS:OBJECT').ele(NS.premis, 'premis:object', {
+      'xsi:type': 'premis:file',
+      version: '2.3',
+    });
     identifier(object, 'object', 'local', `${sipId}/data/${file.path}`);
     const chars = object.ele(NS.premis, 'premis:objectCharacteristics');
     chars.ele(NS.premis, 'premis:compositionLevel').txt('0');
@@ -103,34 +102,24 @@ export function buildMets(input: MetsInput): Buffer {
       fixity.ele(NS.premis, 'premis:messageDigestOriginator').txt(agent.name);
     }
     chars.ele(NS.premis, 'premis:size').txt(String(file.size));
-    chars
-      .ele(NS.premis, 'premis:format')
-      .ele(NS.premis, 'premis:formatDesignation')
-      .ele(NS.premis, 'premis:formatName')
-      .txt(file.formatName);
+    chars.ele(NS.premis, 'premis:format').ele(NS.premis, 'premis:formatDesignation').ele(NS.premis, 'premis:formatName').txt(file.formatName);
     object.ele(NS.premis, 'premis:originalName').txt(file.path);
     identifier(object, 'linkingEvent', 'local', eventId);
   });
 
-  const event = wrap(amd.ele(NS.mets, 'mets:digiprovMD', { ID: 'event-creation', CREATED: created }), 'PREMIS:EVENT').ele(
-    NS.premis,
-    'premis:event',
-    { version: '2.3' },
-  );
+  const event = wrap(amd.ele(NS.mets, 'mets:digiprovMD', { ID: 'event-creation', CREATED: created }), 'PREMIS:EVENT').ele(NS.premis, 'premis:event', {
+    version: '2.3',
+  });
   identifier(event, 'event', 'local', eventId);
   event.ele(NS.premis, 'premis:eventType').txt('creation');
   event.ele(NS.premis, 'premis:eventDateTime').txt(created);
-  event
-    .ele(NS.premis, 'premis:eventDetail')
-    .txt(`SIP ${sipId} packed as a BagIt bag with ${algorithms.map((a) => ALGORITHM_NAME[a]).join(', ')} manifests`);
+  event.ele(NS.premis, 'premis:eventDetail').txt(`SIP ${sipId} packed as a BagIt bag with ${algorithms.map((a) => ALGORITHM_NAME[a]).join(', ')} manifests`);
   event.ele(NS.premis, 'premis:eventOutcomeInformation').ele(NS.premis, 'premis:eventOutcome').txt('success');
   identifier(event, 'linkingAgent', 'local', agentId).ele(NS.premis, 'premis:linkingAgentRole').txt('executing program');
 
-  const premisAgent = wrap(amd.ele(NS.mets, 'mets:digiprovMD', { ID: 'agent-software', CREATED: created }), 'PREMIS:AGENT').ele(
-    NS.premis,
-    'premis:agent',
-    { version: '2.3' },
-  );
+  const premisAgent = wrap(amd.ele(NS.mets, 'mets:digiprovMD', { ID: 'agent-software', CREATED: created }), 'PREMIS:AGENT').ele(NS.premis, 'premis:agent', {
+    version: '2.3',
+  });
   identifier(premisAgent, 'agent', 'local', agentId);
   premisAgent.ele(NS.premis, 'premis:agentName').txt(`${agent.name} ${agent.version}`);
   premisAgent.ele(NS.premis, 'premis:agentType').txt('software');
@@ -147,9 +136,7 @@ export function buildMets(input: MetsInput): Buffer {
       attrs.CHECKSUM = file.checksums[metsChecksum] ?? '';
       attrs.CHECKSUMTYPE = ALGORITHM_NAME[metsChecksum];
     }
-    grp
-      .ele(NS.mets, 'mets:file', attrs)
-      .ele(NS.mets, 'mets:FLocat', { LOCTYPE: 'URL', 'xlink:type': 'simple', 'xlink:href': relativeUrl(file.path) });
+    grp.ele(NS.mets, 'mets:file', attrs).ele(NS.mets, 'mets:FLocat', { LOCTYPE: 'URL', 'xlink:type': 'simple', 'xlink:href': relativeUrl(file.path) });
   });
 
   const root = mets
@@ -162,7 +149,10 @@ export function buildMets(input: MetsInput): Buffer {
 
 function refuseNonXmlChar(char: string): never {
   const code = `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-  throw ApplicationFailure.nonRetryable(`the METS would contain ${code}, a character XML 1.0 cannot carry (in object.json or a file name)`, 'InvalidObjectMetadata');
+  throw ApplicationFailure.nonRetryable(
+    `the METS would contain ${code}, a character XML 1.0 cannot carry (in object.json or a file name)`,
+    'InvalidObjectMetadata',
+  );
 }
 
 function wrap(section: XMLBuilder, mdType: 'DC' | 'PREMIS:OBJECT' | 'PREMIS:EVENT' | 'PREMIS:AGENT'): XMLBuilder {

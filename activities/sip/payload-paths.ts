@@ -6,8 +6,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { firstNonXmlChar } from '../../common/object-metadata';
 
-const unsafe = (filePath: string, why: string) =>
-  ApplicationFailure.nonRetryable(`unsafe payload path ${JSON.stringify(filePath)}: ${why}`, 'UnsafePath');
+const unsafe = (filePath: string, why: string) => ApplicationFailure.nonRetryable(`unsafe payload path ${JSON.stringify(filePath)}: ${why}`, 'UnsafePath');
 
 /** Rejects a listed path by its text alone: absolute, `..`, empty or `.` segments, backslashes, NUL. */
 export function checkPathText(filePath: string): void {
@@ -85,13 +84,22 @@ export function checkPayloadNames(paths: string[], maxPathBytes: number): void {
     for (const segment of p.split('/')) {
       const bytes = Buffer.byteLength(segment);
       if (bytes > MAX_NAME_BYTES)
-        throw nameFailure(`file ${JSON.stringify(p)}: the name ${JSON.stringify(segment)} is ${bytes} bytes of UTF-8, more than the ${MAX_NAME_BYTES} a file system holds in one name`, 'NameTooLong');
+        throw nameFailure(
+          `file ${JSON.stringify(p)}: the name ${JSON.stringify(segment)} is ${bytes} bytes of UTF-8, more than the ${MAX_NAME_BYTES} a file system holds in one name`,
+          'NameTooLong',
+        );
     }
     const bytes = Buffer.byteLength(p);
     if (bytes > maxPathBytes)
-      throw nameFailure(`file ${JSON.stringify(p)}: its path is ${bytes} bytes of UTF-8, more than the ${maxPathBytes} custody's working folders can hold under them`, 'NameTooLong');
+      throw nameFailure(
+        `file ${JSON.stringify(p)}: its path is ${bytes} bytes of UTF-8, more than the ${maxPathBytes} custody's working folders can hold under them`,
+        'NameTooLong',
+      );
     if (RESERVED_PAYLOAD_PATHS.includes(p))
-      throw nameFailure(`file ${JSON.stringify(p)}: the SIP keeps its METS document at data/${p}, so a payload file cannot have that name`, 'PayloadPathConflict');
+      throw nameFailure(
+        `file ${JSON.stringify(p)}: the SIP keeps its METS document at data/${p}, so a payload file cannot have that name`,
+        'PayloadPathConflict',
+      );
   }
   checkNoFoldedCollisions(paths);
 }
@@ -107,10 +115,9 @@ function checkNoFoldedCollisions(paths: string[]): void {
     if (other === undefined) return void seen.set(key, name);
     if (other === name) return;
     const how = nfc(other) === nfc(name) ? 'after Unicode NFC normalisation' : 'when case is ignored';
-    const reason =
-      RESERVED_PAYLOAD_PATHS.includes(other)
-        ? `file ${JSON.stringify(name)}: its name is the same as the SIP's METS document data/${other} ${how}`
-        : `paths ${JSON.stringify(other)} and ${JSON.stringify(name)} are the same ${how}: a case-insensitive or normalising file system would keep only one of them`;
+    const reason = RESERVED_PAYLOAD_PATHS.includes(other)
+      ? `file ${JSON.stringify(name)}: its name is the same as the SIP's METS document data/${other} ${how}`
+      : `paths ${JSON.stringify(other)} and ${JSON.stringify(name)} are the same ${how}: a case-insensitive or normalising file system would keep only one of them`;
     throw nameFailure(reason, 'NameCollision');
   };
   for (const reserved of RESERVED_PAYLOAD_PATHS) seen.set(caseless(reserved), reserved);

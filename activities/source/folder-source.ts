@@ -14,14 +14,12 @@ import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
 import type { DescribedObject, DownloadedFile, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
 
-
 interface LocatedFile extends SourceFile {
   /** Absolute path to read from (through in-object symlinks as found). */
   abs: string;
 }
 
-const fail = (objectId: string, problem: string, type: string): ApplicationFailure =>
-  ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
+const fail = (objectId: string, problem: string, type: string): ApplicationFailure => ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
 
 function isInside(parent: string, child: string): boolean {
   const rel = path.relative(parent, child);
@@ -124,9 +122,7 @@ class FolderSource implements ObjectSource {
       if (!isDir) continue;
       const metadata = await readMetadata(entry.name, dir);
       out.push(
-        typeof metadata === 'string'
-          ? { id: entry.name, error: metadata }
-          : { id: metadata.id, modifiedAt: metadata.modifiedAt, title: metadata.title },
+        typeof metadata === 'string' ? { id: entry.name, error: metadata } : { id: metadata.id, modifiedAt: metadata.modifiedAt, title: metadata.title },
       );
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -143,7 +139,8 @@ class FolderSource implements ObjectSource {
     const heads = new Map<string, Buffer>();
     for (const f of files) {
       const { head, yieldsMore, mtimeMs } = await readHead(f.abs, f.size, headBytes);
-      if (yieldsMore) throw fail(objectId, `"${f.path}" yields more bytes than the ${f.size} its size says: a pseudo file, or one still being written`, 'SourceFileChanged');
+      if (yieldsMore)
+        throw fail(objectId, `"${f.path}" yields more bytes than the ${f.size} its size says: a pseudo file, or one still being written`, 'SourceFileChanged');
       newest = Math.max(newest, mtimeMs);
       heads.set(f.path, head);
     }
@@ -155,7 +152,11 @@ class FolderSource implements ObjectSource {
     };
   }
 
-  async download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<{ metadata: ObjectMetadata; files: DownloadedFile[] }> {
+  async download(
+    objectId: string,
+    destDir: string,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<{ metadata: ObjectMetadata; files: DownloadedFile[] }> {
     const { metadata, files } = await this.locate(objectId);
     const total = files.reduce((n, f) => n + f.size, 0);
     let done = 0;
@@ -266,7 +267,11 @@ async function copyVerified(objectId: string, file: LocatedFile, to: string, onB
     to,
     ({ bytes }) => {
       if (bytes !== file.size)
-        throw fail(objectId, `"${file.path}" changed size while being read (${bytes > file.size ? `more than ${file.size}` : bytes} bytes read, listed as ${file.size}): a pseudo file, or one still being written`, 'SourceFileChanged');
+        throw fail(
+          objectId,
+          `"${file.path}" changed size while being read (${bytes > file.size ? `more than ${file.size}` : bytes} bytes read, listed as ${file.size}): a pseudo file, or one still being written`,
+          'SourceFileChanged',
+        );
     },
     onBytes,
   );

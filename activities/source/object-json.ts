@@ -23,4 +23,3 @@ export function parseMetadata(text: string, folderName: string): ObjectMetadata 
   }
   return parsed.data;
 }
-

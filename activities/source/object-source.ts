@@ -32,7 +32,11 @@ export interface ObjectSource {
    *  Idempotent: a file already there with the same size and sha256 as the source is not copied again. Calls
    *  onProgress(bytesDone, bytesTotal) often (the activity heartbeats from it). Returns what describe() returns,
    *  with each file's SHA-256. */
-  download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<{ metadata: ObjectMetadata; files: DownloadedFile[] }>;
+  download(
+    objectId: string,
+    destDir: string,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<{ metadata: ObjectMetadata; files: DownloadedFile[] }>;
   /** describe() plus what the checks before any work need: when the object last changed, and each file's first bytes. */
   inspect(objectId: string, headBytes: number): Promise<InspectedObject>;
 }

@@ -11,8 +11,7 @@ import { FileStorage } from '../storage/file-storage';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
 import type { DescribedObject, DownloadedFile, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
 
-const fail = (objectId: string, problem: string, type: string): ApplicationFailure =>
-  ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
+const fail = (objectId: string, problem: string, type: string): ApplicationFailure => ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
 
 interface Located {
   metadata: ObjectMetadata;
@@ -93,7 +92,11 @@ class StorageSource implements ObjectSource {
     return { metadata, files: files.map(({ path: p, size }) => ({ path: p, size })), lastChangedAt: new Date(newest).toISOString(), heads };
   }
 
-  async download(objectId: string, destDir: string, onProgress?: (done: number, total: number) => void): Promise<{ metadata: ObjectMetadata; files: DownloadedFile[] }> {
+  async download(
+    objectId: string,
+    destDir: string,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<{ metadata: ObjectMetadata; files: DownloadedFile[] }> {
     const { metadata, files } = await this.locate(objectId);
     const total = files.reduce((n, f) => n + f.size, 0);
     let done = 0;
@@ -117,4 +120,3 @@ class StorageSource implements ObjectSource {
 export function storageSource(storage: Storage): ObjectSource {
   return new StorageSource(storage);
 }
-

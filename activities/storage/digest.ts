@@ -48,7 +48,11 @@ export function partialPathFor(file: string): string {
   return path.join(path.dirname(file), `${PARTIAL_PREFIX}${hash}`);
 }
 
-const inodeOf = (file: string) => fsp.stat(file).then((st) => st.ino, () => undefined);
+const inodeOf = (file: string) =>
+  fsp.stat(file).then(
+    (st) => st.ino,
+    () => undefined,
+  );
 
 /**
  * Streams `source` into `file` through a partial file, hashing as the bytes move. The partial is

@@ -79,15 +79,22 @@ export class FileStorage implements Storage {
     const target = this.pathOf(key);
     const existing = await this.head(key);
     if (existing?.size === opts.size && (await sha256OfFile(target)) === opts.sha256) return { skipped: true };
-    await writeFileVerified(await open(), target, async (sent, partial) => {
-      if (sent.sha256 !== opts.sha256 || sent.bytes !== opts.size)
-        throw new ChecksumMismatch(`${key}: the bytes sent (${sent.bytes} bytes, sha256 ${sent.sha256}) are not the expected ${opts.size} bytes with sha256 ${opts.sha256}`);
-      const handle = await fsp.open(partial, 'r');
-      await handle.sync();
-      await handle.close();
-      const stored = await sha256OfFile(partial);
-      if (stored !== opts.sha256) throw new ChecksumMismatch(`${key}: stored as sha256 ${stored}, not the ${opts.sha256} that was sent`);
-    }, opts.onProgress);
+    await writeFileVerified(
+      await open(),
+      target,
+      async (sent, partial) => {
+        if (sent.sha256 !== opts.sha256 || sent.bytes !== opts.size)
+          throw new ChecksumMismatch(
+            `${key}: the bytes sent (${sent.bytes} bytes, sha256 ${sent.sha256}) are not the expected ${opts.size} bytes with sha256 ${opts.sha256}`,
+          );
+        const handle = await fsp.open(partial, 'r');
+        await handle.sync();
+        await handle.close();
+        const stored = await sha256OfFile(partial);
+        if (stored !== opts.sha256) throw new ChecksumMismatch(`${key}: stored as sha256 ${stored}, not the ${opts.sha256} that was sent`);
+      },
+      opts.onProgress,
+    );
     return { skipped: false };
   }
 
@@ -112,7 +119,13 @@ export class FileStorage implements Storage {
     await fsp.rm(target, { recursive: keyOrPrefix.endsWith('/') || keyOrPrefix === '', force: true });
     // Folders left empty go too, as keys under a prefix would in S3; one still in use stays.
     for (let dir = path.dirname(target); dir.startsWith(this.root + path.sep); dir = path.dirname(dir)) {
-      if (!(await fsp.rmdir(dir).then(() => true, () => false))) break;
+      if (
+        !(await fsp.rmdir(dir).then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
     }
   }
 }

@@ -11,7 +11,8 @@ export function parseStorageUrl(location: string): { kind: 'file'; path: string 
     const m = /^s3:\/\/([^/?#]+)\/?([^?#]*)$/.exec(location);
     if (!m) throw new StorageUrlError(`storage location "${location}" is not of the form s3://bucket/prefix`);
     const [, bucket, prefix] = m;
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new StorageUrlError(`storage location "${location}": "${bucket}" is not a valid bucket name (3-63 lower-case letters, digits, dots, hyphens)`);
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+      throw new StorageUrlError(`storage location "${location}": "${bucket}" is not a valid bucket name (3-63 lower-case letters, digits, dots, hyphens)`);
     if (prefix.split('/').some((s, i, all) => (s === '' && i < all.length - 1) || s === '.' || s === '..'))
       throw new StorageUrlError(`storage location "${location}": the prefix has an empty, "." or ".." segment`);
     return { kind: 's3', bucket, prefix: prefix.replace(/\/$/, '') };

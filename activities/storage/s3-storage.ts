@@ -35,8 +35,7 @@ export interface S3Options {
 const SHA256_META = 'custody-sha256';
 const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
 
-const isNotFound = (e: unknown) =>
-  e instanceof S3ServiceException && (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata.httpStatusCode === 404);
+const isNotFound = (e: unknown) => e instanceof S3ServiceException && (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata.httpStatusCode === 404);
 
 export function s3Client(opts: S3Options): S3Client {
   return new S3Client({
@@ -151,7 +150,9 @@ export class S3Storage implements Storage {
       }
       const sent = moving.digest();
       if (sent.sha256 !== opts.sha256 || sent.bytes !== opts.size)
-        throw new ChecksumMismatch(`${this.urlOf(key)}: the bytes sent (${sent.bytes} bytes, sha256 ${sent.sha256}) are not the expected ${opts.size} bytes with sha256 ${opts.sha256}`);
+        throw new ChecksumMismatch(
+          `${this.urlOf(key)}: the bytes sent (${sent.bytes} bytes, sha256 ${sent.sha256}) are not the expected ${opts.size} bytes with sha256 ${opts.sha256}`,
+        );
       const stored = await this.sha256Of(key);
       if (stored !== opts.sha256) throw new ChecksumMismatch(`${this.urlOf(key)}: stored as sha256 ${stored}, not the ${opts.sha256} that was sent`);
       return { skipped: false };

@@ -58,19 +58,26 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
   const startService = (port: number) =>
     startReferenceService({ port, dataDir: path.join(root, 'service'), pollIntervalMs: 200, transfer: opts.serviceTransfer });
   let service = await startService(0);
-  const config = loadConfig(process.env, {
-    dataDir: path.join(root, 'data'),
-    storage: { source: sourceDir },
-    databaseUrl: path.join(root, 'data', 'ledger.sqlite'),
-    // Objects copied from examples/ were just written: no settling wait in tests.
-    guards: { maxObjectBytes: 1024 ** 3, maxFiles: 1000, allowZeroLengthFiles: false, settleTime: '1ms' },
-    heartbeatTimeout: '5s',
-    // Fast retries: tests exercise failures without waiting minutes.
-    retry: Object.fromEntries(
-      ['download', 'package', 'submit', 'io'].map((q) => [q, { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5, nonRetryableErrorTypes: [] }]),
-    ),
-    service: { url: service.url, transfer: path.join(root, 'service', 'transfer') },
-  }, opts.config ?? {});
+  const config = loadConfig(
+    process.env,
+    {
+      dataDir: path.join(root, 'data'),
+      storage: { source: sourceDir },
+      databaseUrl: path.join(root, 'data', 'ledger.sqlite'),
+      // Objects copied from examples/ were just written: no settling wait in tests.
+      guards: { maxObjectBytes: 1024 ** 3, maxFiles: 1000, allowZeroLengthFiles: false, settleTime: '1ms' },
+      heartbeatTimeout: '5s',
+      // Fast retries: tests exercise failures without waiting minutes.
+      retry: Object.fromEntries(
+        ['download', 'package', 'submit', 'io'].map((q) => [
+          q,
+          { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5, nonRetryableErrorTypes: [] },
+        ]),
+      ),
+      service: { url: service.url, transfer: path.join(root, 'service', 'transfer') },
+    },
+    opts.config ?? {},
+  );
   const { client, connection } = await connectClient(config);
   const ledger = openLedger(config.databaseUrl);
   await ledger.migrate();
@@ -101,7 +108,10 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
     async close() {
       // Workflows left waiting (rejected, failed) would be picked up by the next test's worker.
       for await (const wf of client.workflow.list({ query: 'ExecutionStatus="Running"' })) {
-        await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('test finished').catch(() => undefined);
+        await client.workflow
+          .getHandle(wf.workflowId, wf.runId)
+          .terminate('test finished')
+          .catch(() => undefined);
       }
       await system.stopWorkers().catch(() => undefined);
       await ledger.close();

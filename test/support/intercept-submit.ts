@@ -2,10 +2,7 @@ import type { ActivityDeps } from '../../activities';
 import type { PreservationService, SubmittedSip } from '../../activities/service/preservation-service';
 
 /** Runs `before` on each SIP just before it is handed to the real service (to observe it, or to inject a fault and return the altered SIP). */
-export function interceptSubmit(
-  parts: ActivityDeps,
-  before: (sip: SubmittedSip) => Promise<SubmittedSip | void>,
-): ActivityDeps {
+export function interceptSubmit(parts: ActivityDeps, before: (sip: SubmittedSip) => Promise<SubmittedSip | void>): ActivityDeps {
   const real = parts.service;
   const service: PreservationService = {
     verdict: (sipId) => real.verdict(sipId),

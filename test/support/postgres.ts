@@ -14,7 +14,8 @@ let databases = 0;
 function serverBin(): string {
   const root = '/usr/lib/postgresql';
   const versions = fs.existsSync(root) ? fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb'))) : [];
-  if (!versions.length) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql: run scripts/install-test-tools.sh (apt-get install postgresql)');
+  if (!versions.length)
+    throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql: run scripts/install-test-tools.sh (apt-get install postgresql)');
   return path.join(root, versions.sort((a, b) => Number(b) - Number(a))[0], 'bin');
 }
 
@@ -24,11 +25,18 @@ function startCluster(): NonNullable<typeof cluster> {
   // initdb refuses to run as root: as root, the cluster belongs to the postgres user.
   const asPostgres = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
   if (asPostgres.length) execFileSync('chown', ['postgres', dir]);
-  const sh = (cmd: string, args: string[]) => execFileSync(asPostgres[0] ?? cmd, asPostgres.length ? [...asPostgres.slice(1), cmd, ...args] : args, { stdio: 'pipe' });
+  const sh = (cmd: string, args: string[]) =>
+    execFileSync(asPostgres[0] ?? cmd, asPostgres.length ? [...asPostgres.slice(1), cmd, ...args] : args, { stdio: 'pipe' });
   sh(path.join(bin, 'initdb'), ['-D', path.join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
   sh(path.join(bin, 'pg_ctl'), [
-    '-D', path.join(dir, 'data'), '-w', '-l', path.join(dir, 'server.log'),
-    '-o', `-c listen_addresses=127.0.0.1 -p ${PORT} -k ${dir} -c fsync=off`, 'start',
+    '-D',
+    path.join(dir, 'data'),
+    '-w',
+    '-l',
+    path.join(dir, 'server.log'),
+    '-o',
+    `-c listen_addresses=127.0.0.1 -p ${PORT} -k ${dir} -c fsync=off`,
+    'start',
   ]);
   return { dir, bin, asPostgres };
 }
@@ -51,7 +59,9 @@ export function stopPostgres(): void {
   if (!cluster) return;
   const { dir, bin, asPostgres } = cluster;
   const args = ['-D', path.join(dir, 'data'), '-m', 'fast', '-w', 'stop'];
-  execFileSync(asPostgres[0] ?? path.join(bin, 'pg_ctl'), asPostgres.length ? [...asPostgres.slice(1), path.join(bin, 'pg_ctl'), ...args] : args, { stdio: 'pipe' });
+  execFileSync(asPostgres[0] ?? path.join(bin, 'pg_ctl'), asPostgres.length ? [...asPostgres.slice(1), path.join(bin, 'pg_ctl'), ...args] : args, {
+    stdio: 'pipe',
+  });
   fs.rmSync(dir, { recursive: true, force: true });
   cluster = undefined;
 }

@@ -10,10 +10,22 @@ import { testTemporal } from './temporal-server';
 export async function recordHistory(name: string, handle: WorkflowHandle): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
   const { runId } = await handle.describe();
-  const temporal = execFileSync(path.join(REPO_ROOT, 'temporal-config', 'get-temporal.sh')).toString().trim();
+  const temporal = execFileSync(path.join(REPO_ROOT, 'temporal-config', 'get-temporal.sh'))
+    .toString()
+    .trim();
   const json = execFileSync(temporal, [
-    'workflow', 'show', '--workflow-id', handle.workflowId, '--run-id', runId,
-    '--address', testTemporal.address, '--namespace', testTemporal.namespace, '--output', 'json',
+    'workflow',
+    'show',
+    '--workflow-id',
+    handle.workflowId,
+    '--run-id',
+    runId,
+    '--address',
+    testTemporal.address,
+    '--namespace',
+    testTemporal.namespace,
+    '--output',
+    'json',
   ]);
   fs.writeFileSync(path.join(REPO_ROOT, 'test', 'histories', `${name}.json`), json);
 }

@@ -12,7 +12,10 @@ async function main(): Promise<void> {
   const how = process.argv[2];
   if (how === 'error') throw new Error('the demo failed');
   if (how === 'exit') process.exit(3);
-  if (how === 'throw') setImmediate(() => { throw new Error('uncaught'); });
+  if (how === 'throw')
+    setImmediate(() => {
+      throw new Error('uncaught');
+    });
 }
 
 main().catch((e: unknown) => {
