@@ -8,4 +8,5 @@ bash scripts/install-test-tools.sh
 export PATH="$PWD/.tools/bagit/bin:$PATH" PYTHONPATH="$PWD/.tools/bagit${PYTHONPATH:+:$PYTHONPATH}"
 echo "== tsc --noEmit"; npx tsc --noEmit
 echo "== eslint"; npx eslint .
+echo "== prettier"; npx prettier --check .
 echo "== mocha"; if [ $# -eq 0 ]; then set -- "test/**/*.test.ts"; fi; npx mocha "$@"
