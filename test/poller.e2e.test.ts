@@ -53,13 +53,7 @@ describe('the scheduled poller', function () {
         config: { verdict: { pollAfter: '1h', deadline: '14d' }, schedules: { syncProcessedSips: { every: '1h', catchupWindow: '1m' } } },
       });
     });
-    after(async () => {
-      await sys.client.schedule
-        .getHandle(SYNC_PROCESSED_SIPS_SCHEDULE)
-        .delete()
-        .catch(() => undefined);
-      await sys?.close();
-    });
+    after(async () => sys?.close());
 
     it('sends each verdict once, whether the schedule is triggered again or a run starts from scratch', async () => {
       await enqueue(deps(sys), { ids: ['mus-0003', 'mus-0007'] });
@@ -113,13 +107,7 @@ describe('the scheduled poller', function () {
         fs.writeFileSync(path.join(sys.sourceDir, id, 'note.txt'), `object ${i}\n`);
       }
     });
-    after(async () => {
-      await sys.client.schedule
-        .getHandle(SYNC_PROCESSED_SIPS_SCHEDULE)
-        .delete()
-        .catch(() => undefined);
-      await sys?.close();
-    });
+    after(async () => sys?.close());
 
     it(`delivers nearly every verdict by its signal with objects in flight`, async () => {
       await createSchedules(sys.client, sys.config);

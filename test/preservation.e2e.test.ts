@@ -7,7 +7,7 @@ import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { preserveWorkflowId, SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
+import { preserveWorkflowId } from '../common/preservation';
 import type { ObjectMetadata } from '../common/object-metadata';
 import { SA } from '../common/search-attributes';
 import { createSchedules } from '../starters/schedules';
@@ -63,13 +63,7 @@ describe('preservation pipeline, end to end', function () {
       await sys.stopWorkers();
       await sys.startWorkers(keepSubmittedCopies(path.join(sys.root, 'submitted')));
     });
-    after(async () => {
-      await sys.client.schedule
-        .getHandle(SYNC_PROCESSED_SIPS_SCHEDULE)
-        .delete()
-        .catch(() => undefined);
-      await sys?.close();
-    });
+    after(async () => sys?.close());
 
     it('preserves every object: confirmed, signalled by the poller, ledger and reports written, working files gone', async () => {
       await createSchedules(sys.client, sys.config);

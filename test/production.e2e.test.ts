@@ -52,24 +52,10 @@ describe('production parts: S3, PostgreSQL and three worker processes', function
       serviceTransfer: transfer,
       inProcessWorkers: false,
     });
-    const c = sys.config;
     for (const [role, queues] of Object.entries(ROLES)) {
       // Each worker has its own data folder: nothing passes between stages except through S3.
       const dataDir = path.join(sys.root, `worker-${role}`);
-      const configFile = path.join(sys.root, `worker-${role}.json`);
-      fs.writeFileSync(
-        configFile,
-        JSON.stringify({
-          dataDir,
-          storage: c.storage,
-          databaseUrl: c.databaseUrl,
-          service: c.service,
-          verdict: c.verdict,
-          guards: c.guards,
-          heartbeatTimeout: c.heartbeatTimeout,
-          retry: c.retry,
-        }),
-      );
+      const configFile = sys.writeWorkerConfig(`worker-${role}`, dataDir);
       const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), 'worker', '--queues', queues.join(','), '--slots', 'package=2'], {
         // The S3 credentials reach the workers as AWS_* variables (set by startTestS3), the standard chain.
         env: { ...process.env, CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace },

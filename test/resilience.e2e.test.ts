@@ -73,21 +73,7 @@ describe('crash recovery', function () {
     for (let i = 0; i < 24; i++) fs.writeSync(out, crypto.randomFillSync(chunk).toString('base64').slice(0, chunk.length));
     fs.closeSync(out);
     await sys.stopWorkers(); // the work is done by child processes only
-    configFile = path.join(sys.root, 'custody.json');
-    const c = sys.config;
-    fs.writeFileSync(
-      configFile,
-      JSON.stringify({
-        dataDir: c.dataDir,
-        storage: c.storage,
-        databaseUrl: c.databaseUrl,
-        service: c.service,
-        verdict: c.verdict,
-        guards: c.guards,
-        heartbeatTimeout: c.heartbeatTimeout,
-        retry: c.retry,
-      }),
-    );
+    configFile = sys.writeWorkerConfig('custody');
   });
   after(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');

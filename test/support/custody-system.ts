@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { REPO_ROOT, loadConfig, type Config } from '../../config/config';
+import { SYNC_PROCESSED_SIPS_SCHEDULE } from '../../common/preservation';
 import { connectClient } from '../../config/temporal-connection';
 import { openLedger, type Ledger } from '../../activities/ledger';
 import { openSource, type ObjectSource } from '../../activities/source';
@@ -42,6 +43,11 @@ export interface CustodySystem {
   stopService(): Promise<void>;
   startService(): Promise<void>;
   startWorkers(decorate?: SystemOptions['decorate']): Promise<void>;
+  /**
+   * Writes this system's settings as a CUSTODY_CONFIG file for worker processes started by a
+   * test, each optionally with a data folder of its own. Returns the file's path.
+   */
+  writeWorkerConfig(name: string, dataDir?: string): string;
   close(): Promise<void>;
 }
 
@@ -105,7 +111,18 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
     async startWorkers(decorate = opts.decorate) {
       system.workers = await startWorkers(config, undefined, decorate);
     },
+    writeWorkerConfig(name, dataDir = config.dataDir) {
+      const file = path.join(root, `${name}.json`);
+      const { storage, databaseUrl, service, verdict, guards, heartbeatTimeout, retry } = config;
+      fs.writeFileSync(file, JSON.stringify({ dataDir, storage, databaseUrl, service, verdict, guards, heartbeatTimeout, retry }));
+      return file;
+    },
     async close() {
+      // A schedule a test created would go on starting pollers against the next test's system.
+      await client.schedule
+        .getHandle(SYNC_PROCESSED_SIPS_SCHEDULE)
+        .delete()
+        .catch(() => undefined);
       // Workflows left waiting (rejected, failed) would be picked up by the next test's worker.
       for await (const wf of client.workflow.list({ query: 'ExecutionStatus="Running"' })) {
         await client.workflow
