@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.data/**', 'bin/**', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.tools/**', '.data/**', 'bin/**', 'eslint.config.mjs'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -1,7 +1,8 @@
 // Every output carries the build id of the worker that made it, so what a bad deployment
-// produced can be found again. CUSTODY_BUILD_ID wins; else package version + git commit.
+// produced can be found again. CUSTODY_BUILD_ID wins; then the id `npm run build` stamped into
+// dist/ (a deployment may have no git); else package version + git commit of the checkout.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../config/config';
 
@@ -13,6 +14,8 @@ export function custodyVersion(): string {
 
 export function buildId(): string {
   if (cached) return cached;
+  const stamped = path.join(REPO_ROOT, 'dist', 'build-id');
+  if (!process.env.CUSTODY_BUILD_ID && __filename.endsWith('.js') && existsSync(stamped)) return (cached = readFileSync(stamped, 'utf8').trim());
   let commit = 'nogit';
   try {
     commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })

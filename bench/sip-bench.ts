@@ -8,28 +8,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BENCH, ensureObject } from './bench-objects';
 
 const ROOT = path.resolve(__dirname, '..');
-const BENCH = path.join(ROOT, '.data', 'bench');
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const TARGET = { vsTar: 1.15, vsBagit: 0.6, rssMiB: 128 };
-
-function ensureObject(sizeMiB: number): string {
-  const dir = path.join(BENCH, `object-${sizeMiB}MiB`);
-  const fileSize = (sizeMiB / 8) * MiB;
-  const names = Array.from({ length: 8 }, (_, i) => `file-${i + 1}.bin`);
-  if (names.every((n) => fs.statSync(path.join(dir, n), { throwIfNoEntry: false })?.size === fileSize)) return dir;
-  console.log(`generating ${sizeMiB} MiB of random data in ${dir} (once)…`);
-  fs.mkdirSync(dir, { recursive: true });
-  const chunk = Buffer.allocUnsafe(4 * MiB);
-  for (const n of names) {
-    const fd = fs.openSync(path.join(dir, n), 'w');
-    for (let done = 0; done < fileSize; done += chunk.length) fs.writeSync(fd, crypto.randomFillSync(chunk), 0, Math.min(chunk.length, fileSize - done));
-    fs.closeSync(fd);
-  }
-  return dir;
-}
 
 function sh(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });

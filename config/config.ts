@@ -7,7 +7,12 @@ import { z } from 'zod';
 import ms from 'ms';
 import { storageLocation as location } from '../activities/storage/location';
 
-export const REPO_ROOT = path.resolve(__dirname, '..');
+/** The checkout (or installed package): the nearest folder above this file with a package.json,
+ * whether this runs from config/ under tsx or from dist/config/ compiled. */
+export const REPO_ROOT = ((dir: string): string => {
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})(path.resolve(__dirname, '..'));
 
 const duration = z.string().refine(
   (s) => {

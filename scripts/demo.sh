@@ -5,6 +5,7 @@
 # worker, and this script the dev server it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/node-env.sh
 bash scripts/install-tools.sh
 CUSTODY_ROOT=$PWD
 . temporal-config/dev-server.env

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Installs what custody needs on this machine when it is missing: npm packages and the Temporal
-# CLI. Later runs find everything in place and return at once.
+# CLI, on Node.js 24 (scripts/node-env.sh). Later runs find everything in place and return at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -d /usr/include/node ] && [ -z "${npm_config_nodedir:-}" ] && [ -z "${npm_package_config_node_gyp_nodedir:-}" ]; then
-  # Native modules (better-sqlite3) build against the local Node headers: nothing to download.
-  # node-gyp takes it from this variable, the form npm 11 documents for node-gyp settings;
-  # npm_config_nodedir would work too, but npm 11 warns "Unknown env config nodedir" for it.
-  export npm_package_config_node_gyp_nodedir=/usr
-fi
+. scripts/node-env.sh
 # A node_modules that is a link is an install shared by several checkouts (git worktrees):
 # npm ci through the link would empty the shared folder under the others' feet.
 if [ ! -L node_modules ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   npm ci --no-audit --no-fund
+  node -p process.versions.modules >node_modules/.custody-node-abi
+fi
+# A node_modules built under another Node (say the machine's Node 20 before custody moved to 24)
+# installs fine but its native modules fail to load (NODE_MODULE_VERSION mismatch): rebuild them.
+if [ ! -L node_modules ] && [ "$(cat node_modules/.custody-node-abi 2>/dev/null)" != "$(node -p process.versions.modules)" ]; then
+  echo "install-tools: node_modules was built for another Node.js; rebuilding its native modules for $(node --version)" >&2
+  npm rebuild --no-audit --no-fund >&2
+  node -p process.versions.modules >node_modules/.custody-node-abi
 fi
 temporal-config/get-temporal.sh >/dev/null

@@ -3,6 +3,7 @@
 # (the tests start their own Temporal dev server and reference preservation service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/node-env.sh
 bash scripts/install-tools.sh
 bash scripts/install-test-tools.sh
 export PATH="$PWD/.tools/bagit/bin:$PATH" PYTHONPATH="$PWD/.tools/bagit${PYTHONPATH:+:$PYTHONPATH}"

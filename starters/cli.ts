@@ -1,4 +1,5 @@
 // The `custody` command.
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { ConfigError, loadConfig, type Config } from '../config/config';
@@ -357,7 +358,13 @@ program
     const config = loadConfig(process.env, { worker: { ...base.worker, slots: { ...base.worker.slots, ...opts.slots } } });
     const queues = opts.queues ?? config.worker.queues;
     const workers = await startWorkers(config, queues);
-    console.log(`worker serving ${queues.join(', ')} (pid ${process.pid}); Ctrl-C stops it after running activities finish`);
+    // How this process runs, so a deployment can be told from a checkout at a glance.
+    const runsOn = Object.keys(require.cache).some((file) => file.includes(`${path.sep}node_modules${path.sep}tsx${path.sep}`))
+      ? 'TypeScript via tsx'
+      : 'compiled';
+    console.log(
+      `worker serving ${queues.join(', ')} (pid ${process.pid}, build ${buildId()}, ${runsOn}, Node ${process.version}); Ctrl-C stops it after running activities finish`,
+    );
     await workers.done;
   });
 

@@ -475,7 +475,7 @@ describe('custody CLI', function () {
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       const until = Date.now() + 60_000;
       while (!out.includes('worker serving') && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-      assert.match(out, /worker serving download, package \(pid \d+\)/);
+      assert.match(out, /worker serving download, package \(pid \d+, build \S+, TypeScript via tsx, Node v\d+/);
       child.kill('SIGTERM');
       assert.equal(await exited, 0, 'exits 0 after a graceful shutdown');
     });

@@ -1,8 +1,9 @@
 // The production shape on one machine: S3 (Versity Gateway) for the source, the working files,
 // the reports and the service's transfers; PostgreSQL for the ledger; and three worker
 // processes that share no disk — one downloads, one packages, one submits and runs the workflows.
+// The workers run the production build (`npm run build`: compiled JavaScript, prebuilt bundle).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
@@ -28,7 +29,7 @@ async function keys(storage: Storage): Promise<string[]> {
 describe('production parts: S3, PostgreSQL and three worker processes', function () {
   this.timeout(300_000);
   let sys: CustodySystem;
-  const workers = new Map<string, { child: ChildProcess; dataDir: string; exited: Promise<number | null> }>();
+  const workers = new Map<string, { child: ChildProcess; dataDir: string; exited: Promise<number | null>; startLine: Promise<string> }>();
   let work: Storage;
   let reports: Storage;
   let transfer: Storage;
@@ -52,21 +53,46 @@ describe('production parts: S3, PostgreSQL and three worker processes', function
       serviceTransfer: transfer,
       inProcessWorkers: false,
     });
+    execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'build.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
     for (const [role, queues] of Object.entries(ROLES)) {
       // Each worker has its own data folder: nothing passes between stages except through S3.
       const dataDir = path.join(sys.root, `worker-${role}`);
       const configFile = sys.writeWorkerConfig(`worker-${role}`, dataDir);
       const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), 'worker', '--queues', queues.join(','), '--slots', 'package=2'], {
         // The S3 credentials reach the workers as AWS_* variables (set by startTestS3), the standard chain.
-        env: { ...process.env, CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace },
-        stdio: ['ignore', 'ignore', 'inherit'],
+        // The compiled worker loads dist/'s bundle, not the one the tests made for in-process workers.
+        env: {
+          ...process.env,
+          NODE_ENV: 'production',
+          CUSTODY_WORKFLOW_BUNDLE: '',
+          CUSTODY_CONFIG: configFile,
+          TEMPORAL_ADDRESS: testTemporal.address,
+          TEMPORAL_NAMESPACE: testTemporal.namespace,
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
       });
-      workers.set(role, { child, dataDir, exited: new Promise((resolve) => child.once('exit', resolve)) });
+      const startLine = new Promise<string>((resolve) => {
+        let out = '';
+        child.stdout?.on('data', (chunk: Buffer) => {
+          out += chunk.toString('utf8');
+          if (out.includes('\n')) resolve(out.split('\n')[0]);
+        });
+        child.once('exit', () => resolve(out));
+      });
+      workers.set(role, { child, dataDir, exited: new Promise((resolve) => child.once('exit', resolve)), startLine });
     }
   });
   after(async () => {
     for (const { child } of workers.values()) if (child.exitCode === null) child.kill('SIGKILL');
     await sys?.close();
+  });
+
+  it('runs the workers from the compiled build on Node.js 24 or newer', async () => {
+    for (const [role, { startLine }] of workers) {
+      const line = await startLine;
+      assert.match(line, /^worker serving .*, compiled, Node v(\d+)\./, `${role}: ${line}`);
+      assert.ok(Number(/Node v(\d+)/.exec(line)?.[1]) >= 24, `${role}: ${line}`);
+    }
   });
 
   it('preserves a collection end to end, each stage in its own process, and keeps every record outside the workers', async () => {

@@ -1,15 +1,15 @@
 // A worker process serves the task queues its config names, with the slots it names. The io
 // queue also carries the workflow tasks. One process may serve every queue (the default) or
 // a few, so each stage's workers scale separately.
-import path from 'node:path';
 import { Client } from '@temporalio/client';
-import { DefaultLogger, Worker, bundleWorkflowCode, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { SCHEDULES_TASK_QUEUE, TASK_QUEUES, type QueueRole } from '../common/preservation';
 import type { Config } from '../config/config';
 import { connectWorker } from '../config/temporal-connection';
 import { createActivities, type ActivityDeps } from '../activities';
 import { openParts } from '../activities/parts';
 import { buildId } from '../activities/build-id';
+import { bundleWorkflows, prebuiltBundlePath } from './workflow-bundle';
 
 export interface RunningWorkers {
   /** Resolves when every worker has stopped (after shutdown() or a signal). */
@@ -28,14 +28,11 @@ export async function startWorkers(
   const { connection, namespace } = given ?? (await connectWorker(config));
   const parts = decorate(await openParts(config));
   const activities = createActivities(parts, new Client({ connection, namespace }));
-  const bundlePath = process.env.CUSTODY_WORKFLOW_BUNDLE;
+  const bundlePath = prebuiltBundlePath();
 
   // A prebuilt bundle (production) skips bundling at start-up; else the two workers that run
   // workflows share one bundle made here.
-  const bundle =
-    bundlePath || !queues.includes('io')
-      ? undefined
-      : await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'workflows', 'index.ts'), logger: new DefaultLogger('WARN') });
+  const bundle = bundlePath || !queues.includes('io') ? undefined : await bundleWorkflows();
   const workflowCode = (): Partial<WorkerOptions> => ({ workflowBundle: bundlePath ? { codePath: bundlePath } : bundle });
   const common = { connection, namespace, activities, shutdownGraceTime: config.worker.shutdownGrace };
   const workers = await Promise.all([

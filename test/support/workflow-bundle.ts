@@ -3,14 +3,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
-import { REPO_ROOT } from '../../config/config';
+import { bundleWorkflows } from '../../workers/workflow-bundle';
 
 let bundlePath: Promise<string> | undefined;
 
 export async function useWorkflowBundle(): Promise<void> {
   bundlePath ??= (async () => {
-    const { code } = await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, 'workflows', 'index.ts'), logger: new DefaultLogger('WARN') });
+    const { code } = await bundleWorkflows();
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'custody-bundle-')), 'workflows.js');
     fs.writeFileSync(file, code);
     return file;
