@@ -65,7 +65,9 @@ args=(server start-dev --ip "$CUSTODY_TEMPORAL_IP" --port "$CUSTODY_TEMPORAL_POR
   --ui-port "$CUSTODY_TEMPORAL_UI_PORT" --db-filename "$state/custody.db"
   --namespace "$CUSTODY_TEMPORAL_NAMESPACE" --log-level warn)
 [ "$CUSTODY_TEMPORAL_HEADLESS" = 1 ] && args+=(--headless)
+attributes=()
 while IFS='=' read -r name type; do
+  attributes+=("$name=$type")
   args+=(--search-attribute "$name=$type")
 done < <(node -e 'for (const [k, v] of Object.entries(require(process.argv[1]))) console.log(`${k}=${v}`)' \
   "$CUSTODY_ROOT/temporal-config/search-attributes.json")
@@ -96,6 +98,17 @@ fi
 
 "$temporal" operator namespace update --address "$address" -n "$CUSTODY_TEMPORAL_NAMESPACE" \
   --retention "$CUSTODY_TEMPORAL_RETENTION" >/dev/null
+# --search-attribute registers attributes only when the state is new: a state folder kept from an
+# older custody lacks the ones added since, and every workflow task that sets one would fail.
+registered=$("$temporal" operator search-attribute list --address "$address" -n "$CUSTODY_TEMPORAL_NAMESPACE")
+for attribute in "${attributes[@]}"; do
+  name=${attribute%%=*}
+  if ! grep -qw "$name" <<<"$registered"; then
+    echo "registering search attribute $name, new since this server's state was made" >&2
+    "$temporal" operator search-attribute create --address "$address" -n "$CUSTODY_TEMPORAL_NAMESPACE" \
+      --name "$name" --type "${attribute#*=}" >/dev/null
+  fi
+done
 echo "Temporal dev server at $address, namespace $CUSTODY_TEMPORAL_NAMESPACE (retention $CUSTODY_TEMPORAL_RETENTION)"
 # The same address custody prints in its links (config temporal.webUiUrl follows both variables).
 [ "$CUSTODY_TEMPORAL_HEADLESS" = 1 ] || echo "Web UI: ${CUSTODY_TEMPORAL_UI_URL:-http://localhost:$CUSTODY_TEMPORAL_UI_PORT}/namespaces/$CUSTODY_TEMPORAL_NAMESPACE/workflows"

@@ -139,6 +139,28 @@ describe('Temporal dev-server scripts and ports they do not own', function () {
     }
   });
 
+  it('registers the search attributes a state folder from an older custody lacks', async () => {
+    const state = path.join(root, 'state');
+    const temporal = (await run(path.join(REPO_ROOT, 'temporal-config', 'get-temporal.sh'))).stdout.trim();
+    const at = ['--address', `127.0.0.1:${PORT}`, '-n', 'custody'];
+    const attributes = async () => (await run(temporal, ['operator', 'search-attribute', 'list', ...at])).stdout;
+    assert.equal((await script(START, { CUSTODY_TEMPORAL_STATE_DIR: state })).code, 0);
+    try {
+      // As a server made before CustodyState existed: the attribute is not there.
+      await run(temporal, ['operator', 'search-attribute', 'remove', '--name', 'CustodyState', '--yes', ...at]);
+      assert.doesNotMatch(await attributes(), /CustodyState/);
+      await script(STOP, { CUSTODY_TEMPORAL_STATE_DIR: state });
+      const again = await script(START, { CUSTODY_TEMPORAL_STATE_DIR: state });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /registering search attribute CustodyState/);
+      assert.match(await attributes(), /CustodyState\s+Keyword/);
+      for (const name of Object.keys(JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'temporal-config', 'search-attributes.json'), 'utf8')) as object))
+        assert.match(await attributes(), new RegExp(`\\b${name}\\b`));
+    } finally {
+      await script(STOP, { CUSTODY_TEMPORAL_STATE_DIR: state });
+    }
+  });
+
   it('stop-dev-server.sh leaves alone a process that took the recorded pid', async () => {
     const state = path.join(root, 'state');
     fs.mkdirSync(state);
