@@ -119,31 +119,37 @@ async function bareWorkerMiB(): Promise<number> {
 async function main() {
   execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'build.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (const size of SIZES) ensureObject(size);
-  const sys = await startCustodySystem({
-    inProcessWorkers: false,
-    config: { guards: { maxObjectBytes: 2 * 1024 ** 3, maxFiles: 1000, allowZeroLengthFiles: false, settleTime: '1ms' } },
-  });
-  const rest = await startWorker(sys, 'io,download,submit', 'tsx', 'rest');
   const peaks = new Map<string, number[]>();
   const idles = new Map<Contender, number[]>();
   const bare: number[] = [];
+  // The dev server goes down however the run ends, so the next run finds its port free.
   try {
-    for (let run = 1; run <= RUNS; run++) {
-      bare.push(await bareWorkerMiB());
-      console.log(`run ${run}: bare Temporal worker (plain JS, no custody code)  peak ${bare.at(-1)!.toFixed(1)} MiB`);
-      for (const size of SIZES) {
-        // Interleaved, so drift on the machine hits both alike.
-        for (const contender of CONTENDERS) {
-          const m = await measure(sys, contender, size, run);
-          peaks.set(`${contender} ${size}`, [...(peaks.get(`${contender} ${size}`) ?? []), m.peakMiB]);
-          idles.set(contender, [...(idles.get(contender) ?? []), m.idleMiB]);
-          console.log(`run ${run}: ${contender.padEnd(8)} ${String(size).padStart(3)} MiB  idle ${m.idleMiB.toFixed(1)} MiB  peak ${m.peakMiB.toFixed(1)} MiB`);
+    const sys = await startCustodySystem({
+      inProcessWorkers: false,
+      config: { guards: { maxObjectBytes: 2 * 1024 ** 3, maxFiles: 1000, allowZeroLengthFiles: false, settleTime: '1ms' } },
+    });
+    const rest = await startWorker(sys, 'io,download,submit', 'tsx', 'rest');
+    try {
+      for (let run = 1; run <= RUNS; run++) {
+        bare.push(await bareWorkerMiB());
+        console.log(`run ${run}: bare Temporal worker (plain JS, no custody code)  peak ${bare.at(-1)!.toFixed(1)} MiB`);
+        for (const size of SIZES) {
+          // Interleaved, so drift on the machine hits both alike.
+          for (const contender of CONTENDERS) {
+            const m = await measure(sys, contender, size, run);
+            peaks.set(`${contender} ${size}`, [...(peaks.get(`${contender} ${size}`) ?? []), m.peakMiB]);
+            idles.set(contender, [...(idles.get(contender) ?? []), m.idleMiB]);
+            console.log(
+              `run ${run}: ${contender.padEnd(8)} ${String(size).padStart(3)} MiB  idle ${m.idleMiB.toFixed(1)} MiB  peak ${m.peakMiB.toFixed(1)} MiB`,
+            );
+          }
         }
       }
+    } finally {
+      await stop(rest);
+      await sys.close();
     }
   } finally {
-    await stop(rest);
-    await sys.close();
     await stopTemporalServer();
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
