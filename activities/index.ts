@@ -17,17 +17,17 @@ import {
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ObjectMetadata } from '../common/object-metadata';
 import type { SipBuildResult, Verdict } from '../common/sip';
-import type { Ledger } from './ledger';
-import type { DownloadedFile, ObjectSource } from './source';
-import type { PreservationService } from './service/preservation-service';
-import { joinKey, type Storage } from './storage';
-import { getJson, putBytes, putJson } from './storage/small-objects';
-import { buildSip } from './sip/build-sip';
-import { IDENTIFY_SAMPLE_BYTES, identifyFormat } from './sip/identify-format';
-import { MAX_LOCAL_PATH_BYTES, MAX_S3_KEY_BYTES, checkPayloadNames } from './sip/payload-paths';
+import type { Ledger } from '../ledger';
+import type { DownloadedFile, ObjectSource } from '../sources';
+import type { PreservationService } from '../services/preservation-service';
+import { joinKey, type Storage } from '../storage';
+import { getJson, putBytes, putJson } from '../storage/small-objects';
+import { buildSip } from '../sip/build-sip';
+import { IDENTIFY_SAMPLE_BYTES, identifyFormat } from '../sip/identify-format';
+import { MAX_LOCAL_PATH_BYTES, MAX_S3_KEY_BYTES, checkPayloadNames } from '../sip/payload-paths';
 import { ApplicationFailure } from '@temporalio/common';
 import ms from 'ms';
-import { buildId, custodyVersion } from './build-id';
+import { buildId, custodyVersion } from '../config/build-id';
 
 export interface ActivityDeps {
   config: Config;

@@ -1,9 +1,9 @@
 // Opens the parts custody's activities and commands talk to, as chosen by config.
 import type { Config } from '../config/config';
-import { openLedger } from './ledger';
-import { openSource } from './source';
-import { openStorage } from './storage';
-import { referencePreservationService } from './service/preservation-service';
+import { openLedger } from '../ledger';
+import { openSource } from '../sources';
+import { openStorage } from '../storage';
+import { referencePreservationService } from '../services/preservation-service';
 import type { ActivityDeps } from '.';
 
 export async function openParts(config: Config): Promise<ActivityDeps> {

@@ -11,10 +11,10 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { pack } from 'tar-stream';
 import { REPO_ROOT } from '../config/config';
-import { folderSource } from '../activities/source';
-import { buildSip } from '../activities/sip/build-sip';
-import { referencePreservationService, type PreservationService, type SubmittedSip } from '../activities/service/preservation-service';
-import { FileStorage, openStorage } from '../activities/storage';
+import { folderSource } from '../sources';
+import { buildSip } from '../sip/build-sip';
+import { referencePreservationService, type PreservationService, type SubmittedSip } from '../services/preservation-service';
+import { FileStorage, openStorage } from '../storage';
 import { startTestS3 } from './support/s3-server';
 import { startReferenceService, type RunningReferenceService } from '../reference-service/server';
 import type { Verdict } from '../common/sip';
@@ -275,7 +275,7 @@ describe('reference preservation service', function () {
     const half = fs.readFileSync(sip.tarPath).subarray(0, 1024);
     const code = `
       const { Readable } = require('node:stream');
-      const { FileStorage } = require(${JSON.stringify(path.join(REPO_ROOT, 'activities', 'storage', 'file-storage.ts'))});
+      const { FileStorage } = require(${JSON.stringify(path.join(REPO_ROOT, 'storage', 'file-storage.ts'))});
       const stuck = new Readable({ read() {} });
       stuck.push(Buffer.from(${JSON.stringify(half.toString('base64'))}, 'base64'));
       void new FileStorage(${JSON.stringify(transferDir)}).put('killed-1.tar', () => stuck, { size: ${sip.size}, sha256: '${sip.sha256}' });

@@ -4,8 +4,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
-import type { ObjectMetadata } from '../../common/object-metadata';
-import type { ChecksumAlgorithm, PackagedFile } from '../../common/sip';
+import type { ObjectMetadata } from '../common/object-metadata';
+import type { ChecksumAlgorithm, PackagedFile } from '../common/sip';
 
 const NS = {
   mets: 'http://www.loc.gov/METS/',

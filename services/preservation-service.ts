@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import type { Verdict } from '../../common/sip';
+import type { Verdict } from '../common/sip';
 import type { Storage } from '../storage';
 
 export interface SubmittedSip {

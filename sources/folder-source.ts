@@ -10,7 +10,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { digesting, writeFileVerified } from '../storage/digest';
 import { escapeBytes, isValidUtf8 } from '../sip/payload-paths';
-import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
+import type { ObjectMetadata, SourceFile } from '../common/object-metadata';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
 import type { DescribedObject, DownloadedFile, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
 

@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { firstNonXmlChar } from '../../common/object-metadata';
+import { firstNonXmlChar } from '../common/object-metadata';
 
 const unsafe = (filePath: string, why: string) => ApplicationFailure.nonRetryable(`unsafe payload path ${JSON.stringify(filePath)}: ${why}`, 'UnsafePath');
 

@@ -3,7 +3,7 @@
 // folder when downloaded (`..`, empty segments, backslashes) freezes the object as UnsafePath.
 import { buffer } from 'node:stream/consumers';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ObjectMetadata } from '../../common/object-metadata';
+import type { ObjectMetadata } from '../common/object-metadata';
 import { checkPathText } from '../sip/payload-paths';
 import type { Storage, StoredObject } from '../storage';
 import { putJson } from '../storage/small-objects';
