@@ -4,7 +4,7 @@ import { openLedger } from '../ledger';
 import { openSource } from '../sources';
 import { openStorage } from '../storage';
 import { referencePreservationService } from '../services/preservation-service';
-import type { ActivityDeps } from '.';
+import type { ActivityDeps } from './shared';
 
 export async function openParts(config: Config): Promise<ActivityDeps> {
   const ledger = openLedger(config.databaseUrl);

@@ -1,44 +1,22 @@
-// The activities of the preservation pipeline, built by a factory that receives their
-// clients (ledger, source, preservation service) so tests can hand in their own.
+// The activities of the preservation pipeline (the preserveObject workflow, one object from
+// check to confirmed), built by a factory that receives their clients (ledger, source,
+// preservation service, storages) so tests can hand in their own.
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Context } from '@temporalio/activity';
-import type { Config } from '../config/config';
-import {
-  preserveWorkflowId,
-  sipProcessedSignal,
-  type DownloadedObject,
-  type FreezeRequest,
-  type ObjectCheck,
-  type Stage,
-  type VerdictPageDelivery,
-} from '../common/preservation';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { DownloadedObject, FreezeRequest, ObjectCheck, Stage } from '../common/preservation';
+import { PermanentError } from '../common/errors';
 import type { ObjectMetadata } from '../common/object-metadata';
 import type { SipBuildResult, Verdict } from '../common/sip';
-import type { Ledger } from '../ledger';
-import type { DownloadedFile, ObjectSource } from '../sources';
-import type { PreservationService } from '../services/preservation-service';
-import { joinKey, type Storage } from '../storage';
+import type { DownloadedFile } from '../sources';
+import { joinKey } from '../storage';
 import { getJson, putBytes, putJson } from '../storage/small-objects';
 import { buildSip } from '../sip/build-sip';
 import { IDENTIFY_SAMPLE_BYTES, identifyFormat } from '../sip/identify-format';
 import { MAX_LOCAL_PATH_BYTES, MAX_S3_KEY_BYTES, checkPayloadNames } from '../sip/payload-paths';
-import { ApplicationFailure } from '@temporalio/common';
 import ms from 'ms';
 import { buildId, custodyVersion } from '../config/build-id';
-
-export interface ActivityDeps {
-  config: Config;
-  ledger: Ledger;
-  source: ObjectSource;
-  service: PreservationService;
-  /** Working files and SIPs between stages. */
-  work: Storage;
-  /** The service's reports, kept for good. */
-  reports: Storage;
-}
+import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
 
 /** What download leaves beside the payload for the packaging stage, which checks each file's SHA-256. */
 interface DownloadRecord {
@@ -60,33 +38,12 @@ export interface RecordedFreeze {
 
 export type CreatedSip = Omit<SipBuildResult, 'files' | 'tarPath'> & { tarKey: string; buildId: string };
 
-const heartbeat = (details: unknown) => Context.current().heartbeat(details);
-
-/** Signals the poller sends at once: enough to hide each round trip, few enough not to flood the server. */
-const SIGNAL_CONCURRENCY = 32;
-
-async function forEachConcurrently<T>(items: T[], concurrency: number, act: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) await act(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
-}
-
-/**
- * `temporal` is the worker's own client: the poller's activity signals workflows through it. A
- * worker that runs no poller (and the tests of single activities) may leave it out.
- */
-export function createActivities({ config, ledger, source, service, work, reports }: ActivityDeps, temporal?: Client) {
-  const workflows = () => {
-    if (!temporal) throw new Error('this worker was built without a Temporal client: it cannot signal workflows');
-    return temporal.workflow;
-  };
+export function createPreservationActivities({ config, ledger, source, service, work, reports }: ActivityDeps) {
   // This worker's own disk, for the files one step needs locally; emptied when the step ends.
   const scratchRoot = path.join(config.dataDir, 'scratch');
 
   const { guards } = config;
-  const refuse = (objectId: string, problem: string, type: string) => ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
+  const refuse = (objectId: string, problem: string, type: string) => new PermanentError(`object "${objectId}": ${problem}`, type);
 
   /**
    * Bytes a payload path may take so that every working copy of it fits: under this worker's
@@ -103,7 +60,7 @@ export function createActivities({ config, ledger, source, service, work, report
     return Math.min(MAX_LOCAL_PATH_BYTES - scratch, workRoom);
   };
 
-  return {
+  return mapLibraryErrors({
     /**
      * Before any work: the object must be describable, within the size guards, of accepted
      * formats, and settled (not still being written). Problems no retry fixes freeze the object.
@@ -116,7 +73,7 @@ export function createActivities({ config, ledger, source, service, work, report
           payloadPathRoom(objectId),
         );
       } catch (e) {
-        if (e instanceof ApplicationFailure) throw refuse(objectId, e.message, e.type ?? 'InvalidFileName');
+        if (e instanceof PermanentError) throw refuse(objectId, e.message, e.type);
         throw e;
       }
       const payloadBytes = files.reduce((n, f) => n + f.size, 0);
@@ -312,55 +269,5 @@ export function createActivities({ config, ledger, source, service, work, report
       await ledger.setState(s.objectId, s.stage, { key: s.key, at: s.at, sipId: s.sipId, error: s.error, detail: s.detail });
       return { objectId: s.objectId, stage: s.stage, at: s.at };
     },
-
-    /**
-     * The poller's delivery of one page of verdicts decided after `since` (oldest first): each
-     * verdict custody has not yet signalled or recorded is signalled to its object's workflow, and
-     * the ledger remembers it at once, so no later run sends it again. A page ends between two
-     * decision times, never inside one, because the next page starts after its checkpoint.
-     */
-    async deliverVerdicts({ since, limit }: { since: string; limit: number }): Promise<VerdictPageDelivery> {
-      const verdicts = [...(await service.verdictsSince(new Date(since)))].sort((a, b) => Date.parse(a.decidedAt) - Date.parse(b.decidedAt));
-      let end = Math.min(limit, verdicts.length);
-      while (end > 0 && end < verdicts.length && verdicts[end].decidedAt === verdicts[end - 1].decidedAt) end++;
-      const page = verdicts.slice(0, end);
-      const known = new Map((await ledger.verdictDeliveryOf(page.map((v) => v.sipId))).map((k) => [k.sipId, k]));
-      const result: VerdictPageDelivery = {
-        signalled: 0,
-        notWaiting: 0,
-        alreadyDelivered: 0,
-        checkpoint: page.at(-1)?.decidedAt ?? since,
-        more: end < verdicts.length,
-      };
-      const toSignal = page.flatMap((verdict) => {
-        const pkg = known.get(verdict.sipId);
-        if (pkg?.delivered) result.alreadyDelivered++;
-        return pkg && !pkg.delivered ? [{ objectId: pkg.objectId, verdict }] : [];
-      });
-      await forEachConcurrently(toSignal, SIGNAL_CONCURRENCY, async ({ objectId, verdict }) => {
-        try {
-          await workflows().getHandle(preserveWorkflowId(objectId)).signal(sipProcessedSignal, verdict);
-        } catch (e) {
-          if (!(e instanceof WorkflowNotFoundError)) throw e;
-          result.notWaiting++;
-          return;
-        }
-        await ledger.recordVerdictSignalled({ objectId, sipId: verdict.sipId, at: new Date().toISOString() });
-        result.signalled++;
-        heartbeat({ signalled: result.signalled, of: toSignal.length });
-      });
-      return result;
-    },
-
-    /** Verdicts decided after `since`, with the object each SIP belongs to; SIPs custody did not make are left out. */
-    async verdictsSince({ since }: { since: string }): Promise<Array<{ objectId: string; verdict: Verdict }>> {
-      const verdicts = await service.verdictsSince(new Date(since));
-      const found: Array<{ objectId: string; verdict: Verdict }> = [];
-      for (const verdict of verdicts) {
-        const pkg = await ledger.getPackage(verdict.sipId);
-        if (pkg) found.push({ objectId: pkg.objectId, verdict });
-      }
-      return found;
-    },
-  };
+  });
 }
