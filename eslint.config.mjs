@@ -1,5 +1,6 @@
 // Workflow code runs in Temporal's deterministic sandbox: the rules below keep Node
-// builtins, value imports of activities and floating promises out of it.
+// builtins, value imports of activities and floating promises out of it, and keep the
+// imports running downward (libraries and config import nothing above them).
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -36,6 +37,36 @@ export default tseslint.config(
         },
       ],
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'process'],
+    },
+  },
+  {
+    // The libraries: plain TypeScript, testable without Temporal, importing nothing above them.
+    files: ['sip/**/*.ts', 'ledger/**/*.ts', 'storage/**/*.ts', 'sources/**/*.ts', 'services/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@temporalio/*'],
+              message: 'libraries need no Temporal: throw PermanentError (common/errors.ts), which the activities make an ApplicationFailure',
+            },
+            {
+              group: ['activities', 'workflows', 'workers', 'starters', 'reference-service'].flatMap((above) => [`../${above}`, `../${above}/**`]),
+              message: 'libraries import only each other, common/, config/ and npm packages',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['config/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../*', '!../common', '!../common/**'], message: 'config imports only Node builtins, npm packages and common/' }] },
+      ],
     },
   },
 );

@@ -1,10 +1,10 @@
 // Opens the parts custody's activities and commands talk to, as chosen by config.
 import type { Config } from '../config/config';
-import { openLedger } from './ledger';
-import { openSource } from './source';
-import { openStorage } from './storage';
-import { referencePreservationService } from './service/preservation-service';
-import type { ActivityDeps } from '.';
+import { openLedger } from '../ledger';
+import { openSource } from '../sources';
+import { openStorage } from '../storage';
+import { referencePreservationService } from '../services/preservation-service';
+import type { ActivityDeps } from './shared';
 
 export async function openParts(config: Config): Promise<ActivityDeps> {
   const ledger = openLedger(config.databaseUrl);

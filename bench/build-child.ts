@@ -2,7 +2,7 @@
 // Usage: build-child.ts <sourceDir> <outputPath> <fsync: 0|1>; prints one JSON line.
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildSip } from '../activities/sip/build-sip';
+import { buildSip } from '../sip/build-sip';
 
 async function main() {
   const [sourceDir, outputPath, fsync] = process.argv.slice(2);

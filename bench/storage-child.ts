@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
-import { openStorage, parseStorageUrl, sha256OfFile } from '../activities/storage';
+import { openStorage, parseStorageUrl, sha256OfFile } from '../storage';
 
 async function main() {
   const [mode, file, location, endpoint] = process.argv.slice(2);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import ms from 'ms';
-import { storageLocation as location } from '../activities/storage/location';
+import { storageLocation as location } from './storage-location';
 
 /** The checkout (or installed package): the nearest folder above this file with a package.json,
  * whether this runs from config/ under tsx or from dist/config/ compiled. */

@@ -5,7 +5,7 @@
 // AWS_REGION, credentials); --s3-path-style for servers that need the bucket in the path.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { openStorage, storageLocation } from '../activities/storage';
+import { openStorage, storageLocation } from '../storage';
 import { startReferenceService } from './server';
 
 const USAGE = 'usage: reference-service/main.ts [--port N] --data-dir DIR [--transfer LOCATION] [--s3-path-style]';

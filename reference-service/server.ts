@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { FileStorage, type Storage } from '../activities/storage';
+import { FileStorage, type Storage } from '../storage';
 import { lockDataFolder } from './data-lock';
 import { ingestReport } from './ingest-report';
 import { ServiceState, latestDecision, statusOf, type Decision, type Submission } from './state';

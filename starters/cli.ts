@@ -4,8 +4,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { TemporalUnreachableError, connectClient } from '../config/temporal-connection';
-import { LedgerNotFoundError, openExistingLedger, openLedger, type Ledger } from '../activities/ledger';
-import { openSource, type ObjectSource } from '../activities/source';
+import { LedgerNotFoundError, openExistingLedger, openLedger, type Ledger } from '../ledger';
+import { openSource, type ObjectSource } from '../sources';
 import type { QueueRole } from '../common/preservation';
 import { startWorkers } from '../workers/run-worker';
 import { enqueue } from './enqueue';
@@ -17,7 +17,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { createSchedules, formatSchedules, listSchedules } from './schedules';
 import { formatObjectStatus, formatSummary, objectStatus, summarize } from './status';
 import { UserError } from './user-error';
-import { buildId, custodyVersion } from '../activities/build-id';
+import { buildId, custodyVersion } from '../config/build-id';
 
 const QUEUES: QueueRole[] = ['io', 'download', 'package', 'submit'];
 

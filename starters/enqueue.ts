@@ -4,8 +4,8 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { TASK_QUEUES, preserveWorkflowId } from '../common/preservation';
 import { SA } from '../common/search-attributes';
 import type { Config } from '../config/config';
-import type { Ledger } from '../activities/ledger';
-import type { ObjectSource } from '../activities/source';
+import type { Ledger } from '../ledger';
+import type { ObjectSource } from '../sources';
 import { preserveObject } from '../workflows';
 import { pipelineSettings } from './pipeline-settings';
 import { assertObjectId, assertObjectIds, objectIdProblem } from './object-ids';

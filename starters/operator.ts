@@ -9,8 +9,8 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { REENQUEUABLE_STAGES, STAGES, freezeUpdate, preserveWorkflowId, reenqueueUpdate, unfreezeUpdate, type Stage } from '../common/preservation';
 import { SA } from '../common/search-attributes';
 import type { Config } from '../config/config';
-import type { Ledger, ObjectRow, PackageRow } from '../activities/ledger';
-import type { ObjectSource } from '../activities/source';
+import type { Ledger, ObjectRow, PackageRow } from '../ledger';
+import type { ObjectSource } from '../sources';
 import { startPreservation } from './enqueue';
 import { assertObjectId } from './object-ids';
 import { UserError } from './user-error';

@@ -1,6 +1,6 @@
 // The demo's table of outcomes: one line per object, and under each object that did not end
 // confirmed the reason it did not, so nobody has to open the ledger to learn why.
-import type { ObjectRow } from '../activities/ledger';
+import type { ObjectRow } from '../ledger';
 import { preserveWorkflowId } from '../common/preservation';
 import { printable } from './printable';
 

@@ -3,7 +3,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Timestamp } from '@temporalio/common';
 import { STAGES, preserveWorkflowId, stateQuery, type PreserveObjectState, type Stage } from '../common/preservation';
-import type { EventRow, Ledger, ObjectRow, PackageRow } from '../activities/ledger';
+import type { EventRow, Ledger, ObjectRow, PackageRow } from '../ledger';
 import { assertObjectId } from './object-ids';
 import { fit, printable, wrap } from './printable';
 import { UserError } from './user-error';

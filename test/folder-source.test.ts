@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { folderSource, isInvalidSourceObject } from '../activities/source';
-import { readHead } from '../activities/source/folder-source';
+import { folderSource, isInvalidSourceObject } from '../sources';
+import { readHead } from '../sources/folder-source';
 
 type Failure = Error & { type?: string; nonRetryable?: boolean };
 

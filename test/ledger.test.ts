@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { LedgerNotFoundError, openExistingLedger, openLedger, sqlitePathOf, type Ledger } from '../activities/ledger';
+import { LedgerNotFoundError, openExistingLedger, openLedger, sqlitePathOf, type Ledger } from '../ledger';
 import { freshPostgresDatabase } from './support/postgres';
 
 const run = promisify(execFile);
@@ -63,7 +63,7 @@ for (const backend of BACKENDS)
 
     it('migrates a fresh database from three processes at once', async () => {
       const fresh = await backend.database(dir, 'fresh');
-      const ledgerModule = path.resolve(__dirname, '../activities/ledger');
+      const ledgerModule = path.resolve(__dirname, '../ledger');
       // The children load first and then start migrating at one agreed moment, so that
       // their migrations really overlap.
       const startAt = Date.now() + 2500;

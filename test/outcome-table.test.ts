@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openLedger, type Ledger } from '../activities/ledger';
+import { openLedger, type Ledger } from '../ledger';
 import { printable } from '../starters/printable';
 import { outcomeTable } from '../starters/outcome-table';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { preserveWorkflowId } from '../common/preservation';
 import { REPO_ROOT } from '../config/config';
-import { openStorage, type Storage } from '../activities/storage';
+import { openStorage, type Storage } from '../storage';
 import { enqueue } from '../starters/enqueue';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { freshPostgresDatabase } from './support/postgres';

@@ -8,13 +8,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
+import { PermanentError } from '../common/errors';
 import { pack } from 'tar-stream';
 import { REPO_ROOT } from '../config/config';
-import { folderSource } from '../activities/source';
-import { buildSip } from '../activities/sip/build-sip';
-import { referencePreservationService, type PreservationService, type SubmittedSip } from '../activities/service/preservation-service';
-import { FileStorage, openStorage } from '../activities/storage';
+import { folderSource } from '../sources';
+import { buildSip } from '../sip/build-sip';
+import { referencePreservationService, type PreservationService, type SubmittedSip } from '../services/preservation-service';
+import { FileStorage, openStorage } from '../storage';
 import { startTestS3 } from './support/s3-server';
 import { startReferenceService, type RunningReferenceService } from '../reference-service/server';
 import type { Verdict } from '../common/sip';
@@ -275,7 +275,7 @@ describe('reference preservation service', function () {
     const half = fs.readFileSync(sip.tarPath).subarray(0, 1024);
     const code = `
       const { Readable } = require('node:stream');
-      const { FileStorage } = require(${JSON.stringify(path.join(REPO_ROOT, 'activities', 'storage', 'file-storage.ts'))});
+      const { FileStorage } = require(${JSON.stringify(path.join(REPO_ROOT, 'storage', 'file-storage.ts'))});
       const stuck = new Readable({ read() {} });
       stuck.push(Buffer.from(${JSON.stringify(half.toString('base64'))}, 'base64'));
       void new FileStorage(${JSON.stringify(transferDir)}).put('killed-1.tar', () => stuck, { size: ${sip.size}, sha256: '${sip.sha256}' });
@@ -376,7 +376,7 @@ describe('reference preservation service', function () {
     assert.deepEqual((await getJson(`${service.url}/api/2.0/ingest/status/nope`)).body, { sipId: 'nope', status: 'unknown' });
     const report = await getJson(`${service.url}/api/2.0/ingest/report/nope`);
     assert.deepEqual([report.status, report.body.error], [404, 'no report for SIP nope']);
-    await assert.rejects(client.report('nope'), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'ServiceResourceNotFound');
+    await assert.rejects(client.report('nope'), (e: unknown) => e instanceof PermanentError && e.nonRetryable && e.type === 'ServiceResourceNotFound');
     assert.equal((await fetch(`${service.url}/healthz`)).status, 200);
   });
 
@@ -402,7 +402,7 @@ describe('reference preservation service', function () {
 
   it('gives a retryable error naming the URL when it is down', async () => {
     await service.close();
-    await assert.rejects(client.verdict('good-1'), (e: Error) => e.message.includes(service.url) && !(e instanceof ApplicationFailure));
+    await assert.rejects(client.verdict('good-1'), (e: Error) => e.message.includes(service.url) && !(e instanceof PermanentError));
     await assert.rejects(client.submit(await fixtureSip(sips, 'down-1', [notes])), (e: Error) => e.message.includes(service.url));
     await start();
   });
@@ -410,7 +410,7 @@ describe('reference preservation service', function () {
   it('refuses a SIP id that is not a plain file name', async () => {
     await assert.rejects(
       client.submit({ ...submitted('good-1', path.join(sips, 'good-1.tar'), 'x'), sipId: '../escape' }),
-      (e: unknown) => e instanceof ApplicationFailure && e.type === 'UnsafePath',
+      (e: unknown) => e instanceof PermanentError && e.type === 'UnsafePath',
     );
   });
 });

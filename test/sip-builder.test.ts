@@ -9,9 +9,9 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import type { ObjectMetadata, SourceFile } from '../common/object-metadata';
 import type { ChecksumAlgorithm } from '../common/sip';
-import { buildSip, type BuildSipOptions } from '../activities/sip/build-sip';
-import { identifyFormat } from '../activities/sip/identify-format';
-import { checkPayloadNames } from '../activities/sip/payload-paths';
+import { buildSip, type BuildSipOptions } from '../sip/build-sip';
+import { identifyFormat } from '../sip/identify-format';
+import { checkPayloadNames } from '../sip/payload-paths';
 import { reasonsOf, validateSip } from '../reference-service/validate-sip';
 import { AUTO_FREEZE_TYPES } from '../common/preservation';
 

@@ -4,15 +4,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
+import { PermanentError } from '../common/errors';
 import { REPO_ROOT } from '../config/config';
-import { openSource, folderSource, type ObjectSource } from '../activities/source';
-import { openStorage, type Storage } from '../activities/storage';
-import { putBytes } from '../activities/storage/small-objects';
+import { openSource, folderSource, type ObjectSource } from '../sources';
+import { openStorage, type Storage } from '../storage';
+import { putBytes } from '../storage/small-objects';
 import { startTestS3, uploadExamples } from './support/s3-server';
 
 const failureType = (type: string, pattern: RegExp) => (e: unknown) => {
-  assert.ok(e instanceof ApplicationFailure, String(e));
+  assert.ok(e instanceof PermanentError, String(e));
   assert.equal(e.type, type);
   assert.equal(e.nonRetryable, true);
   assert.match(e.message, pattern);

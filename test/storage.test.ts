@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { ChecksumMismatch, FileStorage, openStorage, parseStorageUrl, type Storage } from '../activities/storage';
+import { ChecksumMismatch, FileStorage, openStorage, parseStorageUrl, type Storage } from '../storage';
 import { startTestS3, type TestS3 } from './support/s3-server';
 
 const MiB = 1024 * 1024;

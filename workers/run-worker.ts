@@ -8,7 +8,7 @@ import type { Config } from '../config/config';
 import { connectWorker } from '../config/temporal-connection';
 import { createActivities, type ActivityDeps } from '../activities';
 import { openParts } from '../activities/parts';
-import { buildId } from '../activities/build-id';
+import { buildId } from '../config/build-id';
 import { bundleWorkflows, prebuiltBundlePath } from './workflow-bundle';
 
 export interface RunningWorkers {

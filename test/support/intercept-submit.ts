@@ -1,5 +1,5 @@
 import type { ActivityDeps } from '../../activities';
-import type { PreservationService, SubmittedSip } from '../../activities/service/preservation-service';
+import type { PreservationService, SubmittedSip } from '../../services/preservation-service';
 
 /** Runs `before` on each SIP just before it is handed to the real service (to observe it, or to inject a fault and return the altered SIP). */
 export function interceptSubmit(parts: ActivityDeps, before: (sip: SubmittedSip) => Promise<SubmittedSip | void>): ActivityDeps {

@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { REPO_ROOT } from '../../config/config';
-import type { S3Options, Storage } from '../../activities/storage';
-import { putBytes } from '../../activities/storage/small-objects';
+import type { S3Options, Storage } from '../../storage';
+import { putBytes } from '../../storage/small-objects';
 
 const PORT = Number(process.env.CUSTODY_TEST_S3_PORT ?? 17070);
 export const S3_ACCESS_KEY = 'custody-test-access';

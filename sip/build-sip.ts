@@ -8,10 +8,10 @@
 // that streams the tar still meets bagit.txt first.
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import { ApplicationFailure } from '@temporalio/common';
+import { PermanentError } from '../common/errors';
 import { pack as createPack, type Header } from 'tar-stream';
-import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
-import type { ChecksumAlgorithm, PackagedFile, SipBuildResult } from '../../common/sip';
+import type { ObjectMetadata, SourceFile } from '../common/object-metadata';
+import type { ChecksumAlgorithm, PackagedFile, SipBuildResult } from '../common/sip';
 import { BAGIT_TXT, bagInfo, manifest } from './bag-files';
 import { HashPool, type HashStream, type Slot } from './hash-pool';
 import { identifyFormat } from './identify-format';
@@ -185,7 +185,7 @@ async function copyFile(realPath: string, file: SourceFile, pool: HashPool, stre
   try {
     const { size } = await input.stat();
     if (size !== file.size) {
-      throw ApplicationFailure.nonRetryable(
+      throw new PermanentError(
         `payload file ${JSON.stringify(file.path)} is ${size} bytes but the listing says ${file.size}: it changed after download`,
         'PayloadSizeMismatch',
       );
@@ -328,7 +328,7 @@ function compare(a: string, b: string): number {
 }
 
 function checkOptions(opts: BuildSipOptions): void {
-  const bad = (what: string) => ApplicationFailure.nonRetryable(`buildSip: ${what}`, 'InvalidSipOptions');
+  const bad = (what: string) => new PermanentError(`buildSip: ${what}`, 'InvalidSipOptions');
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(opts.sipId)) throw bad(`sipId ${JSON.stringify(opts.sipId)} must be letters, digits, '.', '_' or '-'`);
   if (opts.algorithms.length === 0) throw bad('algorithms is empty: a bag needs at least one manifest');
   for (const alg of opts.algorithms) if (!['md5', 'sha256', 'sha512'].includes(alg)) throw bad(`unknown algorithm ${JSON.stringify(alg)}`);
@@ -339,7 +339,7 @@ function checkOptions(opts: BuildSipOptions): void {
 }
 
 function checkNoConflicts(files: SourceFile[]): void {
-  const conflict = (what: string) => ApplicationFailure.nonRetryable(what, 'PayloadPathConflict');
+  const conflict = (what: string) => new PermanentError(what, 'PayloadPathConflict');
   for (let i = 1; i < files.length; i++) {
     if (files[i].path === files[i - 1].path) throw conflict(`payload file ${JSON.stringify(files[i].path)} is listed twice`);
   }

@@ -1,11 +1,11 @@
 // The METS document of a SIP: Dublin Core from object.json, PREMIS 2.3 (one object per file
 // with its fixity, size and format; the packing event; custody as the agent), a fileSec and a
 // structMap that mirrors the payload's folders. Validates against METS 1.12.1 (see the test).
-import { ApplicationFailure } from '@temporalio/common';
+import { PermanentError } from '../common/errors';
 import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
-import type { ObjectMetadata } from '../../common/object-metadata';
-import type { ChecksumAlgorithm, PackagedFile } from '../../common/sip';
+import type { ObjectMetadata } from '../common/object-metadata';
+import type { ChecksumAlgorithm, PackagedFile } from '../common/sip';
 
 const NS = {
   mets: 'http://www.loc.gov/METS/',
@@ -149,10 +149,7 @@ export function buildMets(input: MetsInput): Buffer {
 
 function refuseNonXmlChar(char: string): never {
   const code = `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-  throw ApplicationFailure.nonRetryable(
-    `the METS would contain ${code}, a character XML 1.0 cannot carry (in object.json or a file name)`,
-    'InvalidObjectMetadata',
-  );
+  throw new PermanentError(`the METS would contain ${code}, a character XML 1.0 cannot carry (in object.json or a file name)`, 'InvalidObjectMetadata');
 }
 
 function wrap(section: XMLBuilder, mdType: 'DC' | 'PREMIS:OBJECT' | 'PREMIS:EVENT' | 'PREMIS:AGENT'): XMLBuilder {

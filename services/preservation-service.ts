@@ -2,9 +2,9 @@
 // The reference service takes transfers from a folder or bucket and answers over HTTP, like the
 // national service it is modelled on (SFTP transfer + REST reports).
 import type { Readable } from 'node:stream';
-import { ApplicationFailure } from '@temporalio/common';
+import { PermanentError } from '../common/errors';
 import { z } from 'zod';
-import type { Verdict } from '../../common/sip';
+import type { Verdict } from '../common/sip';
 import type { Storage } from '../storage';
 
 export interface SubmittedSip {
@@ -59,7 +59,7 @@ export function referencePreservationService(opts: { url: string; transfer: Stor
     if (res.status >= 400) {
       const body = await res.text();
       const type = res.status === 404 ? 'ServiceResourceNotFound' : 'ServiceRequestRefused';
-      throw ApplicationFailure.nonRetryable(`preservation service at ${opts.url} refused ${url}: ${res.status} ${body}`, type);
+      throw new PermanentError(`preservation service at ${opts.url} refused ${url}: ${res.status} ${body}`, type);
     }
     return res;
   }
@@ -73,7 +73,7 @@ export function referencePreservationService(opts: { url: string; transfer: Stor
     async submit({ sipId, sha256, size, open }, onProgress) {
       // The SIP id becomes a name in the transfer location: it must not lead out of it.
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(sipId)) {
-        throw ApplicationFailure.nonRetryable(`SIP id ${JSON.stringify(sipId)} is not a plain file name (letters, digits, . _ -)`, 'UnsafePath');
+        throw new PermanentError(`SIP id ${JSON.stringify(sipId)} is not a plain file name (letters, digits, . _ -)`, 'UnsafePath');
       }
       // Other bytes under a known SIP id are sent all the same: the service rejects them as a conflict in a report.
       if ((await status(sipId)).sha256 === sha256) return { alreadySubmitted: true };

@@ -1,6 +1,6 @@
 // What the download stage needs from any source of objects: the folder tree today,
 // S3 or an HTTP catalog later.
-import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
+import type { ObjectMetadata, SourceFile } from '../common/object-metadata';
 
 export interface SourceObjectSummary {
   id: string;

@@ -3,10 +3,10 @@
 // the building. Every path is checked by its text and then by where it really resolves.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
-import { firstNonXmlChar } from '../../common/object-metadata';
+import { PermanentError } from '../common/errors';
+import { firstNonXmlChar } from '../common/object-metadata';
 
-const unsafe = (filePath: string, why: string) => ApplicationFailure.nonRetryable(`unsafe payload path ${JSON.stringify(filePath)}: ${why}`, 'UnsafePath');
+const unsafe = (filePath: string, why: string) => new PermanentError(`unsafe payload path ${JSON.stringify(filePath)}: ${why}`, 'UnsafePath');
 
 /** Rejects a listed path by its text alone: absolute, `..`, empty or `.` segments, backslashes, NUL. */
 export function checkPathText(filePath: string): void {
@@ -52,7 +52,7 @@ export const MAX_S3_KEY_BYTES = 1024;
 /** Where custody puts its METS in the payload (data/mets.xml): no payload file may take that name. */
 export const RESERVED_PAYLOAD_PATHS = ['mets.xml'];
 
-const nameFailure = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
+const nameFailure = (message: string, type: string) => new PermanentError(message, type);
 
 /** Bytes of a name as text a person can read: printable ASCII as is, every other byte as \xNN. */
 export function escapeBytes(name: Buffer): string {
@@ -73,8 +73,8 @@ export function isValidUtf8(bytes: Buffer): boolean {
  * Refuses, before any download, payload paths custody could not keep faithfully: an unsafe path, a name XML
  * cannot carry, a name or a path longer than the working folders hold (maxPathBytes: the room
  * left under the longest working folder), the METS's own name, and two names that are one on a
- * case-insensitive or Unicode-normalising file system. Throws a non-retryable ApplicationFailure
- * naming the file(s); its type is one of the automatic-freeze types.
+ * case-insensitive or Unicode-normalising file system. Throws a PermanentError naming the
+ * file(s); its type is one of the automatic-freeze types.
  */
 export function checkPayloadNames(paths: string[], maxPathBytes: number): void {
   for (const p of paths) {

@@ -1,5 +1,5 @@
 // object.json, the metadata beside each object's files, whatever the source keeps them in.
-import { objectMetadataSchema, type ObjectMetadata } from '../../common/object-metadata';
+import { objectMetadataSchema, type ObjectMetadata } from '../common/object-metadata';
 
 export const METADATA_FILE = 'object.json';
 // object.json is read whole; anything this large is not metadata.

@@ -2,8 +2,8 @@
 // its files. Keys are names custody does not control: one that would lead out of the object's
 // folder when downloaded (`..`, empty segments, backslashes) freezes the object as UnsafePath.
 import { buffer } from 'node:stream/consumers';
-import { ApplicationFailure } from '@temporalio/common';
-import type { ObjectMetadata } from '../../common/object-metadata';
+import { PermanentError } from '../common/errors';
+import type { ObjectMetadata } from '../common/object-metadata';
 import { checkPathText } from '../sip/payload-paths';
 import type { Storage, StoredObject } from '../storage';
 import { putJson } from '../storage/small-objects';
@@ -11,7 +11,7 @@ import { FileStorage } from '../storage/file-storage';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
 import type { DescribedObject, DownloadedFile, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
 
-const fail = (objectId: string, problem: string, type: string): ApplicationFailure => ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
+const fail = (objectId: string, problem: string, type: string): PermanentError => new PermanentError(`object "${objectId}": ${problem}`, type);
 
 interface Located {
   metadata: ObjectMetadata;

@@ -1,5 +1,5 @@
 // Opens a storage by its URL: a plain path or file://… is a folder, s3://bucket/prefix is S3.
-import { parseStorageUrl } from './location';
+import { parseStorageUrl } from '../config/storage-location';
 import { FileStorage } from './file-storage';
 import { S3Storage, s3Client, type S3Options } from './s3-storage';
 import type { Storage } from './storage';
@@ -8,7 +8,7 @@ export { ChecksumMismatch, joinKey, type Storage, type StoredObject } from './st
 export { FileStorage } from './file-storage';
 export type { S3Options } from './s3-storage';
 export { sha256OfFile } from './digest';
-export { parseStorageUrl, storageLocation } from './location';
+export { parseStorageUrl, storageLocation } from '../config/storage-location';
 
 export function openStorage(location: string, s3: S3Options): Storage {
   const parsed = parseStorageUrl(location);

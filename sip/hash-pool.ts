@@ -11,7 +11,7 @@
 // parent's loader flags (tsx's --require/--import) out of it: it needs only node:crypto.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ChecksumAlgorithm } from '../../common/sip';
+import type { ChecksumAlgorithm } from '../common/sip';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');

@@ -1,16 +1,16 @@
 // The default source: a folder tree with one folder per object, object.json beside the
-// object's files (at any depth). Everything a retry cannot fix is a non-retryable
-// ApplicationFailure naming the object; a missing or unreadable root is left retryable
-// because a disk that is not mounted yet comes back.
+// object's files (at any depth). Everything a retry cannot fix is a PermanentError naming
+// the object; a missing or unreadable root is left retryable because a disk that is not
+// mounted yet comes back.
 import { createReadStream, type Dirent, type Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
+import { PermanentError } from '../common/errors';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { digesting, writeFileVerified } from '../storage/digest';
 import { escapeBytes, isValidUtf8 } from '../sip/payload-paths';
-import type { ObjectMetadata, SourceFile } from '../../common/object-metadata';
+import type { ObjectMetadata, SourceFile } from '../common/object-metadata';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
 import type { DescribedObject, DownloadedFile, InspectedObject, InvalidSourceObject, ObjectSource, SourceObjectSummary } from './object-source';
 
@@ -19,7 +19,7 @@ interface LocatedFile extends SourceFile {
   abs: string;
 }
 
-const fail = (objectId: string, problem: string, type: string): ApplicationFailure => ApplicationFailure.nonRetryable(`object "${objectId}": ${problem}`, type);
+const fail = (objectId: string, problem: string, type: string): PermanentError => new PermanentError(`object "${objectId}": ${problem}`, type);
 
 function isInside(parent: string, child: string): boolean {
   const rel = path.relative(parent, child);

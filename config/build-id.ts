@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../config/config';
+import { REPO_ROOT } from './config';
 
 let cached: string | undefined;
 

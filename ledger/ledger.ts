@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
+import { PermanentError } from '../common/errors';
 import { Kysely, Migrator, type Selectable, type Transaction } from 'kysely';
-import { STAGES, type Stage } from '../../common/preservation';
-import type { VerdictStatus } from '../../common/sip';
+import { STAGES, type Stage } from '../common/preservation';
+import type { VerdictStatus } from '../common/sip';
 import { ledgerMigrations } from './migrations';
 import type { EventsTable, LedgerDatabase, ObjectsTable, PackagesTable } from './schema';
 import { sqliteDialect } from './sqlite';
@@ -311,7 +311,7 @@ class KyselyLedger implements Ledger {
     await this.db.transaction().execute(async (trx) => {
       const pkg = await trx.selectFrom('packages').select('object_id').where('sip_id', '=', v.sipId).executeTakeFirst();
       if (!pkg) {
-        throw ApplicationFailure.nonRetryable(`ledger has no package "${v.sipId}" to record a verdict for`, 'UnknownSip');
+        throw new PermanentError(`ledger has no package "${v.sipId}" to record a verdict for`, 'UnknownSip');
       }
       await trx
         .updateTable('packages')
@@ -333,10 +333,10 @@ class KyselyLedger implements Ledger {
     await this.db.transaction().execute(async (trx) => {
       const pkg = await trx.selectFrom('packages').select(['object_id', 'verdict']).where('sip_id', '=', sipId).executeTakeFirst();
       if (!pkg || pkg.object_id !== objectId) {
-        throw ApplicationFailure.nonRetryable(`ledger has no package "${sipId}" of object "${objectId}"`, 'UnknownSip');
+        throw new PermanentError(`ledger has no package "${sipId}" of object "${objectId}"`, 'UnknownSip');
       }
       if (pkg.verdict !== 'accepted') {
-        throw ApplicationFailure.nonRetryable(
+        throw new PermanentError(
           `object "${objectId}" cannot be marked preserved: SIP "${sipId}" has verdict ${pkg.verdict ?? 'none'}, not accepted`,
           'VerdictNotAccepted',
         );
@@ -355,7 +355,7 @@ class KyselyLedger implements Ledger {
         .where('id', '=', objectId)
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) === 0) {
-        throw ApplicationFailure.nonRetryable(`ledger has no object "${objectId}" to mark preserved`, 'UnknownObject');
+        throw new PermanentError(`ledger has no object "${objectId}" to mark preserved`, 'UnknownObject');
       }
       await insertEvent(trx, { key: `confirmed:${sipId}`, objectId, sipId, kind: 'confirmed', stage: 'confirmed', at });
     });

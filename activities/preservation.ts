@@ -1,0 +1,273 @@
+// The activities of the preservation pipeline (the preserveObject workflow, one object from
+// check to confirmed), built by a factory that receives their clients (ledger, source,
+// preservation service, storages) so tests can hand in their own.
+import fsSync from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { DownloadedObject, FreezeRequest, ObjectCheck, Stage } from '../common/preservation';
+import { PermanentError } from '../common/errors';
+import type { ObjectMetadata } from '../common/object-metadata';
+import type { SipBuildResult, Verdict } from '../common/sip';
+import type { DownloadedFile } from '../sources';
+import { joinKey } from '../storage';
+import { getJson, putBytes, putJson } from '../storage/small-objects';
+import { buildSip } from '../sip/build-sip';
+import { IDENTIFY_SAMPLE_BYTES, identifyFormat } from '../sip/identify-format';
+import { MAX_LOCAL_PATH_BYTES, MAX_S3_KEY_BYTES, checkPayloadNames } from '../sip/payload-paths';
+import ms from 'ms';
+import { buildId, custodyVersion } from '../config/build-id';
+import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
+
+/** What download leaves beside the payload for the packaging stage, which checks each file's SHA-256. */
+interface DownloadRecord {
+  metadata: ObjectMetadata;
+  files: DownloadedFile[];
+}
+
+// What the bookkeeping steps did, as their result: a step that returns nothing shows in the Web UI as an opaque binary/null payload.
+export interface RecordedStage {
+  objectId: string;
+  stage: Stage;
+  at: string;
+}
+export interface RecordedFreeze {
+  objectId: string;
+  frozen: boolean;
+  at: string;
+}
+
+export type CreatedSip = Omit<SipBuildResult, 'files' | 'tarPath'> & { tarKey: string; buildId: string };
+
+export function createPreservationActivities({ config, ledger, source, service, work, reports }: ActivityDeps) {
+  // This worker's own disk, for the files one step needs locally; emptied when the step ends.
+  const scratchRoot = path.join(config.dataDir, 'scratch');
+
+  const { guards } = config;
+  const refuse = (objectId: string, problem: string, type: string) => new PermanentError(`object "${objectId}": ${problem}`, type);
+
+  /**
+   * Bytes a payload path may take so that every working copy of it fits: under this worker's
+   * scratch folder and under the working storage (a local path, or an S3 key).
+   */
+  const payloadPathRoom = (objectId: string): number => {
+    // The longest SIP id an attempt can have (`<objectId>.a<attempt>.<8 hex>`) and the longest scratch folder.
+    const sipId = `${objectId}.a99999.00000000`;
+    const scratch = Buffer.byteLength(path.resolve(scratchRoot, `${sipId}.package`, 'payload')) + 1;
+    const workUrl = work.urlOf(joinKey(objectId, sipId, 'payload'));
+    const workRoom = workUrl.startsWith('s3://')
+      ? MAX_S3_KEY_BYTES - Buffer.byteLength(workUrl.slice(workUrl.indexOf('/', 's3://'.length) + 1)) - 1
+      : MAX_LOCAL_PATH_BYTES - Buffer.byteLength(workUrl) - 1;
+    return Math.min(MAX_LOCAL_PATH_BYTES - scratch, workRoom);
+  };
+
+  return mapLibraryErrors({
+    /**
+     * Before any work: the object must be describable, within the size guards, of accepted
+     * formats, and settled (not still being written). Problems no retry fixes freeze the object.
+     */
+    async checkObject({ objectId }: { objectId: string }): Promise<ObjectCheck> {
+      const { files, lastChangedAt, heads } = await source.inspect(objectId, IDENTIFY_SAMPLE_BYTES);
+      try {
+        checkPayloadNames(
+          files.map((f) => f.path),
+          payloadPathRoom(objectId),
+        );
+      } catch (e) {
+        if (e instanceof PermanentError) throw refuse(objectId, e.message, e.type);
+        throw e;
+      }
+      const payloadBytes = files.reduce((n, f) => n + f.size, 0);
+      if (payloadBytes > guards.maxObjectBytes)
+        throw refuse(objectId, `holds ${payloadBytes} bytes, over the limit of ${guards.maxObjectBytes} (guards.maxObjectBytes)`, 'ObjectTooLarge');
+      if (files.length > guards.maxFiles)
+        throw refuse(objectId, `holds ${files.length} files, over the limit of ${guards.maxFiles} (guards.maxFiles)`, 'TooManyFiles');
+      const empty = files.find((f) => f.size === 0);
+      if (empty && !guards.allowZeroLengthFiles)
+        throw refuse(objectId, `file ${empty.path} is empty (zero-length files are not allowed: guards.allowZeroLengthFiles)`, 'ZeroLengthFile');
+      if (config.sip.acceptedFormats) {
+        for (const f of files) {
+          const { mimeType } = identifyFormat(heads.get(f.path) ?? Buffer.alloc(0), f.path);
+          if (!config.sip.acceptedFormats.includes(mimeType))
+            throw refuse(objectId, `file ${f.path} is ${mimeType}, which is not on the accepted list (sip.acceptedFormats)`, 'UnsupportedFormat');
+        }
+      }
+      const settledAt = Date.parse(lastChangedAt) + ms(guards.settleTime);
+      if (settledAt > Date.now()) {
+        return {
+          ready: false,
+          deferMs: settledAt - Date.now(),
+          reason: `files changed at ${lastChangedAt}, within guards.settleTime (${guards.settleTime}): still being written?`,
+        };
+      }
+      return { ready: true, payloadBytes, payloadFiles: files.length };
+    },
+
+    /** Keep the ledger's freeze flag in step with the workflow: enqueue skips frozen objects. */
+    async recordFreeze({ objectId, freeze, key, at }: { objectId: string; freeze: FreezeRequest | null; key: string; at: string }): Promise<RecordedFreeze> {
+      await ledger.setFrozen(objectId, freeze, { key, at });
+      return { objectId, frozen: freeze !== null, at };
+    },
+
+    /** Copy the object's metadata and files from the source into this SIP's working storage. */
+    async downloadObject({ objectId, sipId }: { objectId: string; sipId: string }): Promise<DownloadedObject> {
+      // Each attempt (SIP id) has its own prefix: a re-run never overwrites another run's files.
+      const workPrefix = joinKey(objectId, sipId);
+      const scratch = path.join(scratchRoot, `${sipId}.download`);
+      try {
+        const { metadata, files } = await source.download(objectId, scratch, (done, total) =>
+          heartbeat({ step: 'download', bytesDone: done, bytesTotal: total }),
+        );
+        const total = files.reduce((n, f) => n + f.size, 0);
+        let stored = 0;
+        for (const f of files) {
+          const local = path.join(scratch, ...f.path.split('/'));
+          await work.put(joinKey(workPrefix, 'payload', f.path), () => fsSync.createReadStream(local), {
+            size: f.size,
+            sha256: f.sha256,
+            onProgress: (bytes) => heartbeat({ step: 'store', bytesDone: stored + bytes, bytesTotal: total }),
+          });
+          stored += f.size;
+        }
+        await putJson(work, joinKey(workPrefix, 'download.json'), { metadata, files } satisfies DownloadRecord);
+        await ledger.upsertObject({ id: objectId, title: metadata.title, sourceModifiedAt: metadata.modifiedAt });
+        return { workPrefix, title: metadata.title, payloadBytes: total, payloadFiles: files.length, buildId: buildId() };
+      } finally {
+        await fs.rm(scratch, { recursive: true, force: true });
+      }
+    },
+
+    /** Build the BagIt SIP (METS + PREMIS inside) as one tar, in one streaming pass, and keep it in working storage. */
+    async createSip({ objectId, sipId, attempt, workPrefix }: { objectId: string; sipId: string; attempt: number; workPrefix: string }): Promise<CreatedSip> {
+      const resultKey = joinKey(workPrefix, 'sip.json');
+      const done = await getJson<CreatedSip>(work, resultKey);
+      if (done) return done; // a retry after the SIP was stored: it is already there
+      const record = await getJson<DownloadRecord>(work, joinKey(workPrefix, 'download.json'));
+      if (!record) throw new Error(`${work.urlOf(workPrefix)} has no download.json: the download stage did not finish there`);
+      // The packaging worker need not share a disk with the download worker: fetch the payload, verified.
+      const scratch = path.join(scratchRoot, `${sipId}.package`);
+      try {
+        const total = record.files.reduce((n, f) => n + f.size, 0);
+        let fetched = 0;
+        for (const f of record.files) {
+          await work.getFile(joinKey(workPrefix, 'payload', f.path), path.join(scratch, 'payload', ...f.path.split('/')), {
+            sha256: f.sha256,
+            onProgress: (bytes) => heartbeat({ step: 'fetch', bytesDone: fetched + bytes, bytesTotal: total }),
+          });
+          fetched += f.size;
+        }
+        const built = await buildSip({
+          sipId,
+          objectId,
+          sourceDir: path.join(scratch, 'payload'),
+          files: record.files,
+          metadata: record.metadata,
+          algorithms: config.sip.algorithms,
+          sourceOrganization: config.organization,
+          agent: { name: 'custody', version: `${custodyVersion()} (build ${buildId()})` },
+          outputPath: path.join(scratch, `${sipId}.tar`),
+          now: new Date(),
+          onProgress: (bytesDone, bytesTotal) => heartbeat({ step: 'build', bytesDone, bytesTotal }),
+        });
+        const tarKey = joinKey(workPrefix, `${sipId}.tar`);
+        await work.put(tarKey, () => fsSync.createReadStream(built.tarPath), {
+          size: built.tarSize,
+          sha256: built.tarSha256,
+          onProgress: (bytesDone) => heartbeat({ step: 'store', bytesDone, bytesTotal: built.tarSize }),
+        });
+        // The per-file list stays in the METS: workflow payloads carry only the summary.
+        const result: CreatedSip = {
+          sipId: built.sipId,
+          tarKey,
+          tarSize: built.tarSize,
+          tarSha256: built.tarSha256,
+          payloadBytes: built.payloadBytes,
+          payloadFiles: built.payloadFiles,
+          buildId: buildId(),
+        };
+        await ledger.recordPackage({
+          sipId,
+          objectId,
+          attempt,
+          sha256: built.tarSha256,
+          size: built.tarSize,
+          payloadBytes: built.payloadBytes,
+          payloadFiles: built.payloadFiles,
+          createdAt: new Date().toISOString(),
+        });
+        await putJson(work, resultKey, result);
+        return result;
+      } finally {
+        await fs.rm(scratch, { recursive: true, force: true });
+      }
+    },
+
+    /** Hand the SIP to the preservation service; submitting the same SIP twice is one submission. */
+    async submitSip({
+      objectId,
+      sipId,
+      tarKey,
+      size,
+      sha256,
+    }: {
+      objectId: string;
+      sipId: string;
+      tarKey: string;
+      size: number;
+      sha256: string;
+    }): Promise<{ alreadySubmitted: boolean }> {
+      const outcome = await service.submit({ sipId, sha256, size, open: () => work.read(tarKey) }, (bytes) =>
+        heartbeat({ bytesDone: bytes, bytesTotal: size }),
+      );
+      await ledger.recordEvent({
+        key: `submitted:${sipId}`,
+        objectId,
+        sipId,
+        kind: 'submitted',
+        detail: { sha256, alreadySubmitted: outcome.alreadySubmitted },
+        at: new Date().toISOString(),
+      });
+      return outcome;
+    },
+
+    /** The workflow's own poll, in case the scheduled poller's signal was missed. */
+    async checkVerdict({ sipId }: { sipId: string }): Promise<Verdict | null> {
+      return service.verdict(sipId);
+    },
+
+    /** Record the outcome, archive the service's report, delete the working files. */
+    async confirmOutcome({
+      objectId,
+      sipId,
+      workPrefix,
+      verdict,
+    }: {
+      objectId: string;
+      sipId: string;
+      workPrefix: string;
+      verdict: Verdict;
+    }): Promise<{ report: string }> {
+      const reportKey = joinKey(objectId, `${sipId}.xml`);
+      await putBytes(reports, reportKey, Buffer.from(await service.report(sipId), 'utf8'));
+      const report = reports.urlOf(reportKey);
+      await ledger.recordVerdict({ sipId, status: verdict.status, decidedAt: verdict.decidedAt, reasons: verdict.reasons, reportPath: report });
+      if (verdict.status === 'accepted') await ledger.markPreserved(objectId, sipId, new Date().toISOString());
+      // The verdict and report are recorded: this attempt's working files have served their purpose.
+      await work.remove(`${workPrefix}/`);
+      return { report };
+    },
+
+    /** Keep the object's timeline in the ledger, independent of Temporal's history retention. */
+    async recordStage(s: {
+      objectId: string;
+      stage: Stage;
+      sipId?: string;
+      at: string;
+      key: string;
+      error?: string;
+      detail?: unknown;
+    }): Promise<RecordedStage> {
+      await ledger.setState(s.objectId, s.stage, { key: s.key, at: s.at, sipId: s.sipId, error: s.error, detail: s.detail });
+      return { objectId: s.objectId, stage: s.stage, at: s.at };
+    },
+  });
+}

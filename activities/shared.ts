@@ -1,0 +1,53 @@
+// What the activities of every pipeline share: the clients they are built from, the heartbeat,
+// and the one place where the libraries' errors become Temporal failures.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { PermanentError } from '../common/errors';
+import type { Config } from '../config/config';
+import type { Ledger } from '../ledger';
+import type { ObjectSource } from '../sources';
+import type { PreservationService } from '../services/preservation-service';
+import type { Storage } from '../storage';
+
+export interface ActivityDeps {
+  config: Config;
+  ledger: Ledger;
+  source: ObjectSource;
+  service: PreservationService;
+  /** Working files and SIPs between stages. */
+  work: Storage;
+  /** The service's reports, kept for good. */
+  reports: Storage;
+}
+
+export const heartbeat = (details: unknown) => Context.current().heartbeat(details);
+
+/**
+ * A library's PermanentError as the non-retryable ApplicationFailure of its type, which the
+ * workflow reads (freezing the object on AUTO_FREEZE_TYPES); any other error as it is, which
+ * Temporal retries.
+ */
+export function toFailure(e: unknown): unknown {
+  if (!(e instanceof PermanentError)) return e;
+  const failure = ApplicationFailure.nonRetryable(e.message, e.type);
+  // The stack of where the library found the problem, not of this mapping.
+  failure.stack = e.stack;
+  return failure;
+}
+
+type Activity = (...args: never[]) => Promise<unknown>;
+
+/** The same activities, under the same names, each throwing its libraries' errors as toFailure makes them. */
+export function mapLibraryErrors<A extends Record<string, Activity>>(activities: A): A {
+  const mapped = Object.entries(activities).map(([name, activity]) => [
+    name,
+    async (...args: never[]) => {
+      try {
+        return await activity(...args);
+      } catch (e) {
+        throw toFailure(e);
+      }
+    },
+  ]);
+  return Object.fromEntries(mapped) as A;
+}
