@@ -62,7 +62,7 @@ function describeIssues(issues: z.core.$ZodIssue[]): string {
 }
 
 /** Missing fields read "is required" rather than "expected string, received undefined". */
-const requiredMessage = (iss: z.core.$ZodRawIssue) => (iss.code === 'invalid_type' && iss.input === undefined ? 'is required' : undefined);
+const requiredMessage = (iss: z.core.$ZodRawIssue) => (iss.input === undefined && iss.code !== 'custom' ? 'is required' : undefined);
 
 function sameSecret(given: string, expected: string): boolean {
   const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
@@ -212,7 +212,7 @@ async function serve(opts: ArticleStoreOptions, release: () => void): Promise<Ru
           throw new Refusal(
             404,
             'not-published',
-            `article ${id} has no published version yet (versions ${article.versions.map((v) => v.version).join(', ')} are unpublished)`,
+            `article ${id} has no published version yet (unpublished: version ${article.versions.map((v) => v.version).join(', ')})`,
           );
         return send(200, published);
       }
@@ -250,10 +250,9 @@ async function serve(opts: ArticleStoreOptions, release: () => void): Promise<Ru
       if (e instanceof Refusal) {
         // A body refused before it was read whole: the connection cannot carry another request.
         const headers: http.OutgoingHttpHeaders = { ...e.headers };
-        if (!req.readableEnded) {
-          headers.connection = 'close';
-          req.resume();
-        }
+        const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+        if (hasBody && !req.readableEnded) headers.connection = 'close';
+        req.resume();
         return refuse(e.status, e.code, e.message, headers);
       }
       if (e instanceof URIError) return refuse(400, 'bad-request', `malformed path: ${req.url}`);

@@ -108,10 +108,13 @@ export function publish(article: StoredArticle | undefined, id: string, version:
       `${label(id, version)} is older than version ${latest.version}, published at ${latest.publishedAt}: a version older than the latest published one cannot be published`,
     );
   const published: ArticleVersion = {
-    ...existing,
+    id,
+    version,
     state: 'published',
-    publishedAt: now,
+    ingestedAt: existing.ingestedAt,
     updatedAt: now,
+    publishedAt: now,
+    record: existing.record,
     history: [...existing.history, { at: now, event: 'published' }],
   };
   return { next: withVersion(article, id, published), result: { outcome: 'published', version: published } };

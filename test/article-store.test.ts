@@ -120,7 +120,7 @@ describe('reference article store', function () {
       const raw = await http(`${store.url}/articles/${id}`);
       assert.equal(raw.status, 404);
       assert.equal(raw.body.code, 'not-published');
-      assert.match(String(raw.body.error), /article 00353 has no published version yet/);
+      assert.match(String(raw.body.error), /^article 00353 has no published version yet \(unpublished: version 1\)$/);
       assert.deepEqual((await client.list()).find((a) => a.id === id)?.latestPublishedVersion, null);
     });
 
@@ -276,6 +276,10 @@ describe('reference article store', function () {
       const cases: Array<[Promise<Raw>, string]> = [
         [put('bad-1', '1', untitled), 'bad article record: title: is required'],
         [put('bad-1', '2', record('bad-1', 1)), 'version: the body says 1 but the path says 2'],
+        [
+          put('bad-1', '1', { id: 'bad-1', version: 1 }),
+          'bad article record: status: is required; title: is required; authors: is required; dates: is required; licence: is required',
+        ],
         [put('bad-1', 'one', record('bad-1', 1)), 'version in the path: "one" is not a whole number from 1 to 999999999'],
         [put('bad-1', '0', record('bad-1', 1)), 'version in the path: "0" is not a whole number from 1 to 999999999'],
         [put('bad-1', '1', { ...record('bad-1', 1), version: '1' }), 'bad article record: version: Invalid input: expected number, received string'],
