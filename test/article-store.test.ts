@@ -254,6 +254,7 @@ describe('reference article store', function () {
           { version: 3, state: 'published' },
         ],
       });
+      assert.deepEqual((await http(`${store.url}/articles/${id}/versions`)).body, listed, 'the versions route answers the same summary');
     });
 
     it('refuses to publish what was never ingested', async () => {
@@ -367,8 +368,11 @@ describe('reference article store', function () {
       await client.publish('restart-1', 1);
       await client.ingest(record('restart-1', 1, { licence: 'CC-BY-4.0' }), { silentUpdate: true });
       await client.ingest(record('restart-1', 2));
+      const file = path.join(dataDir, 'articles', 'restart-1.json');
+      const written = fs.statSync(file).mtimeMs;
+      await client.ingest(record('restart-2', 1));
+      assert.equal(fs.statSync(file).mtimeMs, written, "a change to another article does not rewrite this one's file");
       const before = { list: await client.list(), v1: await client.getVersion('restart-1', 1), v2: await client.getVersion('restart-1', 2) };
-      assert.ok(fs.existsSync(path.join(dataDir, 'articles', 'restart-1.json')), 'one file per article');
 
       await store.close();
       await assert.rejects(client.get('restart-1'), unavailable(/^GET \/articles\/restart-1 at http:\/\/127\.0\.0\.1:\d+: cannot reach it: /));
