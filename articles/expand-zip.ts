@@ -166,7 +166,7 @@ function openZip(zipPath: string): Promise<yauzl.ZipFile> {
     // validateEntrySizes: false because the sizes are checked here, with refusals of our own kinds.
     yauzl.open(zipPath, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: false }, (err, zip) => {
       if (err) {
-        const kind: ZipRefusalKind = /end of central directory record signature not found/.test(err.message) ? 'not-a-zip' : 'corrupt';
+        const kind: ZipRefusalKind = /end of central directory record signature not found/i.test(err.message) ? 'not-a-zip' : 'corrupt';
         reject(new ZipRefused(zipPath, [{ kind, message: err.message }]));
       } else resolve(zip);
     });

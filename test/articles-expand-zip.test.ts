@@ -3,12 +3,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ZipRefused, expandZip, type ExpandOptions, type ZipRefusalKind } from '../articles/expand-zip';
-import { buildZip, declaredSizes, patchEntry, sandbox, tree, writeZip, type ZipEntrySpec } from './support/article-zips';
+import { buildZip, declaredSizes, patchEntry, sandbox, tree, writeZip, type ZipEntrySpec, removeSandboxes } from './support/article-zips';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** Expands and expects a refusal; returns it after checking that nothing but the input exists beside (or in) the target. */
-async function refusedWith(zip: Buffer, kind: ZipRefusalKind, options: ExpandOptions = {}, prepare?: (sb: ReturnType<typeof sandbox>) => void): Promise<ZipRefused> {
+async function refusedWith(
+  zip: Buffer,
+  kind: ZipRefusalKind,
+  options: ExpandOptions = {},
+  prepare?: (sb: ReturnType<typeof sandbox>) => void,
+): Promise<ZipRefused> {
   const sb = sandbox();
   writeZip(sb.zip, zip);
   prepare?.(sb);
@@ -32,6 +37,8 @@ function entriesOf(err: ZipRefused, kind?: ZipRefusalKind): string[] {
 const zeros = (n: number) => Buffer.alloc(n);
 
 describe('articles: safe zip expansion', () => {
+  after(removeSandboxes);
+
   it('writes the files with size and sha256, and skips directories, __MACOSX/ and .DS_Store, saying so', async () => {
     const xml = '<article/>';
     const tif = randomBytes(5000);
@@ -124,7 +131,9 @@ describe('articles: safe zip expansion', () => {
   });
 
   it('refuses symlink attributes forged onto an entry made without them', async () => {
-    const zip = patchEntry(await buildZip([{ name: 'figure.tif', data: '../../../../etc/passwd' }]), 'figure.tif', { externalAttributes: (0o120777 << 16) >>> 0 });
+    const zip = patchEntry(await buildZip([{ name: 'figure.tif', data: '../../../../etc/passwd' }]), 'figure.tif', {
+      externalAttributes: (0o120777 << 16) >>> 0,
+    });
     await refusedWith(zip, 'symlink');
   });
 
@@ -245,7 +254,8 @@ describe('articles: safe zip expansion', () => {
       err.refusals.map((r) => r.kind),
       ['path-traversal', 'symlink', 'encrypted', 'duplicate', 'compression-ratio'],
     );
-    for (const name of ['../evil.txt', 'link', 'secret.xml', './a.xml', 'bomb.bin']) assert.ok(err.message.includes(JSON.stringify(name)), `${name} in ${err.message}`);
+    for (const name of ['../evil.txt', 'link', 'secret.xml', './a.xml', 'bomb.bin'])
+      assert.ok(err.message.includes(JSON.stringify(name)), `${name} in ${err.message}`);
   });
 
   it('refuses a file that is not a zip, and a target that is not empty (leaving it alone)', async () => {

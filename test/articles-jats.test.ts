@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PackageFiles } from '../articles/asset-refs';
 import { expandZip } from '../articles/expand-zip';
 import { ArticleInvalid, checkArticleXml, findArticleXml, type ArticleProblemKind, type ArticleXmlContext } from '../articles/jats';
-import { ELIFE_FIXTURE, sandbox } from './support/article-zips';
+import { ELIFE_FIXTURE, sandbox, removeSandboxes } from './support/article-zips';
 
 const XML_FILE = 'elife-00353-v1.xml';
 const FILES = [XML_FILE, 'elife-00353-fig1-v1.tif', 'elife-00353-v1.pdf'];
@@ -36,6 +35,8 @@ function problemsOf(xml: string, context: ArticleXmlContext = V1): { kinds: Arti
 }
 
 describe('articles: JATS validation', () => {
+  after(removeSandboxes);
+
   before(async () => {
     const sb = sandbox();
     const { files } = await expandZip(ELIFE_FIXTURE, sb.target);
@@ -77,8 +78,7 @@ describe('articles: JATS validation', () => {
   });
 
   it('never resolves an external entity (no file is read), and expands internal ones', () => {
-    const secretDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-xxe-'));
-    const secret = path.join(secretDir, 'secret.txt');
+    const secret = path.join(sandbox().root, 'secret.txt');
     fs.writeFileSync(secret, 'TOP-SECRET-CONTENT');
     const xxe = edited(
       [/<!DOCTYPE article PUBLIC "[^"]*"\s+"JATS-archivearticle1.dtd">/, `<!DOCTYPE article [<!ENTITY xxe SYSTEM "file://${secret}">]>`],
@@ -110,7 +110,9 @@ describe('articles: JATS validation', () => {
   });
 
   it('reports an article id that differs from the package name, for each place the XML says it', () => {
-    const { kinds, messages } = problemsOf(edited(['<article-id pub-id-type="publisher-id">00353<', '<article-id pub-id-type="publisher-id">00354<'], ['e00353<', 'e00354<']));
+    const { kinds, messages } = problemsOf(
+      edited(['<article-id pub-id-type="publisher-id">00353<', '<article-id pub-id-type="publisher-id">00354<'], ['e00353<', 'e00354<']),
+    );
     assert.deepEqual(kinds, ['article-id-mismatch', 'article-id-mismatch']);
     assert.match(messages[0], /publisher-id.*"00354".*says article 00353/);
     assert.match(messages[1], /<elocation-id> is "e00354"/);
@@ -170,7 +172,9 @@ describe('articles: JATS validation', () => {
     }
     // -v1 is only added for the package's own version.
     assert.deepEqual(problemsOf(edited(['xlink:href="elife-00353-fig1-v1"', 'xlink:href="elife-00353-fig1-v2"'])).kinds, ['missing-asset']);
-    const unsafe = problemsOf(edited(['xlink:href="elife-00353-fig1-v1"', 'xlink:href="../../etc/passwd"'], ['xlink:href="elife-00353-v1.pdf"', 'xlink:href="/etc/passwd"']));
+    const unsafe = problemsOf(
+      edited(['xlink:href="elife-00353-fig1-v1"', 'xlink:href="../../etc/passwd"'], ['xlink:href="elife-00353-v1.pdf"', 'xlink:href="/etc/passwd"']),
+    );
     assert.deepEqual(unsafe.kinds, ['unsafe-href', 'unsafe-href']);
   });
 
@@ -190,7 +194,10 @@ describe('articles: JATS validation', () => {
       '</contrib><contrib contrib-type="author"><collab>The Reproducibility Consortium<contrib-group><contrib><name><surname>Member</surname></name></contrib></contrib-group></collab></contrib></contrib-group>',
     ]);
     assert.deepEqual(checkArticleXml(xml, V1).metadata.authors[1], { kind: 'collab', name: 'The Reproducibility Consortium' });
-    const orcid = edited(['<name><surname>Marder', '<contrib-id contrib-id-type="orcid">https://orcid.org/0000-0001-9632-5448</contrib-id><name><surname>Marder']);
+    const orcid = edited([
+      '<name><surname>Marder',
+      '<contrib-id contrib-id-type="orcid">https://orcid.org/0000-0001-9632-5448</contrib-id><name><surname>Marder',
+    ]);
     assert.equal((checkArticleXml(orcid, V1).metadata.authors[0] as { orcid?: string }).orcid, 'https://orcid.org/0000-0001-9632-5448');
     const { kinds, messages } = problemsOf(edited([/<name><surname>Marder<\/surname><given-names>Eve<\/given-names><\/name>/, '']));
     assert.deepEqual(kinds, ['author-without-name']);
@@ -198,7 +205,12 @@ describe('articles: JATS validation', () => {
   });
 
   it('reports publication dates that do not exist', () => {
-    const { kinds, messages } = problemsOf(edited(['<day>13</day><month>12</month>', '<day>31</day><month>11</month>'], ['<pub-date pub-type="collection"><year>2012</year>', '<pub-date pub-type="collection"><year>12</year>']));
+    const { kinds, messages } = problemsOf(
+      edited(
+        ['<day>13</day><month>12</month>', '<day>31</day><month>11</month>'],
+        ['<pub-date pub-type="collection"><year>2012</year>', '<pub-date pub-type="collection"><year>12</year>'],
+      ),
+    );
     assert.deepEqual(kinds, ['bad-date', 'bad-date']);
     assert.match(messages[0], /day "31" does not exist in 2012-11/);
     assert.match(messages[1], /year "12" is not four digits/);
@@ -207,7 +219,11 @@ describe('articles: JATS validation', () => {
   it('reports a root that is not <article>, and bytes that are not UTF-8', () => {
     assert.deepEqual(problemsOf('<?xml version="1.0"?><book><title>x</title></book>').kinds, ['not-jats']);
     assert.throws(
-      () => checkArticleXml(Buffer.concat([Buffer.from('<article><front><article-meta><title-group><article-title>caf'), Buffer.from([0xe9]), Buffer.from('</article-title>')]), V1),
+      () =>
+        checkArticleXml(
+          Buffer.concat([Buffer.from('<article><front><article-meta><title-group><article-title>caf'), Buffer.from([0xe9]), Buffer.from('</article-title>')]),
+          V1,
+        ),
       (e: unknown) => e instanceof ArticleInvalid && e.kind === 'malformed-xml' && /UTF-8/.test(e.message),
     );
   });

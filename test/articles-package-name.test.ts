@@ -113,13 +113,19 @@ describe('articles: package names', () => {
   });
 
   it('refuses a configured pattern that lacks a group, has an unknown one, the g flag, or does not compile', () => {
-    assert.throws(() => compilePackageNamePattern('^(?<journal>\\w+)-(?<articleId>\\d+)-(?<version>\\d+)$'), (e: unknown) => e instanceof PackageNamePatternInvalid && /status/.test(e.message));
+    assert.throws(
+      () => compilePackageNamePattern('^(?<journal>\\w+)-(?<articleId>\\d+)-(?<version>\\d+)$'),
+      (e: unknown) => e instanceof PackageNamePatternInvalid && /status/.test(e.message),
+    );
     assert.throws(
       () => compilePackageNamePattern('^(?<journal>\\w+)-(?<articleId>\\d+)-(?<status>\\w+)-(?<version>\\d+)-(?<stamp>\\d+)$'),
       (e: unknown) => e instanceof PackageNamePatternInvalid && /unknown named group\(s\) stamp/.test(e.message),
     );
     assert.throws(() => compilePackageNamePattern(DEFAULT_PACKAGE_NAME_PATTERN.source, 'g'), PackageNamePatternInvalid);
-    assert.throws(() => compilePackageNamePattern('(?<journal>'), (e: unknown) => e instanceof PackageNamePatternInvalid && /not a regular expression/.test(e.message));
+    assert.throws(
+      () => compilePackageNamePattern('(?<journal>'),
+      (e: unknown) => e instanceof PackageNamePatternInvalid && /not a regular expression/.test(e.message),
+    );
   });
 
   it('formats the names it parses', () => {

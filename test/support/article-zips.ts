@@ -118,6 +118,7 @@ export function declaredSizes(zip: Buffer, name: string): { compressed: number; 
 /** A fresh folder for one test; the expansion target is a folder inside it, so anything written beside the target shows. */
 export function sandbox(prefix = 'custody-articles-'): { root: string; target: string; zip: string } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  sandboxes.push(root);
   return { root, target: path.join(root, 'out'), zip: path.join(root, 'in', 'package.zip') };
 }
 
@@ -125,6 +126,13 @@ export function writeZip(file: string, bytes: Buffer): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, bytes);
   return file;
+}
+
+const sandboxes: string[] = [];
+
+/** Removes every sandbox made so far (an `after` hook of each test file). */
+export function removeSandboxes(): void {
+  for (const root of sandboxes.splice(0)) fs.rmSync(root, { recursive: true, force: true });
 }
 
 /** Every path below `dir` (files, folders, links), relative, sorted. */
