@@ -72,6 +72,7 @@ export type ZipRefusalKind =
   | 'too-large'
   | 'compression-ratio'
   | 'size-mismatch'
+  | 'overlapping-entries'
   | 'absolute-path'
   | 'path-traversal'
   | 'bad-name'
@@ -200,7 +201,7 @@ async function planEntries(zipPath: string, zip: yauzl.ZipFile, limits: ExpandLi
   let declaredBytes = 0;
 
   for (const entry of entries) {
-    const raw = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileName as unknown as Buffer, entry.extraFields, true);
+    const raw = entryName(entry);
     const shown = showName(raw);
     const refuse = (kind: ZipRefusalKind, message: string) => refusals.push({ kind, entry: shown, message });
     const before = refusals.length;
@@ -262,6 +263,7 @@ async function planEntries(zipPath: string, zip: yauzl.ZipFile, limits: ExpandLi
     files.push({ entry, shown, path: normalised });
   }
 
+  refusals.push(...overlaps(entries));
   if (files.length > limits.maxFiles) {
     refusals.push({ kind: 'too-many-files', message: `${files.length} files to write; the limit is ${limits.maxFiles}` });
   }
@@ -270,6 +272,38 @@ async function planEntries(zipPath: string, zip: yauzl.ZipFile, limits: ExpandLi
   }
   if (refusals.length > 0) throw new ZipRefused(zipPath, refusals);
   return { files, skipped, declaredBytes };
+}
+
+/**
+ * Entries whose data overlap: the "better zip bomb" points many central directory entries at
+ * one highly compressed kernel, so each entry looks modest and together they expand to terabytes.
+ * An entry's data runs at least from its local header (30 bytes plus the name) through its
+ * compressed size; no honest zip has another entry begin inside that.
+ */
+function overlaps(entries: yauzl.Entry[]): ZipRefusal[] {
+  const spans = entries
+    .map((entry) => ({
+      entry,
+      start: entry.relativeOffsetOfLocalHeader,
+      end: entry.relativeOffsetOfLocalHeader + 30 + entry.fileNameLength + entry.compressedSize,
+    }))
+    .sort((a, b) => a.start - b.start);
+  const refusals: ZipRefusal[] = [];
+  for (let i = 1; i < spans.length; i++) {
+    const before = spans[i - 1];
+    if (spans[i].start < before.end) {
+      refusals.push({
+        kind: 'overlapping-entries',
+        entry: showName(entryName(spans[i].entry)),
+        message: `its data begin inside those of entry ${showName(entryName(before.entry))} (a zip bomb of overlapping entries, or a corrupt directory)`,
+      });
+    }
+  }
+  return refusals;
+}
+
+function entryName(entry: yauzl.Entry): string {
+  return yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, true);
 }
 
 function noteDirectory(

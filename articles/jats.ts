@@ -111,6 +111,12 @@ export interface ArticleCheckOptions {
    * so it is left out by default.
    */
   articleIdSources?: ArticleIdSource[];
+  /**
+   * Whether the XML must state its version (by file name or <article-version>). On by default,
+   * as eLife's XML always does; a journal whose XML never does can turn it off, and then only
+   * a version the XML does state is compared.
+   */
+  requireXmlVersion?: boolean;
   /** The XML is read whole into memory (the parser needs it so); larger files are refused. */
   maxXmlBytes?: number;
 }
@@ -185,7 +191,7 @@ export function checkArticleXml(xml: Buffer | string, context: ArticleXmlContext
 
   const ids = articleIds(m);
   checkArticleId(ids, name.articleId, options.articleIdSources ?? DEFAULT_ARTICLE_ID_SOURCES, problem);
-  const version = checkVersion(m, xmlFile, name.version, problem);
+  const version = checkVersion(m, xmlFile, name.version, options.requireXmlVersion ?? true, problem);
 
   const title = textOf(firstChild(firstChild(m, 'title-group'), 'article-title'));
   if (title === '') problem('missing-title', 'no <article-title> text in <title-group>');
@@ -296,7 +302,7 @@ function checkArticleId(ids: Ids, expected: string, sources: readonly ArticleIdS
  * 1.2+; eLife's newer XML uses it, with non-numeric ones such as "version of record" ignored).
  * Each present must equal the package's version, and at least one must be present.
  */
-function checkVersion(meta: XmlElement, xmlFile: string, expected: number, problem: Problem): number {
+function checkVersion(meta: XmlElement, xmlFile: string, expected: number, required: boolean, problem: Problem): number {
   const said: { where: string; version: number }[] = [];
   const fromName = /-v([0-9]+)$/.exec(stripExtension(xmlFile.split('/').pop() ?? xmlFile));
   if (fromName) said.push({ where: `the XML file name ${xmlFile}`, version: Number(fromName[1]) });
@@ -305,7 +311,7 @@ function checkVersion(meta: XmlElement, xmlFile: string, expected: number, probl
     if (/^v?[0-9]+$/.test(text)) said.push({ where: `<article-version>${text}</article-version>`, version: Number(text.replace(/^v/, '')) });
   }
   if (said.length === 0) {
-    problem('missing-version', `neither the XML file name ${xmlFile} (no -v<N>) nor a numeric <article-version> gives a version`);
+    if (required) problem('missing-version', `neither the XML file name ${xmlFile} (no -v<N>) nor a numeric <article-version> gives a version`);
     return expected;
   }
   for (const s of said) {

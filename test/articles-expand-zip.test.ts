@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ZipRefused, expandZip, type ExpandOptions, type ZipRefusalKind } from '../articles/expand-zip';
-import { buildZip, declaredSizes, patchEntry, sandbox, tree, writeZip, type ZipEntrySpec, removeSandboxes } from './support/article-zips';
+import { buildZip, declaredSizes, patchEntry, rawEntries, sandbox, tree, writeZip, type ZipEntrySpec, removeSandboxes } from './support/article-zips';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -155,6 +155,20 @@ describe('articles: safe zip expansion', () => {
     assert.ok(uncompressed / compressed > 100, 'the test zip must be a bomb');
     const err = await refusedWith(zip, 'compression-ratio');
     assert.match(err.message, /limit 100/);
+  });
+
+  it('refuses entries whose data overlap (many directory entries over one compressed kernel)', async () => {
+    let zip = await buildZip([
+      { name: 'kernel.bin', data: randomBytes(50_000) },
+      { name: 'copy-1.bin', data: randomBytes(50_000) },
+      { name: 'copy-2.bin', data: randomBytes(50_000) },
+    ]);
+    const [kernel] = rawEntries(zip);
+    zip = patchEntry(zip, 'copy-1.bin', { localHeaderOffset: kernel.local });
+    zip = patchEntry(zip, 'copy-2.bin', { localHeaderOffset: kernel.local + 100 });
+    const err = await refusedWith(zip, 'overlapping-entries');
+    assert.deepEqual(entriesOf(err, 'overlapping-entries').sort(), ['"copy-1.bin"', '"copy-2.bin"']);
+    assert.match(err.message, /inside those of entry "kernel\.bin"|inside those of entry "copy-1\.bin"/);
   });
 
   it('refuses more files than the limit, and more entries than the limit before reading them', async () => {

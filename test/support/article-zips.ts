@@ -72,6 +72,8 @@ export interface EntryPatch {
   compressedSize?: number;
   crc32?: number;
   compressionMethod?: number;
+  /** Central directory only: where the entry's local header (and so its data) is said to be. */
+  localHeaderOffset?: number;
 }
 
 /** A copy of `zip` with the entry named `name` edited in both its headers. */
@@ -93,6 +95,7 @@ export function patchEntry(zip: Buffer, name: string, patch: EntryPatch): Buffer
     out.writeUInt16LE(patch.compressionMethod, c + 10);
     out.writeUInt16LE(patch.compressionMethod, l + 8);
   }
+  if (patch.localHeaderOffset !== undefined) out.writeUInt32LE(patch.localHeaderOffset, c + 42);
   if (patch.externalAttributes !== undefined) out.writeUInt32LE(patch.externalAttributes >>> 0, c + 38);
   if (patch.crc32 !== undefined) {
     out.writeUInt32LE(patch.crc32 >>> 0, c + 16);
