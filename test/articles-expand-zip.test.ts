@@ -54,6 +54,8 @@ describe('articles: safe zip expansion', () => {
       { name: 'figs/.DS_Store', data: 'finder' },
       // Highly compressible, but below ratioMinBytes: a small text file is no bomb.
       { name: 'zeros.txt', data: zeros(512 * 1024) },
+      // The zip's modes are not carried over: no executable or setuid file comes out of a package.
+      { name: 'run.sh', data: '#!/bin/sh\n', mode: 0o104777 },
     ]);
     const sb = sandbox();
     writeZip(sb.zip, zip);
@@ -65,6 +67,7 @@ describe('articles: safe zip expansion', () => {
       { path: 'figs/fig1.tif', size: tif.length, sha256: sha256(tif) },
       { path: 'caf\u00e9.txt', size: 3, sha256: sha256('nfd') },
       { path: 'zeros.txt', size: 512 * 1024, sha256: sha256(zeros(512 * 1024)) },
+      { path: 'run.sh', size: 10, sha256: sha256('#!/bin/sh\n') },
     ]);
     assert.deepEqual(result.skipped, [
       { entry: '"figs/"', reason: 'directory' },
@@ -73,12 +76,12 @@ describe('articles: safe zip expansion', () => {
       { entry: '".DS_Store"', reason: 'macos-folder-settings' },
       { entry: '"figs/.DS_Store"', reason: 'macos-folder-settings' },
     ]);
-    assert.equal(result.totalBytes, xml.length + tif.length + 3 + 512 * 1024);
+    assert.equal(result.totalBytes, xml.length + tif.length + 3 + 512 * 1024 + 10);
     assert.equal(result.target, fs.realpathSync(sb.target));
     // On disk: exactly these files, with these bytes, NFC-named, not executable.
-    assert.deepEqual(tree(sb.target), ['caf\u00e9.txt', 'elife.xml', 'figs', 'figs/fig1.tif', 'zeros.txt']);
+    assert.deepEqual(tree(sb.target), ['caf\u00e9.txt', 'elife.xml', 'figs', 'figs/fig1.tif', 'run.sh', 'zeros.txt']);
     assert.equal(sha256(fs.readFileSync(path.join(sb.target, 'figs/fig1.tif'))), sha256(tif));
-    assert.equal(fs.statSync(path.join(sb.target, 'elife.xml')).mode & 0o777, 0o644 & ~process.umask());
+    assert.equal(fs.statSync(path.join(sb.target, 'run.sh')).mode & ~0o644 & 0o7777, 0);
     assert.equal(progress[progress.length - 1], result.totalBytes);
   });
 
