@@ -3,6 +3,7 @@
 // activities live in a file of their own; this combines them for the workers and gives the
 // workflows their types (`ReturnType<typeof createActivities>`).
 import type { Client } from '@temporalio/client';
+import { createArticleActivities } from './articles';
 import { createPreservationActivities } from './preservation';
 import type { ActivityDeps } from './shared';
 import { createSyncProcessedSipsActivities } from './sync-processed-sips';
@@ -15,5 +16,5 @@ export type { CreatedSip, RecordedFreeze, RecordedStage } from './preservation';
  * worker that runs no poller (and the tests of single activities) may leave it out.
  */
 export function createActivities(deps: ActivityDeps, temporal?: Client) {
-  return { ...createPreservationActivities(deps), ...createSyncProcessedSipsActivities(deps, temporal) };
+  return { ...createPreservationActivities(deps), ...createSyncProcessedSipsActivities(deps, temporal), ...createArticleActivities(deps) };
 }

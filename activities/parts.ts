@@ -4,6 +4,7 @@ import { openLedger } from '../ledger';
 import { openSource } from '../sources';
 import { openStorage } from '../storage';
 import { referencePreservationService } from '../services/preservation-service';
+import { articleStoreClient } from '../articles/article-store-client';
 import type { ActivityDeps } from './shared';
 
 export async function openParts(config: Config): Promise<ActivityDeps> {
@@ -17,5 +18,8 @@ export async function openParts(config: Config): Promise<ActivityDeps> {
     work: openStorage(config.storage.work, s3),
     reports: openStorage(config.storage.reports, s3),
     service: referencePreservationService({ url: config.service.url, transfer: openStorage(config.service.transfer, s3) }),
+    site: openStorage(config.articles.site, s3),
+    // The token only from the environment: config files get copied and committed.
+    articleStore: articleStoreClient({ url: config.articles.store.url, token: process.env.ARTICLE_STORE_TOKEN }),
   };
 }

@@ -8,6 +8,7 @@ import type { Ledger } from '../ledger';
 import type { ObjectSource } from '../sources';
 import type { PreservationService } from '../services/preservation-service';
 import type { Storage } from '../storage';
+import type { ArticleStoreClient } from '../articles/article-store-client';
 
 export interface ActivityDeps {
   config: Config;
@@ -18,6 +19,9 @@ export interface ActivityDeps {
   work: Storage;
   /** The service's reports, kept for good. */
   reports: Storage;
+  /** Where article previews and published articles are served from. */
+  site: Storage;
+  articleStore: ArticleStoreClient;
 }
 
 export const heartbeat = (details: unknown) => Context.current().heartbeat(details);

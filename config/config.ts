@@ -111,6 +111,36 @@ export const configSchema = z.strictObject({
     /** Running activities get this long to finish on SIGTERM/SIGINT. */
     shutdownGrace: duration,
   }),
+  /** The publishing pipeline: where article outputs go, the article store, how packages are named and published. */
+  articles: z.strictObject({
+    /** The site's storage: `preview/<article>/v<version>/run<run>/` and `published/<article>/v<version>/`. */
+    site: location,
+    /** The public address of that storage, for the links in the article store's records. */
+    siteUrl: z.string().url(),
+    /** The article store's API; its token comes from ARTICLE_STORE_TOKEN, never from here. */
+    store: z.strictObject({ url: z.string().url() }),
+    /** Told of every publication (POST, JSON); null: nobody. */
+    webhookUrl: z.string().url().nullable(),
+    /** A regex with the named groups journal, articleId, status, version and (optional) timestamp; null: the default name form. */
+    namePattern: z.string().min(1).nullable(),
+    defaultMode: z.enum(['automatic', 'preview']),
+    /** First match wins: by article id, by status, or a regex on the package key. */
+    modeRules: z.array(
+      z.strictObject({
+        articleId: z.string().min(1).optional(),
+        status: z.enum(['poa', 'vor']).optional(),
+        keyPattern: z.string().min(1).optional(),
+        mode: z.enum(['automatic', 'preview']),
+      }),
+    ),
+    /** Zip bombs and oversized packages are refused before anything is written. */
+    limits: z.strictObject({
+      maxFiles: z.number().int().positive(),
+      maxTotalBytes: z.number().int().positive(),
+      maxCompressionRatio: z.number().positive(),
+    }),
+    continueAsNewAfter: z.number().int().min(1),
+  }),
   /** How soon a dead worker's data-moving step is retried elsewhere. */
   heartbeatTimeout: duration,
   retry: z.strictObject({
@@ -147,6 +177,17 @@ export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
       slots: { io: 20, download: 4, package: 2, submit: 4 },
       shutdownGrace: '30s',
     },
+    articles: {
+      site: path.join(dataDir, 'site'),
+      siteUrl: 'http://localhost:8392/site',
+      store: { url: 'http://127.0.0.1:8391' },
+      webhookUrl: null,
+      namePattern: null,
+      defaultMode: 'automatic',
+      modeRules: [],
+      limits: { maxFiles: 2000, maxTotalBytes: 20 * 1024 ** 3, maxCompressionRatio: 100 },
+      continueAsNewAfter: 50,
+    },
     heartbeatTimeout: '1m',
     retry: { download: defaultRetry, package: defaultRetry, submit: defaultRetry, io: defaultRetry },
   };
@@ -181,6 +222,7 @@ const ENV_OVERRIDES: Record<string, (v: string) => Json> = {
   CUSTODY_WORK: (v) => ({ storage: { work: v } }),
   DATABASE_URL: (v) => ({ databaseUrl: v }),
   CUSTODY_SERVICE_URL: (v) => ({ service: { url: v } }),
+  CUSTODY_ARTICLE_STORE_URL: (v) => ({ articles: { store: { url: v } } }),
   CUSTODY_TRANSFER: (v) => ({ service: { transfer: v } }),
   CUSTODY_VERDICT_POLL_AFTER: (v) => ({ verdict: { pollAfter: v } }),
   CUSTODY_VERDICT_DEADLINE: (v) => ({ verdict: { deadline: v } }),

@@ -1,3 +1,4 @@
 // The one module the worker bundles: every workflow custody runs.
 export { preserveObject } from './preserve-object';
 export { syncProcessedSips } from './sync-processed-sips';
+export { publishArticle } from './publish-article';

@@ -1,0 +1,258 @@
+// The activities of the publishing pipeline (the publishArticle workflow). Each run of a package
+// keeps its outputs in working storage under `articles/<article>/v<version>/run<run>/` (the zip,
+// the expanded package, the validated article, the web figures and the record), so a re-run
+// never overwrites another and a stage may run on another worker than the one before it.
+import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
+import path from 'node:path';
+import { PermanentError } from '../common/errors';
+import type { ArticleStage, ArticleStatus } from '../common/articles';
+import type { ArticleRecord as StoreRecord } from '../common/article-store';
+import { ArticleStoreRefused } from '../articles/article-store-client';
+import { buildArticleRecord, type ArticleRecord } from '../articles/article-record';
+import { ZipRefused, expandZip, type ExpandResult } from '../articles/expand-zip';
+import { ArticleInvalid, validateArticlePackage, type ValidatedArticle } from '../articles/jats';
+import { PackageNameRefused, compilePackageNamePattern, parsePackageName } from '../articles/package-name';
+import { WebFigureFailed, figuresToDerive, makeWebFigures, type WebFigure } from '../articles/web-figures';
+import { buildId } from '../config/build-id';
+import { joinKey, openStorage, type Storage } from '../storage';
+import { getJson, putJson } from '../storage/small-objects';
+import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
+
+export interface ArticleJob {
+  articleId: string;
+  version: number;
+  status: ArticleStatus;
+  run: number;
+  key: string;
+}
+
+const runPrefix = (j: ArticleJob) => joinKey('articles', j.articleId, `v${j.version}`, `run${j.run}`);
+
+/** The library's refusals of a package as the failure types the workflow rejects on. */
+function refusal(e: unknown): unknown {
+  if (e instanceof ZipRefused || e instanceof PackageNameRefused) return new PermanentError(e.message, 'PackageRefused');
+  if (e instanceof ArticleInvalid || e instanceof WebFigureFailed) return new PermanentError(e.message, 'InvalidArticle');
+  if (e instanceof ArticleStoreRefused) return new PermanentError(`the article store refused: ${e.message}`, 'ArticleStoreRefused');
+  return e;
+}
+
+async function downloadPrefix(storage: Storage, prefix: string, dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for await (const o of storage.list(prefix + '/')) {
+    const rel = o.key.slice(prefix.length + 1);
+    await storage.getFile(o.key, path.join(dir, ...rel.split('/')));
+    files.push(rel);
+  }
+  return files;
+}
+
+async function uploadDir(storage: Storage, dir: string, files: Array<{ path: string; size: number; sha256: string }>, prefix: string): Promise<void> {
+  for (const f of files) {
+    await storage.put(joinKey(prefix, f.path), () => fsSync.createReadStream(path.join(dir, ...f.path.split('/'))), { size: f.size, sha256: f.sha256 });
+    heartbeat({ step: 'store', file: f.path });
+  }
+}
+
+export function createArticleActivities({ config, ledger, work, site, articleStore }: ActivityDeps) {
+  const scratchRoot = path.join(config.dataDir, 'scratch');
+  const settings = config.articles;
+  const namePattern = settings.namePattern ? compilePackageNamePattern(settings.namePattern) : undefined;
+
+  /** A scratch folder for one step, removed however the step ends. */
+  async function inScratch<T>(j: ArticleJob, step: string, fn: (dir: string) => Promise<T>): Promise<T> {
+    const dir = path.join(scratchRoot, `article-${j.articleId}-v${j.version}-run${j.run}-${step}`);
+    await fs.rm(dir, { recursive: true, force: true });
+    try {
+      return await fn(dir);
+    } catch (e) {
+      throw refusal(e);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Everything the site serves for a run: the package's files and the web figures, with their records' names. */
+  async function copyToSite(j: ArticleJob, sitePrefix: string): Promise<ArticleRecord> {
+    const record = await getJson<ArticleRecord>(work, joinKey(runPrefix(j), 'record.json'));
+    if (!record) throw new Error(`${work.urlOf(runPrefix(j))} has no record.json: the build stage did not finish there`);
+    for (const asset of record.assets) {
+      const from = joinKey(runPrefix(j), asset.location === 'web' ? 'web' : 'package', asset.path);
+      await site.put(joinKey(sitePrefix, asset.path), () => work.read(from), { size: asset.size, sha256: asset.sha256 });
+      heartbeat({ step: 'deposit', file: asset.path });
+    }
+    await putJson(site, joinKey(sitePrefix, 'record.json'), record);
+    return record;
+  }
+
+  /** The article store's record of a run, its assets served from `sitePrefix`. */
+  function storeRecord(record: ArticleRecord, sitePrefix: string, previewUrl?: string): StoreRecord {
+    const url = (p: string) => `${settings.siteUrl.replace(/\/$/, '')}/${joinKey(sitePrefix, p)}`;
+    const date = record.pubDates.find((d) => d.date.length === 10)?.date;
+    return {
+      id: record.articleId,
+      version: record.version,
+      status: record.status,
+      title: record.title,
+      ...(record.doi && /^10\.\d{4,9}\/\S+$/.test(record.doi) ? { doi: record.doi } : {}),
+      authors: record.authors.map((a) => ({
+        name: a.kind === 'person' ? [a.givenNames, a.surname].filter(Boolean).join(' ') : a.kind === 'collab' ? a.name : 'Anonymous',
+      })),
+      dates: date ? { published: date } : {},
+      licence: record.licence.href ?? record.licence.text ?? record.licence.copyrightStatement ?? 'unknown',
+      assets: record.assets.map((a) => ({ name: a.path, size: a.size, sha256: a.sha256, url: url(a.path), mediaType: a.mediaType })),
+      ...(previewUrl ? { previewUrl } : {}),
+    };
+  }
+
+  const activities = {
+    /** The package from its source into this run's working prefix, checksummed on the way. */
+    async fetchPackage(j: ArticleJob & { location: string; etag: string }): Promise<{ zipKey: string; size: number; sha256: string }> {
+      parsePackageName(j.key, { pattern: namePattern });
+      const zipKey = joinKey(runPrefix(j), 'package.zip');
+      return inScratch(j, 'fetch', async (dir) => {
+        const local = path.join(dir, 'package.zip');
+        const source = openStorage(j.location, config.storage.s3);
+        const got = await source.getFile(j.key, local, { onProgress: (bytes) => heartbeat({ step: 'fetch', bytesDone: bytes }) });
+        await work.put(zipKey, () => fsSync.createReadStream(local), { size: got.size, sha256: got.sha256 });
+        return { zipKey, size: got.size, sha256: got.sha256 };
+      });
+    },
+
+    /** Expands the zip safely (no escaping entries, links, bombs or encrypted entries) into the run's package folder. */
+    async expandPackage(j: ArticleJob & { zipKey: string }): Promise<{ files: number; bytes: number; skipped: string[] }> {
+      return inScratch(j, 'expand', async (dir) => {
+        const zip = path.join(dir, 'package.zip');
+        await work.getFile(j.zipKey, zip);
+        const expanded: ExpandResult = await expandZip(zip, path.join(dir, 'package'), {
+          ...settings.limits,
+          onProgress: () => heartbeat({ step: 'expand' }),
+        });
+        await uploadDir(work, expanded.target, expanded.files, joinKey(runPrefix(j), 'package'));
+        await putJson(work, joinKey(runPrefix(j), 'expanded.json'), expanded);
+        return { files: expanded.files.length, bytes: expanded.totalBytes, skipped: expanded.skipped.map((s) => `${s.entry} (${s.reason})`) };
+      });
+    },
+
+    /** Checks the article XML against the package name and the files; every problem at once. */
+    async validatePackage(j: ArticleJob): Promise<{ title: string; xmlFile: string }> {
+      return inScratch(j, 'validate', async (dir) => {
+        const name = parsePackageName(j.key, { pattern: namePattern });
+        const files = await downloadPrefix(work, joinKey(runPrefix(j), 'package'), dir);
+        const article = await validateArticlePackage(dir, files, name);
+        await putJson(work, joinKey(runPrefix(j), 'article.json'), article);
+        return { title: article.metadata.title, xmlFile: article.xmlFile };
+      });
+    },
+
+    /** The web figures and the article's record (id, version, status, title, authors, dates, licence, assets). */
+    async buildOutputs(j: ArticleJob): Promise<{ assets: number; webFigures: number; buildId: string }> {
+      return inScratch(j, 'build', async (dir) => {
+        const name = parsePackageName(j.key, { pattern: namePattern });
+        const article = await getJson<ValidatedArticle>(work, joinKey(runPrefix(j), 'article.json'));
+        const expanded = await getJson<ExpandResult>(work, joinKey(runPrefix(j), 'expanded.json'));
+        if (!article || !expanded) throw new Error(`${work.urlOf(runPrefix(j))} lacks article.json or expanded.json: an earlier stage did not finish`);
+        const packageDir = path.join(dir, 'package');
+        await downloadPrefix(work, joinKey(runPrefix(j), 'package'), packageDir);
+        const webDir = path.join(dir, 'web');
+        const webFigures: WebFigure[] = await makeWebFigures(packageDir, figuresToDerive(article), webDir);
+        const record = buildArticleRecord({ name, article, files: expanded.files, webFigures });
+        const web = record.assets.filter((a) => a.location === 'web');
+        await uploadDir(work, webDir, web, joinKey(runPrefix(j), 'web'));
+        await putJson(work, joinKey(runPrefix(j), 'record.json'), record);
+        return { assets: record.assets.length, webFigures: webFigures.length, buildId: buildId() };
+      });
+    },
+
+    /** The run's outputs under the site's preview prefix, and the version ingested into the article store. */
+    async depositPreview(j: ArticleJob): Promise<{ previewUrl: string }> {
+      try {
+        const prefix = joinKey('preview', j.articleId, `v${j.version}`, `run${j.run}`);
+        const record = await copyToSite(j, prefix);
+        const previewUrl = `${settings.siteUrl.replace(/\/$/, '')}/${joinKey(prefix, 'record.json')}`;
+        await articleStore.ingest(storeRecord(record, prefix, previewUrl));
+        return { previewUrl };
+      } catch (e) {
+        throw refusal(e);
+      }
+    },
+
+    /** Published prefix, the store's publish, the ledger, then the downstream notification. */
+    async publishVersion(j: ArticleJob & { approvedBy: string }): Promise<{ at: string; url: string; notified: boolean }> {
+      try {
+        const prefix = joinKey('published', j.articleId, `v${j.version}`);
+        const record = await copyToSite(j, prefix);
+        await articleStore.ingest(storeRecord(record, prefix));
+        const published = await articleStore.publish(j.articleId, j.version);
+        const at = published.version.publishedAt ?? new Date().toISOString();
+        const url = `${config.articles.store.url.replace(/\/$/, '')}/articles/${j.articleId}/versions/${j.version}`;
+        await ledger.recordEvent({
+          key: `article:${j.articleId}:v${j.version}:published`,
+          objectId: `article:${j.articleId}`,
+          kind: 'article-published',
+          detail: { version: j.version, run: j.run, approvedBy: j.approvedBy, url },
+          at,
+        });
+        let notified = false;
+        if (settings.webhookUrl) {
+          const answer = await fetch(settings.webhookUrl, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ event: 'article-published', articleId: j.articleId, version: j.version, status: j.status, url, publishedAt: at }),
+            signal: AbortSignal.timeout(30_000),
+          });
+          // A refusal is retried with the activity: the store's publish and the copies are idempotent.
+          if (!answer.ok) throw new Error(`the webhook ${new URL(settings.webhookUrl).origin} answered ${answer.status}`);
+          notified = true;
+        }
+        return { at, url, notified };
+      } catch (e) {
+        throw refusal(e);
+      }
+    },
+
+    /** A silent update: the published files and record of this version replaced in place, no notification. */
+    async replacePublished(
+      j: ArticleJob & { by: string },
+    ): Promise<{ summary: string; added: string[]; removed: string[]; replaced: string[]; changedFields: string[] }> {
+      try {
+        const prefix = joinKey('published', j.articleId, `v${j.version}`);
+        const before = await getJson<ArticleRecord>(site, joinKey(prefix, 'record.json'));
+        const record = await copyToSite(j, prefix);
+        const old = new Map((before?.assets ?? []).map((a) => [a.path, a.sha256]));
+        const now = new Map(record.assets.map((a) => [a.path, a.sha256]));
+        const added = [...now.keys()].filter((p) => !old.has(p));
+        const removed = [...old.keys()].filter((p) => !now.has(p));
+        const replaced = [...now.keys()].filter((p) => old.has(p) && old.get(p) !== now.get(p));
+        for (const p of removed) await site.remove(joinKey(prefix, p));
+        const answer = await articleStore.ingest(storeRecord(record, prefix), { silentUpdate: true });
+        const summary = `${added.length} added, ${removed.length} removed, ${replaced.length} replaced; record fields changed: ${answer.changed.join(', ') || 'none'}`;
+        return { summary, added, removed, replaced, changedFields: answer.changed };
+      } catch (e) {
+        throw refusal(e);
+      }
+    },
+
+    /** One event in the article's ledger timeline (stages, skips, rejections, silent updates). */
+    async recordArticleEvent(e: {
+      articleId: string;
+      kind: string;
+      message: string;
+      version?: number;
+      stage?: ArticleStage;
+      detail?: unknown;
+      at: string;
+      key: string;
+    }): Promise<{ articleId: string; kind: string; at: string }> {
+      await ledger.recordEvent({
+        key: e.key,
+        objectId: `article:${e.articleId}`,
+        kind: e.kind === 'stage' ? `article-${e.stage}` : `article-${e.kind}`,
+        detail: { message: e.message, version: e.version, detail: e.detail },
+        at: e.at,
+      });
+      return { articleId: e.articleId, kind: e.kind, at: e.at };
+    },
+  };
+  return mapLibraryErrors(activities);
+}

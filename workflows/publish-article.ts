@@ -1,0 +1,480 @@
+// publishArticle: one entity workflow per article, id `article:<articleId>`, fed packages by
+// signal-with-start. Versions are handled strictly in order: a package waits for its
+// predecessor's publication, a version at or below the published one is recorded and skipped.
+// Each package: fetch → expand → validate → build → deposit preview → (approval) → publish.
+// A silent update (an Update) replaces the published version's files and record in place.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ContinueAsNew,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import {
+  ARTICLE_TASK_QUEUES,
+  approveUpdate,
+  articleFreezeUpdate,
+  articlePackageSignal,
+  articleReenqueueUpdate,
+  articleUnfreezeUpdate,
+  articleStateQuery,
+  modeFor,
+  packageIdentity,
+  rejectUpdate,
+  silentUpdateUpdate,
+  type ArticlePackage,
+  type ArticleQueueRole,
+  type ArticleStage,
+  type ArticleState,
+  type PublishArticleInput,
+} from '../common/articles';
+import { AUTOMATIC_FREEZER, type FreezeRequest } from '../common/preservation';
+import { SA } from '../common/search-attributes';
+
+type Activities = ReturnType<typeof createActivities>;
+
+/** Failures no retry of the same package can fix: the package is rejected with the reason. */
+const REJECTING_TYPES = ['PackageRefused', 'InvalidArticle', 'InvalidPackageName'];
+/** How many handled package identities a run carries over (duplicates older than that are rare). */
+const HANDLED_KEPT = 500;
+
+function queueActivities(input: PublishArticleInput, role: ArticleQueueRole, timeouts: Partial<ActivityOptions>) {
+  const r = input.settings.retry[role];
+  return proxyActivities<Activities>({
+    taskQueue: ARTICLE_TASK_QUEUES[role],
+    retry: { ...r },
+    ...timeouts,
+  });
+}
+
+class PackageRejected extends Error {}
+
+export async function publishArticle(input: PublishArticleInput): Promise<ArticleState> {
+  const { articleId, settings } = input;
+  const moving = { heartbeatTimeout: settings.heartbeatTimeout };
+  const { fetchPackage, expandPackage } = queueActivities(input, 'fetch', { startToCloseTimeout: '1h', ...moving });
+  const { validatePackage, buildOutputs } = queueActivities(input, 'build', { startToCloseTimeout: '1h', ...moving });
+  const { depositPreview, publishVersion, replacePublished, recordArticleEvent } = queueActivities(input, 'io', {
+    startToCloseTimeout: '10m',
+    ...moving,
+  });
+
+  const carried = input.carried ?? { pending: [], handled: [], runs: {} };
+  const pending: ArticlePackage[] = [...carried.pending];
+  const handled = new Set(carried.handled);
+  const runs: Record<number, number> = { ...carried.runs };
+  const silentUpdates: Array<{ pkg: ArticlePackage; by: string }> = [];
+  const state: ArticleState = { articleId, stage: 'waiting', published: carried.published, pending: [], updatedAt: new Date().toISOString() };
+  let packagesThisRun = 0;
+  let approval: { version: number; at?: string; by: string } | undefined;
+  let rejection: { version: number; reason: string; by: string } | undefined;
+  let freezeRequest: FreezeRequest | undefined;
+  let reenqueueBy: string | undefined;
+  let stoppedBefore: ArticleStage = 'waiting';
+  let freezesTaken = 0;
+  let transitions = 0;
+  /** The package the article is working on (state.current shows its summary). */
+  let currentPackage: ArticlePackage | undefined;
+
+  const refreshPending = () => {
+    pending.sort((a, b) => a.version - b.version);
+    state.pending = pending.map((p) => ({ version: p.version, status: p.status, key: p.key }));
+  };
+  refreshPending();
+
+  setHandler(articleStateQuery, () => state);
+  setHandler(articlePackageSignal, (pkg) => {
+    // The same bytes fed twice (a feed run again, the watch schedule and a feed) count once.
+    const id = packageIdentity(pkg);
+    if (handled.has(id) || pending.some((p) => packageIdentity(p) === id) || (currentPackage && packageIdentity(currentPackage) === id)) return;
+    pending.push(pkg);
+    refreshPending();
+  });
+  setHandler(
+    approveUpdate,
+    (request) => {
+      const version = request.version ?? state.current!.version;
+      approval = { version, at: request.at, by: request.by };
+      return { articleId, version, publishAt: request.at };
+    },
+    {
+      validator: (request) => {
+        const waiting = state.stage === 'awaiting-approval' || state.stage === 'scheduled';
+        if (!waiting || !state.current) throw new Error(`${articleId} has no version waiting for approval (it is ${state.stage})`);
+        if (request.version !== undefined && request.version !== state.current.version)
+          throw new Error(`${articleId} v${request.version} is not waiting for approval; v${state.current.version} is`);
+        if (request.at !== undefined && Number.isNaN(Date.parse(request.at))) throw new Error(`"${request.at}" is not a date-time`);
+      },
+    },
+  );
+  setHandler(
+    rejectUpdate,
+    (request) => {
+      const version = request.version ?? state.current!.version;
+      rejection = { version, reason: request.reason, by: request.by };
+      return { articleId, version };
+    },
+    {
+      validator: (request) => {
+        if (!request.reason.trim()) throw new Error('a rejection needs a reason');
+        const waiting = state.stage === 'awaiting-approval' || state.stage === 'scheduled' || state.stage === 'rejected' || state.stage === 'failed';
+        if (!waiting || !state.current) throw new Error(`${articleId} has no version waiting for a decision (it is ${state.stage})`);
+        if (request.version !== undefined && request.version !== state.current.version)
+          throw new Error(`${articleId} v${request.version} is not waiting for a decision; v${state.current.version} is`);
+      },
+    },
+  );
+  setHandler(
+    silentUpdateUpdate,
+    (request) => {
+      silentUpdates.push({ pkg: request.package, by: request.by });
+      return { articleId, version: request.package.version, accepted: true as const };
+    },
+    {
+      validator: ({ package: pkg }) => {
+        if (pkg.articleId !== articleId) throw new Error(`the package ${pkg.key} is for article ${pkg.articleId}, not ${articleId}`);
+        if (!state.published) throw new Error(`${articleId} has nothing published: a silent update replaces a published version`);
+        if (pkg.version !== state.published.version)
+          throw new Error(`the package ${pkg.key} is v${pkg.version}; a silent update replaces the published version, v${state.published.version}`);
+      },
+    },
+  );
+  setHandler(
+    articleFreezeUpdate,
+    async (request) => {
+      const held = freezeRequest !== undefined && state.stage === 'frozen';
+      const before = freezesTaken;
+      freezeRequest = request;
+      if (!held) await condition(() => freezesTaken > before);
+      return { articleId, stoppedBefore, frozenAt: state.updatedAt };
+    },
+    {
+      validator: (request) => {
+        if (!request.reason.trim()) throw new Error('a freeze needs a reason');
+      },
+    },
+  );
+  setHandler(
+    articleUnfreezeUpdate,
+    (_request) => {
+      freezeRequest = undefined;
+      return { articleId, resumes: stoppedBefore };
+    },
+    {
+      validator: (_request) => {
+        if (state.stage !== 'frozen') throw new Error(`${articleId} is not frozen (it is ${state.stage})`);
+      },
+    },
+  );
+  setHandler(
+    articleReenqueueUpdate,
+    ({ by }) => {
+      reenqueueBy = by;
+      return { articleId, version: state.current?.version ?? 0 };
+    },
+    {
+      validator: (_request) => {
+        if (!['rejected', 'failed', 'frozen'].includes(state.stage) || !state.current)
+          throw new Error(`${articleId} is ${state.stage}, not a package waiting for an operator`);
+      },
+    },
+  );
+
+  async function event(kind: string, message: string, extra: { version?: number; stage?: ArticleStage; detail?: unknown } = {}): Promise<void> {
+    transitions++;
+    const at = new Date().toISOString();
+    await recordArticleEvent.executeWithOptions({ summary: `${kind}: ${articleId}${extra.version ? ` v${extra.version}` : ''}` }, [
+      { articleId, kind, message, version: extra.version, stage: extra.stage, detail: extra.detail, at, key: `${workflowInfo().runId}:${transitions}:${kind}` },
+    ]);
+    state.lastEvent = { at, kind, version: extra.version, message };
+    state.updatedAt = at;
+  }
+
+  async function enterStage(stage: ArticleStage, message: string, detail?: unknown): Promise<void> {
+    await event('stage', message, { version: state.current?.version, stage, detail });
+    state.stage = stage;
+    upsertSearchAttributes([
+      { key: SA.stage, value: stage },
+      { key: SA.state, value: articleCustodyState(stage) },
+    ]);
+    setCurrentDetails(message);
+  }
+
+  /** Before `next`: a freeze holds the article here until unfreeze (or reenqueue of the package). */
+  async function checkpoint(next: ArticleStage): Promise<void> {
+    if (!freezeRequest) return;
+    const { reason, by } = freezeRequest;
+    stoppedBefore = next;
+    Object.assign(state, { frozenReason: reason, frozenBy: by });
+    upsertSearchAttributes([{ key: SA.frozen, value: true }]);
+    await enterStage('frozen', `frozen: ${reason} (by ${by}) — waiting for unfreeze or reenqueue`, { reason, by, stoppedBefore: next });
+    freezesTaken++;
+    await condition(() => freezeRequest === undefined || reenqueueBy !== undefined);
+    Object.assign(state, { frozenReason: undefined, frozenBy: undefined });
+    upsertSearchAttributes([{ key: SA.frozen, value: false }]);
+    await event('unfrozen', `unfrozen, continuing at ${next}`, { version: state.current?.version });
+    if (reenqueueBy) throw new Reenqueued();
+  }
+
+  /** Rejected or failed: wait for reenqueue (a new run of the same package) or reject (skip it). */
+  async function waitForOperator(stage: 'rejected' | 'failed', error: string): Promise<'again' | 'skip'> {
+    state.lastError = error;
+    await enterStage(stage, `${stage}: ${error} — waiting for reenqueue, reject or freeze`, { error });
+    for (;;) {
+      await condition(() => reenqueueBy !== undefined || rejection !== undefined || freezeRequest !== undefined);
+      if (reenqueueBy) return 'again';
+      if (rejection) return 'skip';
+      try {
+        await checkpoint(stage);
+      } catch (e) {
+        if (e instanceof Reenqueued) return 'again';
+        throw e;
+      }
+      await enterStage(stage, `${stage}: ${error} — waiting for reenqueue, reject or freeze`, { error });
+    }
+  }
+
+  upsertSearchAttributes([
+    { key: SA.pipeline, value: 'publishing' },
+    { key: SA.objectId, value: articleId },
+    { key: SA.frozen, value: false },
+  ]);
+  await enterStage('waiting', `waiting for a package of ${articleId}`);
+
+  for (;;) {
+    await condition(
+      () => silentUpdates.length > 0 || nextPackage() !== undefined || packagesThisRun >= settings.continueAsNewAfter || freezeRequest !== undefined,
+    );
+    if (freezeRequest) {
+      await checkpoint('waiting').catch(ignoreReenqueue);
+      continue;
+    }
+    const silent = silentUpdates.shift();
+    if (silent) {
+      await silentUpdate(silent.pkg, silent.by);
+      packagesThisRun++;
+      continue;
+    }
+    const pkg = nextPackage();
+    if (pkg) {
+      pending.splice(pending.indexOf(pkg), 1);
+      refreshPending();
+      await handlePackage(pkg);
+      remember(pkg);
+      packagesThisRun++;
+      state.current = undefined;
+      currentPackage = undefined;
+      await enterStage('waiting', waitingMessage());
+      continue;
+    }
+    // Enough packages in this run: carry the state into a fresh history.
+    await condition(allHandlersFinished);
+    return await continueAsNew<typeof publishArticle>({
+      articleId,
+      settings,
+      carried: { published: state.published, pending, handled: [...handled].slice(-HANDLED_KEPT), runs },
+    });
+  }
+
+  /** The next package to handle: a stale one (to record and skip) or the published version's successor. */
+  function nextPackage(): ArticlePackage | undefined {
+    const publishedVersion = state.published?.version ?? 0;
+    return pending.find((p) => p.version <= publishedVersion) ?? pending.find((p) => p.version === publishedVersion + 1);
+  }
+
+  function waitingMessage(): string {
+    const first = pending[0];
+    const expected = (state.published?.version ?? 0) + 1;
+    if (first) return `waiting for v${expected} of ${articleId} before v${first.version} (${first.key})`;
+    return state.published ? `published v${state.published.version}; waiting for the next package` : `waiting for a package of ${articleId}`;
+  }
+
+  function remember(pkg: ArticlePackage): void {
+    handled.add(packageIdentity(pkg));
+  }
+
+  async function handlePackage(pkg: ArticlePackage): Promise<void> {
+    const publishedVersion = state.published?.version ?? 0;
+    if (pkg.version <= publishedVersion) {
+      const reason =
+        pkg.version === publishedVersion
+          ? `v${pkg.version} is already published (a change to it is a silent update)`
+          : `v${pkg.version} is older than the published v${publishedVersion}`;
+      await event('skipped', `skipped ${pkg.key}: ${reason}`, { version: pkg.version, detail: { key: pkg.key, reason } });
+      return;
+    }
+    for (;;) {
+      runs[pkg.version] = (runs[pkg.version] ?? 0) + 1;
+      const run = runs[pkg.version];
+      const mode = modeFor(pkg, settings);
+      currentPackage = pkg;
+      state.current = { version: pkg.version, status: pkg.status, run, mode, key: pkg.key };
+      approval = undefined;
+      rejection = undefined;
+      reenqueueBy = undefined;
+      state.lastError = undefined;
+      state.scheduledFor = undefined;
+      try {
+        await publishOne(pkg, run, mode);
+        return;
+      } catch (error) {
+        if (error instanceof ContinueAsNew || isCancellation(error)) throw error;
+        if (error instanceof Reenqueued) continue;
+        if (error instanceof PackageRejected) {
+          await recordRejection(pkg.version);
+          return;
+        }
+        const failure = unwrap(error);
+        const message = describe(failure);
+        if (failure instanceof ApplicationFailure && failure.type === 'FreezeArticle') {
+          freezeRequest = { reason: message, by: AUTOMATIC_FREEZER };
+          try {
+            await checkpoint('fetching');
+          } catch (e) {
+            if (e instanceof Reenqueued) continue;
+            throw e;
+          }
+          continue;
+        }
+        const rejecting = failure instanceof ApplicationFailure && REJECTING_TYPES.includes(failure.type ?? '');
+        const next = await waitForOperator(rejecting ? 'rejected' : 'failed', message);
+        if (next === 'skip') {
+          await recordRejection(pkg.version);
+          return;
+        }
+        await event('reenqueued', `v${pkg.version} reenqueued by ${reenqueueBy}`, { version: pkg.version });
+      }
+    }
+  }
+
+  /** An operator's reject of the version, on record with who and why. */
+  async function recordRejection(version: number): Promise<void> {
+    // Set by the reject update's handler, which the type checker cannot see from here.
+    const r = rejection as { reason: string; by: string } | undefined;
+    await event('rejected', `v${version} rejected by ${r?.by}: ${r?.reason}`, { version, detail: r });
+  }
+
+  /** One package through every stage; throws to the caller's operator wait on failure. */
+  async function publishOne(pkg: ArticlePackage, run: number, mode: 'automatic' | 'preview'): Promise<void> {
+    const job = { articleId, version: pkg.version, status: pkg.status, run, key: pkg.key };
+    await checkpoint('fetching');
+    await enterStage('fetching', `fetching ${pkg.key} (v${pkg.version}, run ${run})`);
+    const fetched = await fetchPackage.executeWithOptions({ summary: `fetch ${pkg.key}` }, [{ ...job, location: pkg.location, etag: pkg.etag }]);
+
+    await checkpoint('expanding');
+    await enterStage('expanding', `expanding ${pkg.key}`);
+    await expandPackage.executeWithOptions({ summary: `expand ${articleId} v${pkg.version}` }, [{ ...job, zipKey: fetched.zipKey }]);
+
+    await checkpoint('validating');
+    await enterStage('validating', `validating the article XML of ${articleId} v${pkg.version}`);
+    const valid = await validatePackage.executeWithOptions({ summary: `validate ${articleId} v${pkg.version}` }, [job]);
+
+    await checkpoint('building');
+    await enterStage('building', `building the web outputs of ${articleId} v${pkg.version}: ${valid.title}`);
+    await buildOutputs.executeWithOptions({ summary: `build ${articleId} v${pkg.version}` }, [job]);
+
+    await checkpoint('depositing');
+    await enterStage('depositing', `depositing the preview of ${articleId} v${pkg.version}`);
+    const preview = await depositPreview.executeWithOptions({ summary: `preview ${articleId} v${pkg.version}` }, [job]);
+
+    if (mode === 'preview') await awaitApproval(pkg.version, preview.previewUrl);
+    else approval = { version: pkg.version, by: 'custody (automatic mode)' };
+
+    await checkpoint('publishing');
+    await enterStage('publishing', `publishing ${articleId} v${pkg.version}`);
+    const published = await publishVersion.executeWithOptions({ summary: `publish ${articleId} v${pkg.version}` }, [{ ...job, approvedBy: approval!.by }]);
+    state.published = { version: pkg.version, status: pkg.status, at: published.at, url: published.url };
+    await enterStage('published', `published ${articleId} v${pkg.version}: ${published.url}`, { url: published.url, approvedBy: approval!.by });
+  }
+
+  /** Preview mode: wait for approve (now or at a time, which a later approve may move) or reject. */
+  async function awaitApproval(version: number, previewUrl: string): Promise<void> {
+    await enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
+    for (;;) {
+      await condition(() => approval !== undefined || rejection !== undefined || freezeRequest !== undefined);
+      if (rejection) throw new PackageRejected();
+      if (freezeRequest) {
+        await checkpoint('awaiting-approval');
+        await enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
+        continue;
+      }
+      const { at } = approval!;
+      if (!at || Date.parse(at) <= Date.now()) return;
+      // A durable timer: a later approve (another time), a reject or a freeze wakes it.
+      state.scheduledFor = at;
+      const scheduled = approval;
+      await enterStage('scheduled', `v${version} approved by ${scheduled!.by}, to be published at ${at}`, { at });
+      const woken = await condition(() => approval !== scheduled || rejection !== undefined || freezeRequest !== undefined, Date.parse(at) - Date.now());
+      if (!woken) return;
+    }
+  }
+
+  async function silentUpdate(pkg: ArticlePackage, by: string): Promise<void> {
+    runs[pkg.version] = (runs[pkg.version] ?? 0) + 1;
+    const run = runs[pkg.version];
+    const job = { articleId, version: pkg.version, status: pkg.status, run, key: pkg.key };
+    state.current = { version: pkg.version, status: pkg.status, run, mode: 'automatic', key: pkg.key };
+    try {
+      await enterStage('silent-updating', `silent update of ${articleId} v${pkg.version} from ${pkg.key} (by ${by})`);
+      const fetched = await fetchPackage.executeWithOptions({ summary: `fetch ${pkg.key}` }, [{ ...job, location: pkg.location, etag: pkg.etag }]);
+      await expandPackage.executeWithOptions({ summary: `expand ${articleId} v${pkg.version}` }, [{ ...job, zipKey: fetched.zipKey }]);
+      await validatePackage.executeWithOptions({ summary: `validate ${articleId} v${pkg.version}` }, [job]);
+      await buildOutputs.executeWithOptions({ summary: `build ${articleId} v${pkg.version}` }, [job]);
+      const diff = await replacePublished.executeWithOptions({ summary: `silent update ${articleId} v${pkg.version}` }, [{ ...job, by }]);
+      await event('silent-update', `silent update of v${pkg.version} by ${by}: ${diff.summary}`, {
+        version: pkg.version,
+        detail: { by, key: pkg.key, ...diff },
+      });
+    } catch (error) {
+      if (error instanceof ContinueAsNew || isCancellation(error)) throw error;
+      // The published version stays as it was; the refusal is on record with its reason.
+      await event('silent-update-refused', `silent update of v${pkg.version} from ${pkg.key} refused: ${describe(unwrap(error))}`, { version: pkg.version });
+    }
+    remember(pkg);
+    state.current = undefined;
+    await enterStage('waiting', waitingMessage());
+  }
+}
+
+/** Thrown inside a package's run when an operator reenqueued it while it was frozen. */
+class Reenqueued extends Error {}
+
+function ignoreReenqueue(e: unknown): void {
+  if (!(e instanceof Reenqueued)) throw e;
+}
+
+function articleCustodyState(stage: ArticleStage): string {
+  switch (stage) {
+    case 'waiting':
+      return 'queued';
+    case 'awaiting-approval':
+    case 'scheduled':
+      return 'waiting-approval';
+    case 'published':
+      return 'published';
+    case 'rejected':
+    case 'frozen':
+    case 'failed':
+      return stage;
+    default:
+      return 'running';
+  }
+}
+
+function unwrap(error: unknown): unknown {
+  return error instanceof ActivityFailure && error.cause ? error.cause : error;
+}
+
+function describe(failure: unknown): string {
+  if (failure instanceof ApplicationFailure) return `${failure.type ?? 'Error'}: ${failure.message}`;
+  return failure instanceof Error ? failure.message : String(failure);
+}
