@@ -38,6 +38,14 @@ describe('activities', () => {
       'recordStage',
       'deliverVerdicts',
       'verdictsSince',
+      'fetchPackage',
+      'expandPackage',
+      'validatePackage',
+      'buildOutputs',
+      'depositPreview',
+      'publishVersion',
+      'replacePublished',
+      'recordArticleEvent',
     ]);
   });
 
