@@ -3,8 +3,6 @@
 // queue. Between stages an operator's freeze holds the object; a rejected or failed object
 // waits for `custody reenqueue`, which starts a new attempt (continue-as-new).
 import {
-  ActivityFailure,
-  ApplicationFailure,
   ContinueAsNew,
   allHandlersFinished,
   condition,
@@ -30,7 +28,6 @@ import {
   sipProcessedSignal,
   stateQuery,
   unfreezeUpdate,
-  type FreezeRequest,
   type PreserveObjectInput,
   type PreserveObjectResult,
   type PreserveObjectState,
@@ -39,6 +36,8 @@ import {
 } from '../common/preservation';
 import { SA, custodyState } from '../common/search-attributes';
 import type { Verdict } from '../common/sip';
+import { describe, failureTypeIn, unwrap } from './kit/failures';
+import { FreezeHold } from './kit/freeze-hold';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -74,10 +73,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   let verdict: Verdict | undefined;
   /** Who delivered the verdict: the scheduled poller's signal or this workflow's own poll. */
   let verdictVia: 'signal' | 'own-poll' | undefined;
-  let freezeRequest: FreezeRequest | undefined;
-  let stoppedBefore: Stage = 'queued';
+  const hold = new FreezeHold<Stage>('queued');
   let reenqueueBy: string | undefined;
-  let freezesTaken = 0;
 
   setHandler(stateQuery, () => state);
   setHandler(sipProcessedSignal, (v) => {
@@ -91,11 +88,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     async (request) => {
       // Already held by a freeze: nothing to wait for. Otherwise wait until a checkpoint takes
       // this freeze; the stage alone would mislead while an unfreeze is still being recorded.
-      const held = freezeRequest !== undefined && state.stage === 'frozen';
-      const before = freezesTaken;
-      freezeRequest = request;
-      if (!held) await condition(() => freezesTaken > before);
-      return { objectId, stoppedBefore, frozenAt: state.updatedAt };
+      await hold.ask(request, hold.request !== undefined && state.stage === 'frozen');
+      return { objectId, stoppedBefore: hold.stoppedBefore, frozenAt: state.updatedAt };
     },
     {
       validator: (request) => {
@@ -107,8 +101,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   setHandler(
     unfreezeUpdate,
     (_request) => {
-      freezeRequest = undefined;
-      return { objectId, resumes: stoppedBefore };
+      hold.release();
+      return { objectId, resumes: hold.stoppedBefore };
     },
     {
       validator: (_request) => {
@@ -165,9 +159,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
   /** Before `next`: an operator's (or an automatic) freeze holds the object here until unfreeze. */
   async function checkpoint(next: Stage): Promise<void> {
-    if (!freezeRequest) return;
-    const { reason, by } = freezeRequest;
-    stoppedBefore = next;
+    if (!hold.request) return;
+    const { reason, by } = hold.take(next);
     Object.assign(state, { frozenReason: reason, frozenBy: by });
     upsertSearchAttributes([{ key: SA.frozen, value: true }]);
     const at = new Date().toISOString();
@@ -175,8 +168,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
       { objectId, freeze: { reason, by }, key: `${workflowInfo().runId}:${transitions}:freeze`, at },
     ]);
     await enterStage('frozen', { detail: { reason, by, stoppedBefore: next } });
-    freezesTaken++;
-    await condition(() => freezeRequest === undefined || reenqueueBy !== undefined);
+    hold.markHeld();
+    await condition(() => hold.request === undefined || reenqueueBy !== undefined);
     if (reenqueueBy) {
       await recordUnfreeze();
       await startOver(`reenqueued by ${reenqueueBy}`);
@@ -194,7 +187,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   /** Rejected or failed: wait for reenqueue; a freeze meanwhile holds it until unfreeze. */
   async function waitForOperator(stage: 'rejected' | 'failed', error: string): Promise<never> {
     for (;;) {
-      await condition(() => reenqueueBy !== undefined || freezeRequest !== undefined);
+      await condition(() => reenqueueBy !== undefined || hold.request !== undefined);
       if (reenqueueBy) return await startOver(`reenqueued by ${reenqueueBy}`);
       await checkpoint(stage);
       await enterStage(stage, { error });
@@ -217,7 +210,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
       // Still being written: look again later instead of failing.
       state.deferredUntil = new Date(Date.now() + check.deferMs).toISOString();
       await enterStage('deferred', { detail: { reason: check.reason, until: state.deferredUntil } });
-      await condition(() => freezeRequest !== undefined, check.deferMs);
+      await condition(() => hold.request !== undefined, check.deferMs);
     }
     state.deferredUntil = undefined;
 
@@ -258,10 +251,10 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     const failure = unwrap(error);
     state.lastError = describe(failure);
     state.lastErrorStack = failure instanceof Error ? failure.stack : undefined;
-    if (failure instanceof ApplicationFailure && (AUTO_FREEZE_TYPES as readonly string[]).includes(failure.type ?? '')) {
+    if (failureTypeIn(failure, AUTO_FREEZE_TYPES)) {
       // A cause no retry can fix: freeze with the reason; after the source is fixed and the
       // object unfrozen, it starts again from the check.
-      freezeRequest = { reason: state.lastError, by: AUTOMATIC_FREEZER };
+      hold.request = { reason: state.lastError, by: AUTOMATIC_FREEZER };
       await checkpoint('queued');
       return await startOver(`unfrozen after: ${state.lastError}`);
     }
@@ -288,8 +281,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     while (!verdict) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      const woken = await condition(() => verdict !== undefined || freezeRequest !== undefined, Math.min(pollAfter, left));
-      if (freezeRequest) {
+      const woken = await condition(() => verdict !== undefined || hold.request !== undefined, Math.min(pollAfter, left));
+      if (hold.request) {
         await checkpoint('awaiting-verdict');
         await enterStage('awaiting-verdict');
         continue;
@@ -336,13 +329,4 @@ function currentDetails(state: PreserveObjectState, detail: unknown): string {
     case 'no-verdict':
       return `no verdict: ${state.lastError ?? ''} — waiting for reenqueue`;
   }
-}
-
-function unwrap(error: unknown): unknown {
-  return error instanceof ActivityFailure && error.cause ? error.cause : error;
-}
-
-function describe(failure: unknown): string {
-  if (failure instanceof ApplicationFailure) return `${failure.type ?? 'Error'}: ${failure.message}`;
-  return failure instanceof Error ? failure.message : String(failure);
 }
