@@ -43,7 +43,13 @@ describe('publishing in skipped time (time-skipping test server)', function () {
       databaseUrl: path.join(root, 'data', 'ledger.sqlite'),
       retry: { download: QUICK_RETRY, package: QUICK_RETRY, submit: QUICK_RETRY, io: QUICK_RETRY },
       heartbeatTimeout: '30s',
-      articles: { site: path.join(root, 'site'), siteUrl: 'http://site.example.org', store: { url: store.url }, webhookUrl: webhook.url, defaultMode: 'preview' },
+      articles: {
+        site: path.join(root, 'site'),
+        siteUrl: 'http://site.example.org',
+        store: { url: store.url },
+        webhookUrl: webhook.url,
+        defaultMode: 'preview',
+      },
     });
     fs.mkdirSync(config.dataDir, { recursive: true });
     ledger = openLedger(config.databaseUrl);

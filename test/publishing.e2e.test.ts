@@ -265,12 +265,12 @@ describe('publishing pipeline: article packages to the article store', function 
     assert.equal(now.body.state, 'published');
     assert.ok(now.body.record.assets.every((a) => a.url.startsWith('http://site.example.org/published/00353/v1/')));
     assert.equal(now.body.history.filter((h) => h.event === 'published').length, 1);
-    assert.equal(sha256(path.join(site, 'published', '00353', 'v1', 'elife-00353-v1.xml')), sha256(path.join(site, 'preview', '00353', 'v1', 'run1', 'elife-00353-v1.xml')));
-    const note = await webhook.nth(1);
-    assert.deepEqual(
-      [(note.body as { articleId: string }).articleId, (note.body as { version: number }).version],
-      ['00353', 1],
+    assert.equal(
+      sha256(path.join(site, 'published', '00353', 'v1', 'elife-00353-v1.xml')),
+      sha256(path.join(site, 'preview', '00353', 'v1', 'run1', 'elife-00353-v1.xml')),
     );
+    const note = await webhook.nth(1);
+    assert.deepEqual([(note.body as { articleId: string }).articleId, (note.body as { version: number }).version], ['00353', 1]);
     await sleep(1000);
     assert.equal(webhook.notifications.length, 1, 'told once');
     const publication = (await timeline('00353')).find((e) => e.key === 'article:00353:v1:published');
@@ -387,7 +387,10 @@ describe('publishing pipeline: article packages to the article store', function 
     // The workflow stamps each ledger event with its run: the skips came from a later run than the publications.
     const runOf = (e: EventRow) => e.key.split(':')[0];
     const firstRun = runOf((await timeline('00353'))[0]);
-    assert.ok(skipped.every((e) => runOf(e) !== firstRun), 'the workflow continued as new before the stale packages');
+    assert.ok(
+      skipped.every((e) => runOf(e) !== firstRun),
+      'the workflow continued as new before the stale packages',
+    );
     assert.deepEqual((await storeGet<ArticleVersion>('/articles/00353/versions/1')).body, v1Before.body, 'the store is untouched');
     assert.equal((await storeGet<ArticleVersion>('/articles/00353')).body.version, 2);
     assert.equal(sha256(path.join(site, 'published', '00353', 'v1', 'record.json')), v1Record);
@@ -421,7 +424,9 @@ describe('publishing pipeline: article packages to the article store', function 
 
     const handle = handleOf('00353');
     put(SILENT_V1);
-    const accepted = await handle.executeUpdate(silentUpdateUpdate, { args: [{ package: describePackage(SILENT_V1, '00353', 1), by: 'production@example.org' }] });
+    const accepted = await handle.executeUpdate(silentUpdateUpdate, {
+      args: [{ package: describePackage(SILENT_V1, '00353', 1), by: 'production@example.org' }],
+    });
     assert.deepEqual(accepted, { articleId: '00353', version: 1, accepted: true });
     const event = await untilEvent('00353', 'article-silent-update');
     const diff = (event.detail as { detail: { added: string[]; removed: string[]; replaced: string[]; changedFields: string[]; by: string } }).detail;
@@ -519,6 +524,32 @@ describe('publishing pipeline: article packages to the article store', function 
     assert.equal((await storeGet<ArticleVersion>('/articles/00353')).body.history.filter((h) => h.event === 'published').length, 1);
   });
 
+  it('a store slower than the heartbeat timeout does not get the publication run twice: one publication, one notification', async () => {
+    p = await startPublishing({ defaultMode: 'preview' });
+    const { store, webhook, sys } = p;
+    put(V1);
+    await feedAll();
+    await until('00353', (s) => s.stage === 'awaiting-approval');
+    // The publication's two store calls (ingest, publish) held 6 s each: 12 s without a byte to
+    // count, against a heartbeat timeout of 5 s (and the SDK's last throttled beat some 4 s after the copy).
+    assert.equal(sys.config.heartbeatTimeout, '5s');
+    const faults = await fetch(`${store.url}/_faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ delayMs: 6000, delayed: 2 }),
+    });
+    assert.equal(faults.status, 200);
+    await handleOf('00353').executeUpdate(approveUpdate, { args: [{ by: EDITOR }] });
+    await until('00353', published(1));
+    await webhook.nth(1);
+    await sleep(3000); // a late POST from a second attempt, had there been one
+    const history = await handleOf('00353').fetchHistory();
+    const retried = (history.events ?? []).filter((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1).length;
+    assert.equal(retried, 0, 'no activity was started a second time');
+    assert.equal(webhook.attempts, 1, 'one POST to the webhook');
+    assert.equal((await storeGet<ArticleVersion>('/articles/00353')).body.history.filter((h) => h.event === 'published').length, 1);
+  });
+
   describe('hostile packages', () => {
     // Each package is its own article, all fed at once.
     const cases: Array<{ articleId: string; what: string; make: () => Promise<Buffer>; error: RegExp; refusedZip?: true }> = [
@@ -526,14 +557,20 @@ describe('publishing pipeline: article packages to the article store', function 
         articleId: '70001',
         refusedZip: true,
         what: 'zip-slip entry',
-        make: async () => patchEntry(await zipOf(await articleFiles({ articleId: '70001' }), [{ name: 'xx/evil-70001.txt', data: 'escaped' }]), 'xx/evil-70001.txt', { name: '../evil-70001.txt' }),
+        make: async () =>
+          patchEntry(await zipOf(await articleFiles({ articleId: '70001' }), [{ name: 'xx/evil-70001.txt', data: 'escaped' }]), 'xx/evil-70001.txt', {
+            name: '../evil-70001.txt',
+          }),
         error: /^PackageRefused: Zip elife-70001-vor-v1-20240101000000\.zip refused .*\n.*entry "\.\.\/evil-70001\.txt": path-traversal/,
       },
       {
         articleId: '70002',
         refusedZip: true,
         what: 'absolute path',
-        make: async () => patchEntry(await zipOf(await articleFiles({ articleId: '70002' }), [{ name: 'xtmp/evil-70002.txt', data: 'escaped' }]), 'xtmp/evil-70002.txt', { name: '/tmp/evil-70002.txt' }),
+        make: async () =>
+          patchEntry(await zipOf(await articleFiles({ articleId: '70002' }), [{ name: 'xtmp/evil-70002.txt', data: 'escaped' }]), 'xtmp/evil-70002.txt', {
+            name: '/tmp/evil-70002.txt',
+          }),
         error: /entry "\/tmp\/evil-70002\.txt": absolute-path/,
       },
       {
@@ -541,9 +578,13 @@ describe('publishing pipeline: article packages to the article store', function 
         refusedZip: true,
         what: 'symlink',
         make: async () =>
-          patchEntry(await zipOf(await articleFiles({ articleId: '70003' }), [{ name: 'evil-70003-link', data: '../../../../../etc/passwd' }]), 'evil-70003-link', {
-            externalAttributes: (0o120777 << 16) >>> 0,
-          }),
+          patchEntry(
+            await zipOf(await articleFiles({ articleId: '70003' }), [{ name: 'evil-70003-link', data: '../../../../../etc/passwd' }]),
+            'evil-70003-link',
+            {
+              externalAttributes: (0o120777 << 16) >>> 0,
+            },
+          ),
         error: /entry "evil-70003-link": symlink/,
       },
       {
@@ -636,7 +677,9 @@ describe('publishing pipeline: article packages to the article store', function 
       }
       assert.deepEqual(tree(path.join(sys.config.dataDir, 'scratch')), [], 'scratch folders removed');
       assert.deepEqual(tree(site), [], 'nothing on the site, not even a preview');
-      const escaped = [...tree(sys.root), ...tree(path.dirname(site)), ...fs.readdirSync(os.tmpdir()), ...fs.readdirSync('/tmp')].filter((f) => /evil-700/.test(f));
+      const escaped = [...tree(sys.root), ...tree(path.dirname(site)), ...fs.readdirSync(os.tmpdir()), ...fs.readdirSync('/tmp')].filter((f) =>
+        /evil-700/.test(f),
+      );
       assert.deepEqual(escaped, [], 'no entry escaped');
 
       assert.deepEqual((await storeGet<{ data: unknown[] }>('/articles')).body.data, [], 'the store has nothing');
