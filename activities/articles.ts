@@ -59,6 +59,26 @@ async function uploadDir(storage: Storage, dir: string, files: Array<{ path: str
 }
 
 /**
+ * The site serves a run's package files, web figures and record.json side by side under one
+ * prefix: a package file in the place of either would be overwritten there (and served with
+ * another checksum than the record gives), so such a package is refused.
+ */
+function siteClashes(record: ArticleRecord): string[] {
+  const problems: string[] = [];
+  const byPath = new Map<string, ArticleRecord['assets'][number]>();
+  for (const asset of record.assets) {
+    if (asset.path.toLowerCase() === 'record.json') problems.push(`the package's ${asset.path} is where custody puts the article's record`);
+    const other = byPath.get(asset.path.toLowerCase());
+    if (other) {
+      const [file, web] = other.location === 'web' ? [asset, other] : [other, asset];
+      problems.push(`the package's ${file.path} is where custody puts the web derivative of ${web.derivedFrom ?? 'a figure'}`);
+    }
+    byPath.set(asset.path.toLowerCase(), asset);
+  }
+  return problems;
+}
+
+/**
  * Heartbeats every second while `work` runs: a call that moves no bytes we can count (the
  * article store, the webhook, an image decode) would otherwise outlast the heartbeat timeout
  * and be retried on another worker while it is still under way. A dead worker stops beating.
@@ -201,6 +221,8 @@ export function createArticleActivities({ config, ledger, work, site, articleSto
         const webDir = path.join(dir, 'web');
         const webFigures: WebFigure[] = await keepAlive({ step: 'web figures' }, () => makeWebFigures(packageDir, figures, webDir));
         const record = buildArticleRecord({ name, article, files: expanded.files, webFigures });
+        const clashes = siteClashes(record);
+        if (clashes.length > 0) throw new PermanentError(`Article ${j.key} cannot be laid out on the site: ${clashes.join('; ')}`, 'InvalidArticle');
         const web = record.assets.filter((a) => a.location === 'web');
         await uploadDir(work, webDir, web, joinKey(runPrefix(j), 'web'));
         await putJson(work, joinKey(runPrefix(j), 'record.json'), record);

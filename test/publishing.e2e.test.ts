@@ -524,6 +524,31 @@ describe('publishing pipeline: article packages to the article store', function 
     assert.equal((await storeGet<ArticleVersion>('/articles/00353')).body.history.filter((h) => h.event === 'published').length, 1);
   });
 
+  it('a webhook down past every retry leaves the version published, says so, and the next version goes ahead', async () => {
+    p = await startPublishing();
+    const { sys, webhook } = p;
+    // The test system retries io steps 5 times: every POST of v1's notification is refused.
+    assert.equal(sys.config.retry.io.maximumAttempts, 5);
+    webhook.failNext(5);
+    put(V1);
+    await feedAll();
+    const failed = await untilEvent('00353', 'article-notify-failed');
+    assert.match((failed.detail as { message: string }).message, /^published v1, but the webhook was not told: .*answered 503/);
+    const state = await until('00353', published(1));
+    assert.match(state.lastError ?? '', /^published v1, but the webhook was not told/);
+    assert.equal(webhook.attempts, 5);
+    assert.equal((await storeGet<ArticleVersion>('/articles/00353')).body.version, 1, 'the publication stands');
+
+    put(V2);
+    await feedAll();
+    const next = await until('00353', published(2));
+    assert.equal(next.lastError, undefined);
+    assert.deepEqual(
+      webhook.notifications.map((n) => (n.body as { version: number }).version),
+      [2],
+    );
+  });
+
   it('a store slower than the heartbeat timeout does not get the publication run twice: one publication, one notification', async () => {
     p = await startPublishing({ defaultMode: 'preview' });
     const { store, webhook, sys } = p;
@@ -649,6 +674,18 @@ describe('publishing pipeline: article packages to the article store', function 
         what: 'missing referenced asset',
         make: async () => zipOf(await articleFiles({ articleId: '70010', without: ['elife-70010-fig1-v1.tif'] })),
         error: /missing-asset: .*elife-70010-fig1-v1/,
+      },
+      {
+        articleId: '70011',
+        what: 'a file where custody puts the record',
+        make: async () => zipOf(await articleFiles({ articleId: '70011' }), [{ name: 'record.json', data: '{"title":"not the record"}' }]),
+        error: /^InvalidArticle: .*record\.json.*the article's record/,
+      },
+      {
+        articleId: '70012',
+        what: "a file where a figure's web derivative goes",
+        make: async () => zipOf(await articleFiles({ articleId: '70012' }), [{ name: 'elife-70012-fig1-v1.jpg', data: 'not the derivative' }]),
+        error: /^InvalidArticle: .*elife-70012-fig1-v1\.jpg.*web derivative of elife-70012-fig1-v1\.tif/,
       },
     ];
 
