@@ -16,7 +16,6 @@ import {
   silentUpdateUpdate,
   type ArticlePackage,
   type ArticleState,
-  type PublishMode,
 } from '../common/articles';
 import type { ArticleSummary, ArticleVersion } from '../common/article-store';
 import { REPO_ROOT, type Config } from '../config/config';
@@ -316,7 +315,7 @@ describe('publishing pipeline: article packages to the article store', function 
     await until('00353', published(1));
     const latest = await storeGet<ArticleVersion>('/articles/00353');
     assert.equal(latest.body.record.title, 'A Good Life', 'the corrected package is the one published');
-    assert.equal((await webhook.nth(1)).body && webhook.notifications.length, 1);
+    assert.deepEqual([((await webhook.nth(1)).body as { version: number }).version, webhook.notifications.length], [1, 1], 'told once, of the corrected v1');
   });
 
   it('v2 fed before v1 waits for v1, saying so; then v1 and v2 publish in that order', async () => {
@@ -491,7 +490,7 @@ describe('publishing pipeline: article packages to the article store', function 
       await refusal(handle.executeUpdate(silentUpdateUpdate, { args: [{ package: describePackage(SECOND, '99353', 1), by: 'production@example.org' }] })),
       /the package elife-99353-vor-v1-20130301000000\.zip is for article 99353, not 00353/,
     );
-    await feedAll({ filter: /99353/, mode: 'preview' as PublishMode });
+    await feedAll({ filter: /99353/, mode: 'preview' });
     await until('99353', (s) => s.stage === 'awaiting-approval');
     assert.match(
       await refusal(
