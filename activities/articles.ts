@@ -11,7 +11,7 @@ import type { ArticleRecord as StoreRecord } from '../common/article-store';
 import { ArticleStoreRefused } from '../articles/article-store-client';
 import { buildArticleRecord, type ArticleRecord } from '../articles/article-record';
 import { ZipRefused, expandZip, type ExpandResult } from '../articles/expand-zip';
-import { ArticleInvalid, validateArticlePackage, type ValidatedArticle } from '../articles/jats';
+import { ArticleInvalid, findArticleXml, validateArticlePackage, type ValidatedArticle } from '../articles/jats';
 import { PackageNameRefused, compilePackageNamePattern, parsePackageName } from '../articles/package-name';
 import { WebFigureFailed, figuresToDerive, makeWebFigures, type WebFigure } from '../articles/web-figures';
 import { buildId } from '../config/build-id';
@@ -37,20 +37,59 @@ function refusal(e: unknown): unknown {
   return e;
 }
 
-async function downloadPrefix(storage: Storage, prefix: string, dir: string): Promise<string[]> {
-  const files: string[] = [];
-  for await (const o of storage.list(prefix + '/')) {
-    const rel = o.key.slice(prefix.length + 1);
-    await storage.getFile(o.key, path.join(dir, ...rel.split('/')));
-    files.push(rel);
+/** The named files of a stored folder into `dir`, heartbeating as the bytes move. */
+async function downloadFiles(storage: Storage, prefix: string, files: readonly string[], dir: string): Promise<void> {
+  for (const rel of files) {
+    await storage.getFile(joinKey(prefix, rel), path.join(dir, ...rel.split('/')), {
+      onProgress: (bytesDone) => heartbeat({ step: 'download', file: rel, bytesDone }),
+    });
+    heartbeat({ step: 'download', file: rel });
   }
-  return files;
 }
 
 async function uploadDir(storage: Storage, dir: string, files: Array<{ path: string; size: number; sha256: string }>, prefix: string): Promise<void> {
   for (const f of files) {
-    await storage.put(joinKey(prefix, f.path), () => fsSync.createReadStream(path.join(dir, ...f.path.split('/'))), { size: f.size, sha256: f.sha256 });
+    await storage.put(joinKey(prefix, f.path), () => fsSync.createReadStream(path.join(dir, ...f.path.split('/'))), {
+      size: f.size,
+      sha256: f.sha256,
+      onProgress: (bytesDone) => heartbeat({ step: 'store', file: f.path, bytesDone, bytesTotal: f.size }),
+    });
     heartbeat({ step: 'store', file: f.path });
+  }
+}
+
+/**
+ * The site serves a run's package files, web figures and record.json side by side under one
+ * prefix: a package file in the place of either would be overwritten there (and served with
+ * another checksum than the record gives), so such a package is refused.
+ */
+function siteClashes(record: ArticleRecord): string[] {
+  const problems: string[] = [];
+  const byPath = new Map<string, ArticleRecord['assets'][number]>();
+  for (const asset of record.assets) {
+    if (asset.path.toLowerCase() === 'record.json') problems.push(`the package's ${asset.path} is where custody puts the article's record`);
+    const other = byPath.get(asset.path.toLowerCase());
+    if (other) {
+      const [file, web] = other.location === 'web' ? [asset, other] : [other, asset];
+      problems.push(`the package's ${file.path} is where custody puts the web derivative of ${web.derivedFrom ?? 'a figure'}`);
+    }
+    byPath.set(asset.path.toLowerCase(), asset);
+  }
+  return problems;
+}
+
+/**
+ * Heartbeats every second while `work` runs: a call that moves no bytes we can count (the
+ * article store, the webhook, an image decode) would otherwise outlast the heartbeat timeout
+ * and be retried on another worker while it is still under way. A dead worker stops beating.
+ */
+async function keepAlive<T>(details: unknown, work: () => Promise<T>): Promise<T> {
+  heartbeat(details);
+  const timer = setInterval(() => heartbeat(details), 1000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
   }
 }
 
@@ -72,13 +111,24 @@ export function createArticleActivities({ config, ledger, work, site, articleSto
     }
   }
 
+  /** What the expansion of this run wrote (expanded.json). */
+  async function expandedOf(j: ArticleJob): Promise<ExpandResult> {
+    const expanded = await getJson<ExpandResult>(work, joinKey(runPrefix(j), 'expanded.json'));
+    if (!expanded) throw new Error(`${work.urlOf(runPrefix(j))} lacks expanded.json: the expansion stage did not finish there`);
+    return expanded;
+  }
+
   /** Everything the site serves for a run: the package's files and the web figures, with their records' names. */
   async function copyToSite(j: ArticleJob, sitePrefix: string): Promise<ArticleRecord> {
     const record = await getJson<ArticleRecord>(work, joinKey(runPrefix(j), 'record.json'));
     if (!record) throw new Error(`${work.urlOf(runPrefix(j))} has no record.json: the build stage did not finish there`);
     for (const asset of record.assets) {
       const from = joinKey(runPrefix(j), asset.location === 'web' ? 'web' : 'package', asset.path);
-      await site.put(joinKey(sitePrefix, asset.path), () => work.read(from), { size: asset.size, sha256: asset.sha256 });
+      await site.put(joinKey(sitePrefix, asset.path), () => work.read(from), {
+        size: asset.size,
+        sha256: asset.sha256,
+        onProgress: (bytesDone) => heartbeat({ step: 'deposit', file: asset.path, bytesDone, bytesTotal: asset.size }),
+      });
       heartbeat({ step: 'deposit', file: asset.path });
     }
     await putJson(site, joinKey(sitePrefix, 'record.json'), record);
@@ -114,7 +164,11 @@ export function createArticleActivities({ config, ledger, work, site, articleSto
         const local = path.join(dir, 'package.zip');
         const source = openStorage(j.location, config.storage.s3);
         const got = await source.getFile(j.key, local, { onProgress: (bytes) => heartbeat({ step: 'fetch', bytesDone: bytes }) });
-        await work.put(zipKey, () => fsSync.createReadStream(local), { size: got.size, sha256: got.sha256 });
+        await work.put(zipKey, () => fsSync.createReadStream(local), {
+          size: got.size,
+          sha256: got.sha256,
+          onProgress: (bytesDone) => heartbeat({ step: 'store', bytesDone, bytesTotal: got.size }),
+        });
         return { zipKey, size: got.size, sha256: got.sha256 };
       });
     },
@@ -123,22 +177,30 @@ export function createArticleActivities({ config, ledger, work, site, articleSto
     async expandPackage(j: ArticleJob & { zipKey: string }): Promise<{ files: number; bytes: number; skipped: string[] }> {
       return inScratch(j, 'expand', async (dir) => {
         const zip = path.join(dir, 'package.zip');
-        await work.getFile(j.zipKey, zip);
-        const expanded: ExpandResult = await expandZip(zip, path.join(dir, 'package'), {
-          ...settings.limits,
-          onProgress: () => heartbeat({ step: 'expand' }),
-        });
+        await work.getFile(j.zipKey, zip, { onProgress: (bytesDone) => heartbeat({ step: 'download', bytesDone }) });
+        let expanded: ExpandResult;
+        try {
+          expanded = await expandZip(zip, path.join(dir, 'package'), {
+            ...settings.limits,
+            onProgress: ({ files, bytes }) => heartbeat({ step: 'expand', files, bytes }),
+          });
+        } catch (e) {
+          // The refusal names the package as the operator knows it, not this scratch copy.
+          if (e instanceof ZipRefused) throw new ZipRefused(j.key, e.refusals);
+          throw e;
+        }
         await uploadDir(work, expanded.target, expanded.files, joinKey(runPrefix(j), 'package'));
         await putJson(work, joinKey(runPrefix(j), 'expanded.json'), expanded);
         return { files: expanded.files.length, bytes: expanded.totalBytes, skipped: expanded.skipped.map((s) => `${s.entry} (${s.reason})`) };
       });
     },
 
-    /** Checks the article XML against the package name and the files; every problem at once. */
+    /** Checks the article XML against the package name and the files; every problem at once. Only the XML is read. */
     async validatePackage(j: ArticleJob): Promise<{ title: string; xmlFile: string }> {
       return inScratch(j, 'validate', async (dir) => {
         const name = parsePackageName(j.key, { pattern: namePattern });
-        const files = await downloadPrefix(work, joinKey(runPrefix(j), 'package'), dir);
+        const files = (await expandedOf(j)).files.map((f) => f.path);
+        await downloadFiles(work, joinKey(runPrefix(j), 'package'), [findArticleXml(files, name)], dir);
         const article = await validateArticlePackage(dir, files, name);
         await putJson(work, joinKey(runPrefix(j), 'article.json'), article);
         return { title: article.metadata.title, xmlFile: article.xmlFile };
@@ -150,13 +212,17 @@ export function createArticleActivities({ config, ledger, work, site, articleSto
       return inScratch(j, 'build', async (dir) => {
         const name = parsePackageName(j.key, { pattern: namePattern });
         const article = await getJson<ValidatedArticle>(work, joinKey(runPrefix(j), 'article.json'));
-        const expanded = await getJson<ExpandResult>(work, joinKey(runPrefix(j), 'expanded.json'));
-        if (!article || !expanded) throw new Error(`${work.urlOf(runPrefix(j))} lacks article.json or expanded.json: an earlier stage did not finish`);
+        if (!article) throw new Error(`${work.urlOf(runPrefix(j))} lacks article.json: the validation stage did not finish there`);
+        const expanded = await expandedOf(j);
+        // Only the figures the web derivatives are made from: the rest of the package stays where it is.
+        const figures = figuresToDerive(article);
         const packageDir = path.join(dir, 'package');
-        await downloadPrefix(work, joinKey(runPrefix(j), 'package'), packageDir);
+        await downloadFiles(work, joinKey(runPrefix(j), 'package'), figures, packageDir);
         const webDir = path.join(dir, 'web');
-        const webFigures: WebFigure[] = await makeWebFigures(packageDir, figuresToDerive(article), webDir);
+        const webFigures: WebFigure[] = await keepAlive({ step: 'web figures' }, () => makeWebFigures(packageDir, figures, webDir));
         const record = buildArticleRecord({ name, article, files: expanded.files, webFigures });
+        const clashes = siteClashes(record);
+        if (clashes.length > 0) throw new PermanentError(`Article ${j.key} cannot be laid out on the site: ${clashes.join('; ')}`, 'InvalidArticle');
         const web = record.assets.filter((a) => a.location === 'web');
         await uploadDir(work, webDir, web, joinKey(runPrefix(j), 'web'));
         await putJson(work, joinKey(runPrefix(j), 'record.json'), record);
@@ -170,20 +236,21 @@ export function createArticleActivities({ config, ledger, work, site, articleSto
         const prefix = joinKey('preview', j.articleId, `v${j.version}`, `run${j.run}`);
         const record = await copyToSite(j, prefix);
         const previewUrl = `${settings.siteUrl.replace(/\/$/, '')}/${joinKey(prefix, 'record.json')}`;
-        await articleStore.ingest(storeRecord(record, prefix, previewUrl));
+        await keepAlive({ step: 'ingest' }, () => articleStore.ingest(storeRecord(record, prefix, previewUrl)));
         return { previewUrl };
       } catch (e) {
         throw refusal(e);
       }
     },
 
-    /** Published prefix, the store's publish, the ledger, then the downstream notification. */
-    async publishVersion(j: ArticleJob & { approvedBy: string }): Promise<{ at: string; url: string; notified: boolean }> {
+    /** The published prefix, the store's ingest and publish, and the ledger's event: each idempotent, so a retry after a crash changes nothing twice. */
+    async publishVersion(j: ArticleJob & { approvedBy: string }): Promise<{ at: string; url: string }> {
       try {
         const prefix = joinKey('published', j.articleId, `v${j.version}`);
         const record = await copyToSite(j, prefix);
-        await articleStore.ingest(storeRecord(record, prefix));
-        const published = await articleStore.publish(j.articleId, j.version);
+        await keepAlive({ step: 'ingest' }, () => articleStore.ingest(storeRecord(record, prefix)));
+        // A publish already done (a retry after the answer was lost) answers already-published with the first time.
+        const published = await keepAlive({ step: 'publish' }, () => articleStore.publish(j.articleId, j.version));
         const at = published.version.publishedAt ?? new Date().toISOString();
         const url = `${config.articles.store.url.replace(/\/$/, '')}/articles/${j.articleId}/versions/${j.version}`;
         await ledger.recordEvent({
@@ -193,41 +260,70 @@ export function createArticleActivities({ config, ledger, work, site, articleSto
           detail: { version: j.version, run: j.run, approvedBy: j.approvedBy, url },
           at,
         });
-        let notified = false;
-        if (settings.webhookUrl) {
-          const answer = await fetch(settings.webhookUrl, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ event: 'article-published', articleId: j.articleId, version: j.version, status: j.status, url, publishedAt: at }),
-            signal: AbortSignal.timeout(30_000),
-          });
-          // A refusal is retried with the activity: the store's publish and the copies are idempotent.
-          if (!answer.ok) throw new Error(`the webhook ${new URL(settings.webhookUrl).origin} answered ${answer.status}`);
-          notified = true;
-        }
-        return { at, url, notified };
+        return { at, url };
       } catch (e) {
         throw refusal(e);
       }
     },
 
-    /** A silent update: the published files and record of this version replaced in place, no notification. */
+    /**
+     * Tells the webhook of a publication. At least once: a worker that dies after the POST and
+     * before Temporal hears of it is followed by another POST, so every notification carries an
+     * id (also as the Idempotency-Key header) that the receiver deduplicates by.
+     */
+    async notifyPublished(j: ArticleJob & { at: string; url: string }): Promise<{ notified: boolean; id: string }> {
+      const id = `article:${j.articleId}:v${j.version}:published`;
+      if (!settings.webhookUrl) return { notified: false, id };
+      const body = { id, event: 'article-published', articleId: j.articleId, version: j.version, status: j.status, url: j.url, publishedAt: j.at };
+      const answer = await keepAlive({ step: 'notify' }, () =>
+        fetch(settings.webhookUrl!, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': id },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(30_000),
+        }),
+      );
+      await answer.body?.cancel();
+      // A refusal is retried with the activity.
+      if (!answer.ok) throw new Error(`the webhook ${new URL(settings.webhookUrl).origin} answered ${answer.status}`);
+      return { notified: true, id };
+    },
+
+    /**
+     * A silent update: the published files and record of this version replaced in place, no
+     * notification. The diff is taken against what was published before the first attempt (kept
+     * in the run's folder), so a retry after a crash half-way reports the same diff and still
+     * removes the files the new package no longer has.
+     */
     async replacePublished(
       j: ArticleJob & { by: string },
     ): Promise<{ summary: string; added: string[]; removed: string[]; replaced: string[]; changedFields: string[] }> {
       try {
         const prefix = joinKey('published', j.articleId, `v${j.version}`);
-        const before = await getJson<ArticleRecord>(site, joinKey(prefix, 'record.json'));
+        const baseKey = joinKey(runPrefix(j), 'silent-update-base.json');
+        let base = await getJson<{ site?: ArticleRecord; store?: StoreRecord }>(work, baseKey);
+        if (!base) {
+          const onSite = await getJson<ArticleRecord>(site, joinKey(prefix, 'record.json'));
+          const stored = await keepAlive({ step: 'read the store' }, () => articleStore.getVersion(j.articleId, j.version));
+          base = { site: onSite, store: stored?.record };
+          await putJson(work, baseKey, base);
+        }
         const record = await copyToSite(j, prefix);
-        const old = new Map((before?.assets ?? []).map((a) => [a.path, a.sha256]));
+        const old = new Map((base.site?.assets ?? []).map((a) => [a.path, a.sha256]));
         const now = new Map(record.assets.map((a) => [a.path, a.sha256]));
         const added = [...now.keys()].filter((p) => !old.has(p));
         const removed = [...old.keys()].filter((p) => !now.has(p));
         const replaced = [...now.keys()].filter((p) => old.has(p) && old.get(p) !== now.get(p));
         for (const p of removed) await site.remove(joinKey(prefix, p));
-        const answer = await articleStore.ingest(storeRecord(record, prefix), { silentUpdate: true });
-        const summary = `${added.length} added, ${removed.length} removed, ${replaced.length} replaced; record fields changed: ${answer.changed.join(', ') || 'none'}`;
-        return { summary, added, removed, replaced, changedFields: answer.changed };
+        const next = storeRecord(record, prefix);
+        await keepAlive({ step: 'ingest' }, () => articleStore.ingest(next, { silentUpdate: true }));
+        const before = (base.store ?? {}) as Record<string, unknown>;
+        const after = next as unknown as Record<string, unknown>;
+        const changedFields = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
+          (k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+        );
+        const summary = `${added.length} added, ${removed.length} removed, ${replaced.length} replaced; record fields changed: ${changedFields.join(', ') || 'none'}`;
+        return { summary, added, removed, replaced, changedFields };
       } catch (e) {
         throw refusal(e);
       }

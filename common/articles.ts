@@ -77,6 +77,8 @@ export interface ArticleState {
   frozenReason?: string;
   frozenBy?: string;
   lastEvent?: ArticleEvent;
+  /** What the article is doing or waiting for, in words: the workflow's current details in the Web UI. */
+  details?: string;
   updatedAt: string;
 }
 

@@ -44,6 +44,7 @@ describe('activities', () => {
       'buildOutputs',
       'depositPreview',
       'publishVersion',
+      'notifyPublished',
       'replacePublished',
       'recordArticleEvent',
     ]);

@@ -63,7 +63,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   const moving = { heartbeatTimeout: settings.heartbeatTimeout };
   const { fetchPackage, expandPackage } = queueActivities(input, 'fetch', { startToCloseTimeout: '1h', ...moving });
   const { validatePackage, buildOutputs } = queueActivities(input, 'build', { startToCloseTimeout: '1h', ...moving });
-  const { depositPreview, publishVersion, replacePublished, recordArticleEvent } = queueActivities(input, 'io', {
+  const { depositPreview, publishVersion, notifyPublished, replacePublished, recordArticleEvent } = queueActivities(input, 'io', {
     startToCloseTimeout: '10m',
     ...moving,
   });
@@ -98,6 +98,8 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     if (handled.has(id) || pending.some((p) => packageIdentity(p) === id) || (currentPackage && packageIdentity(currentPackage) === id)) return;
     pending.push(pkg);
     refreshPending();
+    // Idle: say what the article now waits for (e.g. v1 before the v2 that just arrived).
+    if (state.stage === 'waiting' && !currentPackage) describeNow(waitingMessage());
   });
   setHandler(
     approveUpdate,
@@ -206,6 +208,13 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       { key: SA.stage, value: stage },
       { key: SA.state, value: articleCustodyState(stage) },
     ]);
+    // Packages that arrived while the event was being recorded change what an idle article waits for.
+    describeNow(stage === 'waiting' && !currentPackage ? waitingMessage() : message);
+  }
+
+  /** The words an operator sees: the state's details and the Web UI's current details. */
+  function describeNow(message: string): void {
+    state.details = message;
     setCurrentDetails(message);
   }
 
@@ -248,7 +257,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     { key: SA.objectId, value: articleId },
     { key: SA.frozen, value: false },
   ]);
-  await enterStage('waiting', `waiting for a package of ${articleId}`);
+  await enterStage('waiting', waitingMessage());
 
   for (;;) {
     await condition(
@@ -276,8 +285,11 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       await enterStage('waiting', waitingMessage());
       continue;
     }
-    // Enough packages in this run: carry the state into a fresh history.
-    await condition(allHandlersFinished);
+    // Enough packages in this run: carry the state into a fresh history, once the handlers are
+    // done. A freeze waits in its handler until the loop takes it, and a silent update or package
+    // accepted meanwhile is work of this run: either goes round the loop first.
+    await condition(() => allHandlersFinished() || freezeRequest !== undefined);
+    if (freezeRequest || silentUpdates.length > 0 || nextPackage() !== undefined) continue;
     return await continueAsNew<typeof publishArticle>({
       articleId,
       settings,
@@ -394,10 +406,27 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     const published = await publishVersion.executeWithOptions({ summary: `publish ${articleId} v${pkg.version}` }, [{ ...job, approvedBy: approval!.by }]);
     state.published = { version: pkg.version, status: pkg.status, at: published.at, url: published.url };
     await enterStage('published', `published ${articleId} v${pkg.version}: ${published.url}`, { url: published.url, approvedBy: approval!.by });
+    // The publication stands whatever the webhook does: a receiver that stays down past the
+    // retries is on record (and in lastError), and the article goes on to its next version.
+    try {
+      await notifyPublished.executeWithOptions({ summary: `notify ${articleId} v${pkg.version}` }, [{ ...job, at: published.at, url: published.url }]);
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      state.lastError = `published v${pkg.version}, but the webhook was not told: ${describe(unwrap(error))}`;
+      await event('notify-failed', state.lastError, { version: pkg.version });
+    }
   }
 
   /** Preview mode: wait for approve (now or at a time, which a later approve may move) or reject. */
   async function awaitApproval(version: number, previewUrl: string): Promise<void> {
+    try {
+      await approvalOrRejection(version, previewUrl);
+    } finally {
+      state.scheduledFor = undefined;
+    }
+  }
+
+  async function approvalOrRejection(version: number, previewUrl: string): Promise<void> {
     await enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
     for (;;) {
       await condition(() => approval !== undefined || rejection !== undefined || freezeRequest !== undefined);
