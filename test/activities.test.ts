@@ -46,6 +46,7 @@ describe('activities', () => {
       'publishVersion',
       'replacePublished',
       'recordArticleEvent',
+      'sendNewPackages',
     ]);
   });
 
