@@ -495,7 +495,7 @@ describe('custody CLI', function () {
         json.map((r) => ({ ...r, next: undefined, recent: undefined })),
         [
           { id: 'sync-processed-sips', paused: true, note: 'via custody schedules pause', next: undefined, recent: undefined },
-          { id: 'watch-articles', paused: false, note: undefined, next: undefined, recent: undefined },
+          { id: 'watch-articles', paused: false, note: '', next: undefined, recent: undefined },
         ],
       );
       assert.equal(typeof json[0].recent, 'number');
