@@ -17,7 +17,10 @@ import { defaultConfig, type Config } from '../config/config';
 import { generateArticles } from '../examples/generate-articles';
 import { startArticleStore, type RunningArticleStore } from '../reference-article-store/server';
 import { createSchedules } from '../starters/schedules';
+import { openStorage } from '../storage';
+import { putBytes } from '../storage/small-objects';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
+import { startTestS3 } from './support/s3-server';
 
 const V1 = 'elife-00353-vor-v1-20121213000000.zip';
 const V2 = 'elife-00353-vor-v2-20130115000000.zip';
@@ -150,6 +153,39 @@ describe('the article watch', function () {
         page.sent.map((s) => s.key),
         [V1],
       );
+    });
+  });
+
+  describe('its activity, on S3 (modified times to the second)', () => {
+    it('sends an object put after the newest one handled (as a rule in the same second), and nothing twice', async () => {
+      const s3 = await startTestS3();
+      const location = `s3://${await s3.bucket('watch')}/incoming`;
+      const storage = openStorage(location, s3.options);
+      const defaults = defaultConfig(os.tmpdir());
+      const config: Config = {
+        ...defaults,
+        storage: { ...defaults.storage, s3: { ...defaults.storage.s3, ...s3.options } },
+        articles: { ...defaults.articles, source: location },
+        schedules: { ...defaults.schedules, watchArticles: { every: '1h', catchupWindow: '1h', settleTime: '1ms' } },
+      };
+      const sent: string[] = [];
+      const client = {
+        workflow: { signalWithStart: async (_type: string, o: { signalArgs: [ArticlePackage] }) => void sent.push(o.signalArgs[0].key) },
+      } as unknown as Client;
+      const send = createWatchArticlesActivities({ config } as ActivityDeps, client).sendNewPackages;
+      const run = (cursor?: WatchCursor): Promise<WatchPage> =>
+        new MockActivityEnvironment().run(send, { cursor, since: new Date(0).toISOString(), limit: 100 });
+
+      await putBytes(storage, V1, Buffer.from('v1'));
+      await putBytes(storage, SECOND, Buffer.from('second'));
+      const first = await run();
+      assert.equal(first.cursor.location, location);
+      assert.match(first.cursor.modifiedAt, /\.000Z$/, 'S3 gives whole seconds');
+      await putBytes(storage, V2, Buffer.from('v2'));
+      const second = await run(first.cursor);
+      const third = await run(second.cursor);
+      assert.deepEqual([second.sent.map((s) => s.key), third.sent], [[V2], []]);
+      assert.deepEqual(sent, [V1, SECOND, V2], 'each once');
     });
   });
 
