@@ -7,14 +7,21 @@ import { createArticleActivities } from './articles';
 import { createPreservationActivities } from './preservation';
 import type { ActivityDeps } from './shared';
 import { createSyncProcessedSipsActivities } from './sync-processed-sips';
+import { createWatchArticlesActivities } from './watch-articles';
 
 export type { ActivityDeps } from './shared';
 export type { CreatedSip, RecordedFreeze, RecordedStage } from './preservation';
 
 /**
- * `temporal` is the worker's own client: the poller's activity signals workflows through it. A
- * worker that runs no poller (and the tests of single activities) may leave it out.
+ * `temporal` is the worker's own client: the poller's and the article watch's activities signal
+ * workflows through it. A worker that runs no poller (and the tests of single activities) may
+ * leave it out.
  */
 export function createActivities(deps: ActivityDeps, temporal?: Client) {
-  return { ...createPreservationActivities(deps), ...createSyncProcessedSipsActivities(deps, temporal), ...createArticleActivities(deps) };
+  return {
+    ...createPreservationActivities(deps),
+    ...createSyncProcessedSipsActivities(deps, temporal),
+    ...createArticleActivities(deps),
+    ...createWatchArticlesActivities(deps, temporal),
+  };
 }

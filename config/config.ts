@@ -92,6 +92,12 @@ export const configSchema = z.strictObject({
   }),
   schedules: z.strictObject({
     syncProcessedSips: z.strictObject({ every: duration, catchupWindow: duration }),
+    /**
+     * The article watch: every `every`, packages that arrived in `articles.source` go to their
+     * article's workflow. Objects changed within `settleTime` may still be being written: the next
+     * run takes them.
+     */
+    watchArticles: z.strictObject({ every: duration, catchupWindow: duration, settleTime: duration }),
   }),
   temporal: z.strictObject({
     /** Used when neither TEMPORAL_NAMESPACE nor a profile names one. */
@@ -113,6 +119,8 @@ export const configSchema = z.strictObject({
   }),
   /** The publishing pipeline: where article outputs go, the article store, how packages are named and published. */
   articles: z.strictObject({
+    /** Where article packages arrive (a folder or s3://bucket/prefix): the watch schedule sends each new one to its article. */
+    source: location,
     /** The site's storage: `preview/<article>/v<version>/run<run>/` and `published/<article>/v<version>/`. */
     site: location,
     /** The public address of that storage, for the links in the article store's records. */
@@ -170,7 +178,7 @@ export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
     guards: { maxObjectBytes: 50 * 1024 ** 3, maxFiles: 100_000, allowZeroLengthFiles: false, settleTime: '60s' },
     service: { url: 'http://127.0.0.1:8390', transfer: path.join(dataDir, 'service', 'transfer') },
     verdict: { pollAfter: '2h', deadline: '14d' },
-    schedules: { syncProcessedSips: { every: '1h', catchupWindow: '1d' } },
+    schedules: { syncProcessedSips: { every: '1h', catchupWindow: '1d' }, watchArticles: { every: '5m', catchupWindow: '1h', settleTime: '30s' } },
     temporal: { namespace: 'custody', retention: '30d', webUiUrl: 'http://localhost:8233' },
     worker: {
       queues: ['io', 'download', 'package', 'submit'],
@@ -178,6 +186,7 @@ export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
       shutdownGrace: '30s',
     },
     articles: {
+      source: path.join(dataDir, 'incoming'),
       site: path.join(dataDir, 'site'),
       siteUrl: 'http://localhost:8392/site',
       store: { url: 'http://127.0.0.1:8391' },
@@ -223,6 +232,7 @@ const ENV_OVERRIDES: Record<string, (v: string) => Json> = {
   DATABASE_URL: (v) => ({ databaseUrl: v }),
   CUSTODY_SERVICE_URL: (v) => ({ service: { url: v } }),
   CUSTODY_ARTICLE_STORE_URL: (v) => ({ articles: { store: { url: v } } }),
+  CUSTODY_ARTICLE_SOURCE: (v) => ({ articles: { source: v } }),
   CUSTODY_TRANSFER: (v) => ({ service: { transfer: v } }),
   CUSTODY_VERDICT_POLL_AFTER: (v) => ({ verdict: { pollAfter: v } }),
   CUSTODY_VERDICT_DEADLINE: (v) => ({ verdict: { deadline: v } }),

@@ -1,6 +1,9 @@
 // The demo: the reference preservation service, a worker serving every queue, the polling
 // schedule, and the sample collection in examples/ enqueued — then a progress bar until every
-// object is settled, and a table of outcomes with each workflow's Web UI link.
+// object is settled, and a table of outcomes with each workflow's Web UI link. Then the
+// publishing part (demo-publishing.ts): the reference article store, and sample article packages
+// dropped into the folder the watch-articles schedule watches, published, approved and silently
+// updated, with the store's records.
 import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
@@ -15,6 +18,7 @@ import { enqueue } from './enqueue';
 import { outcomeTable } from './outcome-table';
 import { createSchedules } from './schedules';
 import { workflowListUrl, workflowsUrl } from './web-ui';
+import { DEMO_PUBLISHING_SETTINGS, resetDemoArticles, runPublishingDemo, serveSite, startArticleStoreProcess } from './demo-publishing';
 
 const exitWhenDone = process.argv.includes('--exit') || process.env.CI === 'true';
 
@@ -42,9 +46,11 @@ async function main() {
   installRuntime('ERROR'); // worker chatter would break the progress bar
   // The demo polls every 10 s so the schedule's signals are seen at work; production: hourly.
   // A fresh clone's files are minutes old: the demo does not wait the default settle time.
+  const defaults = loadConfig();
   const config = loadConfig(process.env, {
-    schedules: { syncProcessedSips: { every: '10s', catchupWindow: '1h' } },
-    guards: { ...loadConfig().guards, settleTime: '2s' },
+    schedules: { syncProcessedSips: { every: '10s', catchupWindow: '1h' }, ...DEMO_PUBLISHING_SETTINGS.schedules },
+    guards: { ...defaults.guards, settleTime: '2s' },
+    articles: { ...DEMO_PUBLISHING_SETTINGS.articles, modeRules: [...DEMO_PUBLISHING_SETTINGS.articles.modeRules, ...defaults.articles.modeRules] },
   });
   // The demo's service keeps its data beside the transfer folder, in custody's data folder.
   const serviceDir = path.join(config.dataDir, 'service');
@@ -52,6 +58,16 @@ async function main() {
   await startService(config.service.url, serviceDir, config.service.transfer);
   const { client, connection } = await connectClient(config);
   children.beforeExit(() => connection.close());
+  // The article store keeps its data beside the service's; an earlier demo's articles start over.
+  const storeDir = path.join(config.dataDir, 'article-store');
+  const reset = await resetDemoArticles(client, config, storeDir);
+  if (reset.length)
+    console.log(`an earlier demo's articles ${reset.join(', ')} start over (their workflows terminated, their store data and site files removed)`);
+  console.log(`starting the reference article store (${config.articles.store.url}, data in ${storeDir})`);
+  await startArticleStoreProcess(children, config, storeDir);
+  const site = await serveSite(config);
+  if (site) children.beforeExit(() => site.close());
+  console.log(site ? `serving the site folder ${config.articles.site} at ${site.url}` : `the site is in ${config.articles.site} (not served)`);
   const parts = await openParts(config);
   children.beforeExit(() => parts.ledger.close());
   const workers = await startWorkers(config);
@@ -89,9 +105,18 @@ async function main() {
   console.log(`\nledger: ${config.databaseUrl}\nreports: ${path.join(config.dataDir, 'reports')}`);
   console.log(`objects in the Web UI: ${workflowListUrl(config)}`);
 
+  console.log('\npublishing: sample article packages through the watched folder');
+  const publishing = await runPublishingDemo({ client, config, ledger: parts.ledger, say: (line) => console.log(`  ${line}`) }).catch((e: unknown) => ({
+    lines: [`the publishing part stopped: ${(e as Error).message}`],
+    asExpected: false,
+  }));
+  console.log(`\n${publishing.lines.join('\n')}`);
+  console.log(`articles in the Web UI: ${workflowListUrl(config, 'CustodyPipeline = "publishing"')}`);
+  const allAsExpected = asExpected && publishing.asExpected;
+
   if (exitWhenDone) {
-    console.log(asExpected ? 'demo finished: every outcome as expected' : 'demo finished: some outcomes were not the expected ones');
-    await children.exit(asExpected ? 0 : 1);
+    console.log(allAsExpected ? 'demo finished: every outcome as expected' : 'demo finished: some outcomes were not the expected ones');
+    await children.exit(allAsExpected ? 0 : 1);
   }
   // The worker keeps the process alive; Ctrl-C (SIGINT) or SIGTERM stops everything.
   console.log(

@@ -4,12 +4,10 @@
 // location, key and ETag), so feeding twice handles each package once.
 import os from 'node:os';
 import type { Client } from '@temporalio/client';
-import { ARTICLE_TASK_QUEUES, articlePackageSignal, articleWorkflowId, type ArticlePackage, type PublishMode } from '../common/articles';
+import type { PublishMode } from '../common/articles';
 import type { Config } from '../config/config';
-import { compilePackageNamePattern, parsePackageName } from '../articles/package-name';
+import { articlePackages, sendArticlePackage } from '../activities/article-packages';
 import { openStorage } from '../storage';
-import { articleSettings } from './pipeline-settings';
-import type { publishArticle } from '../workflows/publish-article';
 
 export interface FeedOutcome {
   key: string;
@@ -32,8 +30,7 @@ export interface FeedOptions {
 export async function feed(deps: { client: Client; config: Config }, location: string, opts: FeedOptions = {}): Promise<FeedOutcome[]> {
   const { client, config } = deps;
   const storage = openStorage(location, config.storage.s3);
-  const pattern = config.articles.namePattern ? compilePackageNamePattern(config.articles.namePattern) : undefined;
-  const fedBy = `${os.userInfo().username}@${os.hostname()}`;
+  const toPackage = articlePackages(config, location, { fedBy: `${os.userInfo().username}@${os.hostname()}`, mode: opts.mode });
   const outcomes: FeedOutcome[] = [];
   let sent = 0;
   for await (const o of storage.list('')) {
@@ -43,42 +40,20 @@ export async function feed(deps: { client: Client; config: Config }, location: s
       outcomes.push(outcome);
       opts.onOutcome?.(outcome);
     };
-    let name;
-    try {
-      name = parsePackageName(o.key, { pattern });
-    } catch (e) {
-      report({ key: o.key, action: 'refused', reason: (e as Error).message });
+    const { package: pkg, refused } = toPackage(o);
+    if (!pkg) {
+      report({ key: o.key, action: 'refused', reason: refused });
       continue;
     }
-    const pkg: ArticlePackage = {
-      location,
-      key: o.key,
-      // Size and time stand in for the ETag that the storage listing does not give.
-      etag: `${o.size}:${o.modifiedAt}`,
-      size: o.size,
-      articleId: name.articleId,
-      version: name.version,
-      status: name.status,
-      ...(opts.mode ? { mode: opts.mode } : {}),
-      fedBy,
-      fedAt: new Date().toISOString(),
-    };
     if (opts.dryRun) {
-      report({ key: o.key, action: 'would-send', articleId: name.articleId, version: name.version });
+      report({ key: o.key, action: 'would-send', articleId: pkg.articleId, version: pkg.version });
       sent++;
       continue;
     }
     if (opts.rateMs && sent > 0) await new Promise((r) => setTimeout(r, opts.rateMs));
-    await client.workflow.signalWithStart<typeof publishArticle, [ArticlePackage]>('publishArticle', {
-      workflowId: articleWorkflowId(name.articleId),
-      taskQueue: ARTICLE_TASK_QUEUES.io,
-      args: [{ articleId: name.articleId, settings: articleSettings(config) }],
-      signal: articlePackageSignal,
-      signalArgs: [pkg],
-      staticSummary: `article ${name.articleId}`,
-    });
+    await sendArticlePackage(client, config, pkg);
     sent++;
-    report({ key: o.key, action: 'sent', articleId: name.articleId, version: name.version });
+    report({ key: o.key, action: 'sent', articleId: pkg.articleId, version: pkg.version });
   }
   return outcomes;
 }

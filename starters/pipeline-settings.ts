@@ -1,4 +1,3 @@
-import type { ArticleSettings } from '../common/articles';
 import type { PipelineSettings } from '../common/preservation';
 import type { Config } from '../config/config';
 
@@ -7,14 +6,5 @@ export function pipelineSettings(config: Config): PipelineSettings {
   return { retry: config.retry, heartbeatTimeout: config.heartbeatTimeout, verdict: config.verdict };
 }
 
-/** The part of config that travels in each article workflow's input. */
-export function articleSettings(config: Config): ArticleSettings {
-  const { articles } = config;
-  return {
-    retry: { io: config.retry.io, fetch: config.retry.download, build: config.retry.package },
-    heartbeatTimeout: config.heartbeatTimeout,
-    defaultMode: articles.defaultMode,
-    modeRules: articles.modeRules,
-    continueAsNewAfter: articles.continueAsNewAfter,
-  };
-}
+// The article settings are made where the watch schedule's activity reaches them too.
+export { articleSettings } from '../activities/article-packages';

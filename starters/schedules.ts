@@ -1,12 +1,15 @@
-// `custody schedules`: the Temporal Schedules that poll and sync. Creating is idempotent: an
-// existing schedule is updated to the current config.
+// `custody schedules`: the Temporal Schedules that poll and watch — `sync-processed-sips` (the
+// preservation service's verdicts to the waiting objects) and `watch-articles` (new article
+// packages to their articles). Creating is idempotent: an existing schedule is updated to the
+// current config.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import { SCHEDULES_TASK_QUEUE, SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
+import { WATCH_ARTICLES_SCHEDULE } from '../common/watch-articles';
 import type { Config } from '../config/config';
-import { syncProcessedSips } from '../workflows';
+import { syncProcessedSips, watchArticles } from '../workflows';
 import { fit, printable } from './printable';
 
-export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE] as const;
+export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE, WATCH_ARTICLES_SCHEDULE] as const;
 
 function syncProcessedSipsSchedule(config: Config): ScheduleOptions {
   const s = config.schedules.syncProcessedSips;
@@ -25,16 +28,40 @@ function syncProcessedSipsSchedule(config: Config): ScheduleOptions {
   };
 }
 
+function watchArticlesSchedule(config: Config): ScheduleOptions {
+  const s = config.schedules.watchArticles;
+  return {
+    scheduleId: WATCH_ARTICLES_SCHEDULE,
+    spec: { intervals: [{ every: s.every as never }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: watchArticles,
+      workflowId: WATCH_ARTICLES_SCHEDULE,
+      taskQueue: SCHEDULES_TASK_QUEUE,
+      args: [{}],
+    },
+    // One watch at a time: two would start from the same cursor. Runs missed in an outage are
+    // made up within the window, though the first one after it already takes everything new.
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: s.catchupWindow as never },
+  };
+}
+
 export async function createSchedules(client: Client, config: Config): Promise<string[]> {
   const out: string[] = [];
-  const options = syncProcessedSipsSchedule(config);
-  try {
-    await client.schedule.create(options);
-    out.push(`created schedule ${options.scheduleId} (every ${config.schedules.syncProcessedSips.every})`);
-  } catch (e) {
-    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-    await client.schedule.getHandle(options.scheduleId).update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }));
-    out.push(`updated schedule ${options.scheduleId} (every ${config.schedules.syncProcessedSips.every})`);
+  for (const [options, every, what] of [
+    [syncProcessedSipsSchedule(config), config.schedules.syncProcessedSips.every, ''],
+    [watchArticlesSchedule(config), config.schedules.watchArticles.every, `, watching ${config.articles.source}`],
+  ] as const) {
+    try {
+      await client.schedule.create(options);
+      out.push(`created schedule ${options.scheduleId} (every ${every}${what})`);
+    } catch (e) {
+      if (!(e instanceof ScheduleAlreadyRunning)) throw e;
+      await client.schedule
+        .getHandle(options.scheduleId)
+        .update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }));
+      out.push(`updated schedule ${options.scheduleId} (every ${every}${what})`);
+    }
   }
   return out;
 }
@@ -53,7 +80,7 @@ export async function listSchedules(client: Client): Promise<ScheduleRow[]> {
   for await (const s of client.schedule.list()) {
     rows.push({ id: s.scheduleId, paused: s.state.paused, note: s.state.note, next: s.info.nextActionTimes[0], recent: s.info.recentActions.length });
   }
-  return rows;
+  return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** A header and one line per schedule, each cut to 80 columns (the note last, as it is free text). */

@@ -47,6 +47,7 @@ describe('activities', () => {
       'notifyPublished',
       'replacePublished',
       'recordArticleEvent',
+      'sendNewPackages',
     ]);
   });
 

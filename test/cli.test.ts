@@ -481,14 +481,22 @@ describe('custody CLI', function () {
     });
 
     it('creates, lists, pauses and triggers the polling schedule', async () => {
-      assert.match((await custody(['schedules', 'create'], env)).stdout, /(created|updated) schedule sync-processed-sips/);
+      const created = (await custody(['schedules', 'create'], env)).stdout;
+      assert.match(created, /(created|updated) schedule sync-processed-sips/);
+      assert.match(created, /(created|updated) schedule watch-articles \(every 5m, watching .+\)/);
       assert.match((await custody(['schedules', 'pause', 'sync-processed-sips'], env)).stdout, /paused/);
       const list = (await custody(['schedules', 'list'], env)).stdout;
-      assert.match(list, /^SCHEDULE +STATE +NEXT RUN +NOTE\nsync-processed-sips +paused +(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|-) +via custody schedules pause\n$/);
+      assert.match(
+        list,
+        /^SCHEDULE +STATE +NEXT RUN +NOTE\nsync-processed-sips +paused +(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|-) +via custody schedules pause\nwatch-articles +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\n$/,
+      );
       const json = JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<Record<string, unknown>>;
       assert.deepEqual(
         json.map((r) => ({ ...r, next: undefined, recent: undefined })),
-        [{ id: 'sync-processed-sips', paused: true, note: 'via custody schedules pause', next: undefined, recent: undefined }],
+        [
+          { id: 'sync-processed-sips', paused: true, note: 'via custody schedules pause', next: undefined, recent: undefined },
+          { id: 'watch-articles', paused: false, note: '', next: undefined, recent: undefined },
+        ],
       );
       assert.equal(typeof json[0].recent, 'number');
       const long = 'paused while the preservation service moves to its new data centre, back on Monday';
@@ -505,6 +513,7 @@ describe('custody CLI', function () {
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /unknown schedule nope/);
       await sys.client.schedule.getHandle('sync-processed-sips').delete();
+      await sys.client.schedule.getHandle('watch-articles').delete();
     });
   });
 });

@@ -2,3 +2,4 @@
 export { preserveObject } from './preserve-object';
 export { syncProcessedSips } from './sync-processed-sips';
 export { publishArticle } from './publish-article';
+export { watchArticles } from './watch-articles';

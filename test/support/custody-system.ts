@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { REPO_ROOT, loadConfig, type Config } from '../../config/config';
-import { SYNC_PROCESSED_SIPS_SCHEDULE } from '../../common/preservation';
+import { SCHEDULE_IDS } from '../../starters/schedules';
 import { connectClient } from '../../config/temporal-connection';
 import { openLedger, type Ledger } from '../../ledger';
 import { openSource, type ObjectSource } from '../../sources';
@@ -119,10 +119,11 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
     },
     async close() {
       // A schedule a test created would go on starting pollers against the next test's system.
-      await client.schedule
-        .getHandle(SYNC_PROCESSED_SIPS_SCHEDULE)
-        .delete()
-        .catch(() => undefined);
+      for (const id of SCHEDULE_IDS)
+        await client.schedule
+          .getHandle(id)
+          .delete()
+          .catch(() => undefined);
       // Workflows left waiting (rejected, failed) would be picked up by the next test's worker.
       for await (const wf of client.workflow.list({ query: 'ExecutionStatus="Running"' })) {
         await client.workflow

@@ -1,0 +1,77 @@
+// Sending article packages to their article's workflow: one implementation for `custody feed`
+// (starters/feed.ts) and the watch schedule's activity (watch-articles.ts). Not an activity
+// itself: it lives here because both reach it (starters import activities/, never the reverse).
+// A package goes to the workflow `article:<id>` by signal-with-start, so the workflow exists when
+// the first package arrives and versions of one article queue up in one place; the workflow
+// ignores a package it already has (same location, key and ETag), so sending twice is harmless.
+import type { Client } from '@temporalio/client';
+import {
+  ARTICLE_TASK_QUEUES,
+  articlePackageSignal,
+  articleWorkflowId,
+  type ArticlePackage,
+  type ArticleSettings,
+  type PublishArticleInput,
+  type PublishMode,
+} from '../common/articles';
+import type { Config } from '../config/config';
+import { compilePackageNamePattern, parsePackageName } from '../articles/package-name';
+import type { StoredObject } from '../storage';
+
+/** The part of config that travels in each article workflow's input. */
+export function articleSettings(config: Config): ArticleSettings {
+  const { articles } = config;
+  return {
+    retry: { io: config.retry.io, fetch: config.retry.download, build: config.retry.package },
+    heartbeatTimeout: config.heartbeatTimeout,
+    defaultMode: articles.defaultMode,
+    modeRules: articles.modeRules,
+    continueAsNewAfter: articles.continueAsNewAfter,
+  };
+}
+
+/** A listed object as a package, or the reason its name is not a package name. */
+export type PackageOrRefusal = { package: ArticlePackage; refused?: undefined } | { package?: undefined; refused: string };
+
+/**
+ * Makes the packages of objects listed under `location`, with the configured name pattern;
+ * `fedBy` names who sends them (user@host, or the schedule), `mode` overrides the mode rules.
+ */
+export function articlePackages(config: Config, location: string, by: { fedBy: string; mode?: PublishMode }) {
+  const pattern = config.articles.namePattern ? compilePackageNamePattern(config.articles.namePattern) : undefined;
+  return (o: StoredObject): PackageOrRefusal => {
+    let name;
+    try {
+      name = parsePackageName(o.key, { pattern });
+    } catch (e) {
+      return { refused: (e as Error).message };
+    }
+    return {
+      package: {
+        location,
+        key: o.key,
+        // Size and time stand in for the ETag that the storage listing does not give.
+        etag: `${o.size}:${o.modifiedAt}`,
+        size: o.size,
+        articleId: name.articleId,
+        version: name.version,
+        status: name.status,
+        ...(by.mode ? { mode: by.mode } : {}),
+        fedBy: by.fedBy,
+        fedAt: new Date().toISOString(),
+      },
+    };
+  };
+}
+
+/** Signal-with-start of the package's article workflow (started with the current settings if it is not running). */
+export async function sendArticlePackage(client: Client, config: Config, pkg: ArticlePackage): Promise<void> {
+  await client.workflow.signalWithStart('publishArticle', {
+    workflowId: articleWorkflowId(pkg.articleId),
+    taskQueue: ARTICLE_TASK_QUEUES.io,
+    args: [{ articleId: pkg.articleId, settings: articleSettings(config) } satisfies PublishArticleInput],
+    signal: articlePackageSignal,
+    signalArgs: [pkg],
+    staticSummary: `article ${pkg.articleId}`,
+  });
+}
