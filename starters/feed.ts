@@ -2,12 +2,13 @@
 // signal-with-start, so the workflow exists when the first package arrives and versions of one
 // article queue up in one place. The workflow ignores a package it has already had (same
 // location, key and ETag), so feeding twice handles each package once.
-import os from 'node:os';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { ARTICLE_TASK_QUEUES, articlePackageSignal, articleWorkflowId, type ArticlePackage, type PublishMode } from '../common/articles';
 import type { Config } from '../config/config';
 import { compilePackageNamePattern, parsePackageName } from '../articles/package-name';
-import { openStorage } from '../storage';
+import { openStorage, parseStorageUrl, type StoredObject } from '../storage';
+import { operatorName } from './operator';
 import { articleSettings } from './pipeline-settings';
 import type { publishArticle } from '../workflows/publish-article';
 
@@ -16,6 +17,8 @@ export interface FeedOutcome {
   action: 'sent' | 'refused' | 'would-send';
   articleId?: string;
   version?: number;
+  /** The identity of the bytes sent (the S3 ETag; for a folder, size and modification time). */
+  etag?: string;
   reason?: string;
 }
 
@@ -26,59 +29,93 @@ export interface FeedOptions {
   dryRun?: boolean;
   /** At most one package per this many milliseconds. */
   rateMs?: number;
+  /** Called once the location is listed, with how many keys (after the filter) it will go through. */
+  onStart?: (keys: number) => void;
   onOutcome?: (o: FeedOutcome) => void;
 }
 
-export async function feed(deps: { client: Client; config: Config }, location: string, opts: FeedOptions = {}): Promise<FeedOutcome[]> {
+/**
+ * A location as the workers will read it: a relative folder is made absolute here, since a
+ * worker runs elsewhere (and from another folder) than the command that fed the package.
+ */
+export function packageLocation(location: string): string {
+  const parsed = parseStorageUrl(location);
+  return parsed.kind === 'file' && !location.startsWith('file:') ? path.resolve(parsed.path) : location.replace(/\/$/, '');
+}
+
+/** The configured package-name pattern, compiled once. */
+export function packageNamePattern(config: Config): RegExp | undefined {
+  return config.articles.namePattern ? compilePackageNamePattern(config.articles.namePattern) : undefined;
+}
+
+/**
+ * One package as custody hands it to its article's workflow: what its name says and which bytes
+ * it is. Throws PackageNameRefused (naming the key) when the name does not parse.
+ */
+export function articlePackage(
+  location: string,
+  o: StoredObject,
+  opts: { pattern?: RegExp; mode?: PublishMode; fedBy?: string } = {},
+): ArticlePackage {
+  const name = parsePackageName(o.key, { pattern: opts.pattern });
+  return {
+    location,
+    key: o.key,
+    // A folder has no ETag: size and modification time stand in for it.
+    etag: o.etag ?? `${o.size}:${o.modifiedAt}`,
+    size: o.size,
+    articleId: name.articleId,
+    version: name.version,
+    status: name.status,
+    ...(opts.mode ? { mode: opts.mode } : {}),
+    fedBy: opts.fedBy ?? operatorName(),
+    fedAt: new Date().toISOString(),
+  };
+}
+
+/** Sends every package under `location` (a dry run lists and checks them and needs no client). */
+export async function feed(deps: { client?: Client; config: Config }, location: string, opts: FeedOptions = {}): Promise<FeedOutcome[]> {
   const { client, config } = deps;
-  const storage = openStorage(location, config.storage.s3);
-  const pattern = config.articles.namePattern ? compilePackageNamePattern(config.articles.namePattern) : undefined;
-  const fedBy = `${os.userInfo().username}@${os.hostname()}`;
+  if (!client && !opts.dryRun) throw new Error('feed needs a Temporal client to send packages (only a dry run does without)');
+  const where = packageLocation(location);
+  const storage = openStorage(where, config.storage.s3);
+  const pattern = packageNamePattern(config);
+  const fedBy = operatorName();
+  const listed: StoredObject[] = [];
+  for await (const o of storage.list('')) if (!opts.filter || opts.filter.test(o.key)) listed.push(o);
+  opts.onStart?.(listed.length);
   const outcomes: FeedOutcome[] = [];
+  const report = (outcome: FeedOutcome) => {
+    outcomes.push(outcome);
+    opts.onOutcome?.(outcome);
+  };
   let sent = 0;
-  for await (const o of storage.list('')) {
-    if (opts.filter && !opts.filter.test(o.key)) continue;
+  for (const o of listed) {
     if (opts.max !== undefined && sent >= opts.max) break;
-    const report = (outcome: FeedOutcome) => {
-      outcomes.push(outcome);
-      opts.onOutcome?.(outcome);
-    };
-    let name;
+    let pkg: ArticlePackage;
     try {
-      name = parsePackageName(o.key, { pattern });
+      pkg = articlePackage(where, o, { pattern, mode: opts.mode, fedBy });
     } catch (e) {
       report({ key: o.key, action: 'refused', reason: (e as Error).message });
       continue;
     }
-    const pkg: ArticlePackage = {
-      location,
-      key: o.key,
-      // Size and time stand in for the ETag that the storage listing does not give.
-      etag: `${o.size}:${o.modifiedAt}`,
-      size: o.size,
-      articleId: name.articleId,
-      version: name.version,
-      status: name.status,
-      ...(opts.mode ? { mode: opts.mode } : {}),
-      fedBy,
-      fedAt: new Date().toISOString(),
-    };
+    const sentAs = { key: o.key, articleId: pkg.articleId, version: pkg.version, etag: pkg.etag };
     if (opts.dryRun) {
-      report({ key: o.key, action: 'would-send', articleId: name.articleId, version: name.version });
+      report({ ...sentAs, action: 'would-send' });
       sent++;
       continue;
     }
     if (opts.rateMs && sent > 0) await new Promise((r) => setTimeout(r, opts.rateMs));
-    await client.workflow.signalWithStart<typeof publishArticle, [ArticlePackage]>('publishArticle', {
-      workflowId: articleWorkflowId(name.articleId),
+    await client!.workflow.signalWithStart<typeof publishArticle, [ArticlePackage]>('publishArticle', {
+      workflowId: articleWorkflowId(pkg.articleId),
       taskQueue: ARTICLE_TASK_QUEUES.io,
-      args: [{ articleId: name.articleId, settings: articleSettings(config) }],
+      args: [{ articleId: pkg.articleId, settings: articleSettings(config) }],
       signal: articlePackageSignal,
       signalArgs: [pkg],
-      staticSummary: `article ${name.articleId}`,
+      staticSummary: `article ${pkg.articleId}`,
     });
     sent++;
-    report({ key: o.key, action: 'sent', articleId: name.articleId, version: name.version });
+    report({ ...sentAs, action: 'sent' });
   }
   return outcomes;
 }
