@@ -181,7 +181,9 @@ export async function planArticleFreeze(client: Client, articleId: string, reaso
     execute: () =>
       viaUpdate(ref, async () => {
         const ack = await handle.executeUpdate(articleFreezeUpdate, { args: [{ reason, by }] });
-        return ack.stoppedBefore === 'waiting' ? `frozen while waiting for a package (at ${ack.frozenAt})` : `frozen before ${ack.stoppedBefore} (at ${ack.frozenAt})`;
+        return ack.stoppedBefore === 'waiting'
+          ? `frozen while waiting for a package (at ${ack.frozenAt})`
+          : `frozen before ${ack.stoppedBefore} (at ${ack.frozenAt})`;
       }),
   };
 }
@@ -228,15 +230,17 @@ export async function planArticleReenqueue(
     execute: () =>
       viaUpdate(ref, async () => {
         const ack = await handle.executeUpdate(articleReenqueueUpdate, { args: [{ by }] });
-        const at = new Date().toISOString();
-        // Who asked and why, beside the workflow's own events in the article's history.
-        await deps.ledger.recordEvent({
-          key: `cli:article-reenqueue:${articleId}:${at}`,
-          objectId: ref,
-          kind: 'article-reenqueue-requested',
-          detail: { message: `v${ack.version} reenqueued by ${by}${reason ? `: ${reason}` : ''}`, version: ack.version, detail: { by, reason } },
-          at,
-        });
+        // Why, beside the workflow's own event (which says who) in the article's history.
+        if (reason) {
+          const at = new Date().toISOString();
+          await deps.ledger.recordEvent({
+            key: `cli:article-reenqueue-reason:${articleId}:${at}`,
+            objectId: ref,
+            kind: 'article-reenqueue-reason',
+            detail: { message: `v${ack.version}: ${reason} (${by})`, version: ack.version, detail: { by, reason } },
+            at,
+          });
+        }
         return `v${ack.version} runs again from fetch, as run ${current.run + 1}`;
       }),
   };
@@ -293,7 +297,8 @@ export function articleHistory(events: EventRow[]): Array<{ at: string; what: st
     const d = (e.detail ?? {}) as EventDetail;
     // The publish activity's own record of a publication, beside the workflow's event that says the same.
     if (!d.message && said.has(`${e.kind}:${d.version}`)) continue;
-    const message = d.message ?? (e.kind === 'article-published' ? `published v${d.version} (approved by ${d.approvedBy ?? '?'}): ${d.url ?? ''}` : JSON.stringify(d));
+    const message =
+      d.message ?? (e.kind === 'article-published' ? `published v${d.version} (approved by ${d.approvedBy ?? '?'}): ${d.url ?? ''}` : JSON.stringify(d));
     out.push({ at: e.at, what: e.kind.replace(/^article-/, ''), version: d.version, message });
   }
   return out;
@@ -313,7 +318,8 @@ export function formatArticleStatus(s: ArticleStatus): string {
   const published = live?.published ?? publishedFromLedger(s.history);
   if (published) {
     const status = 'status' in published ? ` (${published.status})` : '';
-    lines.push(`  published: v${published.version}${status} at ${published.at}${published.url ? ` — ${published.url}` : ''}`);
+    lines.push(`  published: v${published.version}${status} at ${published.at}`);
+    if (published.url) lines.push(`    ${published.url}`);
   } else lines.push('  published: nothing yet');
   if (live?.current) {
     const c = live.current;
@@ -361,8 +367,10 @@ export async function scheduledArticles(client: Client): Promise<ScheduledArticl
 export function formatScheduled(rows: ScheduledArticle[]): string[] {
   if (!rows.length) return ['no article has a scheduled publication'];
   const w = Math.max(7, ...rows.map((r) => articleRef(r.articleId).length));
-  const head = `${'ARTICLE'.padEnd(w)} ${'VERSION'.padEnd(7)} ${'PUBLISH AT'.padEnd(24)} PACKAGE`;
-  return [head, ...rows.map((r) => `${articleRef(r.articleId).padEnd(w)} ${`v${r.version}`.padEnd(7)} ${r.publishAt.padEnd(24)} ${r.key}`)].map((l) =>
+  // To the second, like `schedules list`: the JSON has the exact time.
+  const when = (at: string) => at.replace(/\.\d+Z$/, 'Z');
+  const head = `${'ARTICLE'.padEnd(w)} ${'VERSION'} ${'PUBLISH AT'.padEnd(20)} PACKAGE`;
+  return [head, ...rows.map((r) => `${articleRef(r.articleId).padEnd(w)} ${`v${r.version}`.padEnd(7)} ${when(r.publishAt).padEnd(20)} ${r.key}`)].map((l) =>
     fit(printable(l), COLUMNS),
   );
 }

@@ -197,11 +197,10 @@ program
       const { ctx, missing } = await connectIfReachable(config);
       try {
         const all = [];
-        for (const id of ids) all.push(isArticleRef(id) ? await articleStatus(ledger, ctx?.client, articleIdOf(id)) : await objectStatus(ledger, ctx?.client, id));
+        for (const id of ids)
+          all.push(isArticleRef(id) ? await articleStatus(ledger, ctx?.client, articleIdOf(id)) : await objectStatus(ledger, ctx?.client, id));
         console.log(
-          opts.json
-            ? JSON.stringify(all, null, 2)
-            : all.map((one) => ('articleId' in one ? formatArticleStatus(one) : formatObjectStatus(one))).join('\n\n'),
+          opts.json ? JSON.stringify(all, null, 2) : all.map((one) => ('articleId' in one ? formatArticleStatus(one) : formatObjectStatus(one))).join('\n\n'),
         );
         if (missing) console.error(`custody: live details (running stages, retries) missing: ${missing}`);
       } finally {
@@ -324,7 +323,11 @@ program
   .action(async (ids: string[], opts: { dryRun?: boolean; json?: boolean }) => {
     assertObjectOrArticleIds(ids);
     await withOperatorDeps((deps) =>
-      actOnEach(ids, (id) => (isArticleRef(id) ? planArticleUnfreeze(deps.client, articleIdOf(id), operatorName()) : planUnfreeze(deps, id, operatorName())), opts),
+      actOnEach(
+        ids,
+        (id) => (isArticleRef(id) ? planArticleUnfreeze(deps.client, articleIdOf(id), operatorName()) : planUnfreeze(deps, id, operatorName())),
+        opts,
+      ),
     );
   });
 
@@ -380,46 +383,48 @@ program
   .option('--max <n>', 'send at most N packages', positiveInt)
   .option('--dry-run', 'list what would be sent to which article, and what would be refused; send nothing')
   .option('--json', "print each key's outcome as JSON")
-  .action(async (location: string, opts: { filter?: RegExp; rate?: number; mode?: 'automatic' | 'preview'; max?: number; dryRun?: boolean; json?: boolean }) => {
-    let where: string;
-    try {
-      where = packageLocation(location);
-      const parsed = parseStorageUrl(where);
-      if (parsed.kind === 'file' && !fs.statSync(parsed.path, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`no folder at ${where}`);
-    } catch (e) {
-      if (e instanceof StorageUrlError) throw new UserError(e.message);
-      throw e;
-    }
-    const run = async (client: Client | undefined, config: Config) => {
-      let bar: SingleBar | undefined;
-      const outcomes = await feed({ client, config }, where, {
-        filter: opts.filter,
-        mode: opts.mode,
-        max: opts.max,
-        dryRun: opts.dryRun,
-        rateMs: opts.rate === undefined ? undefined : opts.rate * 1000,
-        onStart: (keys) => (bar = opts.json ? undefined : progressBar(keys)),
-        // Without a progress bar each line is printed as soon as it is known.
-        onOutcome: (o) => (bar ? bar.increment() : opts.json ? undefined : sayWrapped(feedLine(o))),
-      });
-      if (bar) {
-        bar.setTotal(outcomes.length);
-        bar.stop();
-        outcomes.forEach((o) => sayWrapped(feedLine(o)));
+  .action(
+    async (location: string, opts: { filter?: RegExp; rate?: number; mode?: 'automatic' | 'preview'; max?: number; dryRun?: boolean; json?: boolean }) => {
+      let where: string;
+      try {
+        where = packageLocation(location);
+        const parsed = parseStorageUrl(where);
+        if (parsed.kind === 'file' && !fs.statSync(parsed.path, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`no folder at ${where}`);
+      } catch (e) {
+        if (e instanceof StorageUrlError) throw new UserError(e.message);
+        throw e;
       }
-      const count = (action: FeedOutcome['action']) => outcomes.filter((o) => o.action === action).length;
-      const refused = count('refused');
-      if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
-      else if (outcomes.length === 0) say(`no package under ${where}${opts.filter ? ` matches --filter ${opts.filter.source}` : ''}; nothing sent`);
-      else if (opts.dryRun) say(`${count('would-send')} would be sent, ${refused} refused; nothing sent (--dry-run)`);
-      else sayWrapped(`${count('sent')} sent, ${refused} refused (an article's workflow ignores a package it already has: same key, same ETag)`);
-      if (refused && !opts.dryRun)
-        throw new UserError(`${refused} key${refused === 1 ? '' : 's'} refused (see ${opts.json ? 'the JSON above' : 'above'}); the others were sent`);
-    };
-    // A dry run only lists and reads names: it needs no Temporal.
-    if (opts.dryRun) await run(undefined, loadConfig());
-    else await withClient(({ client, config }) => run(client, config));
-  });
+      const run = async (client: Client | undefined, config: Config) => {
+        let bar: SingleBar | undefined;
+        const outcomes = await feed({ client, config }, where, {
+          filter: opts.filter,
+          mode: opts.mode,
+          max: opts.max,
+          dryRun: opts.dryRun,
+          rateMs: opts.rate === undefined ? undefined : opts.rate * 1000,
+          onStart: (keys) => (bar = opts.json ? undefined : progressBar(keys)),
+          // Without a progress bar each line is printed as soon as it is known.
+          onOutcome: (o) => (bar ? bar.increment() : opts.json ? undefined : sayWrapped(feedLine(o))),
+        });
+        if (bar) {
+          bar.setTotal(outcomes.length);
+          bar.stop();
+          outcomes.forEach((o) => sayWrapped(feedLine(o)));
+        }
+        const count = (action: FeedOutcome['action']) => outcomes.filter((o) => o.action === action).length;
+        const refused = count('refused');
+        if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
+        else if (outcomes.length === 0) say(`no package under ${where}${opts.filter ? ` matches --filter ${opts.filter.source}` : ''}; nothing sent`);
+        else if (opts.dryRun) say(`${count('would-send')} would be sent, ${refused} refused; nothing sent (--dry-run)`);
+        else sayWrapped(`${count('sent')} sent, ${refused} refused (an article's workflow ignores a package it already has: same key, same ETag)`);
+        if (refused && !opts.dryRun)
+          throw new UserError(`${refused} key${refused === 1 ? '' : 's'} refused (see ${opts.json ? 'the JSON above' : 'above'}); the others were sent`);
+      };
+      // A dry run only lists and reads names: it needs no Temporal.
+      if (opts.dryRun) await run(undefined, loadConfig());
+      else await withClient(({ client, config }) => run(client, config));
+    },
+  );
 
 /** Prints what an article's Update did, or its refusal in one line with a non-zero exit. */
 function reportArticle(o: ArticleOutcome, json?: boolean): void {
@@ -448,7 +453,7 @@ program
   .description('reject the version of an article waiting for a decision (awaiting approval, scheduled, rejected or failed), with the reason on record')
   .argument('<article>', ARTICLE_ARG)
   .option('--version <v>', 'the version you mean: refused if another one is waiting', positiveInt)
-  .requiredOption('--reason <text>', 'why: recorded in the article\'s history', nonBlank('--reason'))
+  .requiredOption('--reason <text>', "why: recorded in the article's history", nonBlank('--reason'))
   .option('--json', 'print the outcome as JSON')
   .action(async (article: string, opts: { version?: number; reason: string; json?: boolean }) => {
     const articleId = articleIdOf(article, { bare: true });
@@ -458,7 +463,7 @@ program
 program
   .command('silent-update')
   .description(
-    'replace the published version of an article in place (files and record, no notification) with PACKAGE: s3://bucket/prefix/<name>.zip or a file; refused unless PACKAGE is that article\'s published version',
+    "replace the published version of an article in place (files and record, no notification) with PACKAGE: s3://bucket/prefix/<name>.zip or a file; refused unless PACKAGE is that article's published version",
   )
   .argument('<article>', ARTICLE_ARG)
   .argument('<package>', 'where the package is: s3://bucket/prefix/<name>.zip, a file path or a file:// URL')

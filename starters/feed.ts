@@ -52,11 +52,7 @@ export function packageNamePattern(config: Config): RegExp | undefined {
  * One package as custody hands it to its article's workflow: what its name says and which bytes
  * it is. Throws PackageNameRefused (naming the key) when the name does not parse.
  */
-export function articlePackage(
-  location: string,
-  o: StoredObject,
-  opts: { pattern?: RegExp; mode?: PublishMode; fedBy?: string } = {},
-): ArticlePackage {
+export function articlePackage(location: string, o: StoredObject, opts: { pattern?: RegExp; mode?: PublishMode; fedBy?: string } = {}): ArticlePackage {
   const name = parsePackageName(o.key, { pattern: opts.pattern });
   return {
     location,
