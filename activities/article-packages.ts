@@ -34,33 +34,38 @@ export function articleSettings(config: Config): ArticleSettings {
 export type PackageOrRefusal = { package: ArticlePackage; refused?: undefined } | { package?: undefined; refused: string };
 
 /**
+ * One listed object as the package custody hands to its article's workflow: what its name says
+ * and which bytes it is. Throws PackageNameRefused (naming the key) when the name does not parse.
+ */
+export function articlePackageOf(location: string, o: StoredObject, by: { pattern?: RegExp; fedBy: string; mode?: PublishMode }): ArticlePackage {
+  const name = parsePackageName(o.key, { pattern: by.pattern });
+  return {
+    location,
+    key: o.key,
+    // A folder has no ETag: size and modification time stand in for it.
+    etag: o.etag ?? `${o.size}:${o.modifiedAt}`,
+    size: o.size,
+    articleId: name.articleId,
+    version: name.version,
+    status: name.status,
+    ...(by.mode ? { mode: by.mode } : {}),
+    fedBy: by.fedBy,
+    fedAt: new Date().toISOString(),
+  };
+}
+
+/**
  * Makes the packages of objects listed under `location`, with the configured name pattern;
  * `fedBy` names who sends them (user@host, or the schedule), `mode` overrides the mode rules.
  */
 export function articlePackages(config: Config, location: string, by: { fedBy: string; mode?: PublishMode }) {
   const pattern = config.articles.namePattern ? compilePackageNamePattern(config.articles.namePattern) : undefined;
   return (o: StoredObject): PackageOrRefusal => {
-    let name;
     try {
-      name = parsePackageName(o.key, { pattern });
+      return { package: articlePackageOf(location, o, { ...by, pattern }) };
     } catch (e) {
       return { refused: (e as Error).message };
     }
-    return {
-      package: {
-        location,
-        key: o.key,
-        // Size and time stand in for the ETag that the storage listing does not give.
-        etag: `${o.size}:${o.modifiedAt}`,
-        size: o.size,
-        articleId: name.articleId,
-        version: name.version,
-        status: name.status,
-        ...(by.mode ? { mode: by.mode } : {}),
-        fedBy: by.fedBy,
-        fedAt: new Date().toISOString(),
-      },
-    };
   };
 }
 

@@ -1,6 +1,7 @@
 // The `custody` command.
+import fs from 'node:fs';
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { TemporalUnreachableError, connectClient } from '../config/temporal-connection';
@@ -10,8 +11,25 @@ import type { QueueRole } from '../common/preservation';
 import { startWorkers } from '../workers/run-worker';
 import { enqueue } from './enqueue';
 import { operatorName, planFreeze, planReenqueue, planUnfreeze, select, type OperatorOutcome, type Plan, type Selector } from './operator';
-import { DATE_FORMS, InvalidDateError, parseDate } from './dates';
-import { assertObjectIds } from './object-ids';
+import { DATE_FORMS, DATE_TIME_FORM, InvalidDateError, parseDate, parseDateTime } from './dates';
+import { articleIdOf, assertObjectOrArticleIds, isArticleRef } from './object-ids';
+import {
+  approveArticle,
+  assertToCome,
+  articleStatus,
+  formatArticleStatus,
+  formatScheduled,
+  packageAt,
+  planArticleFreeze,
+  planArticleReenqueue,
+  planArticleUnfreeze,
+  rejectArticle,
+  scheduledArticles,
+  silentUpdateArticle,
+  type ArticleOutcome,
+} from './articles';
+import { feed, packageLocation, type FeedOutcome } from './feed';
+import { StorageUrlError, parseStorageUrl } from '../config/storage-location';
 import { printable, say, wrap } from './printable';
 import { SingleBar, Presets } from 'cli-progress';
 import { createSchedules, formatSchedules, listSchedules } from './schedules';
@@ -32,6 +50,26 @@ function date(v: string): Date {
   } catch (e) {
     if (e instanceof InvalidDateError) throw new InvalidArgumentError(e.message);
     throw e;
+  }
+}
+function dateTime(v: string): Date {
+  try {
+    return parseDateTime(v);
+  } catch (e) {
+    if (e instanceof InvalidDateError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
+}
+function positiveSeconds(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${v}" is not a positive number of seconds`);
+  return n;
+}
+function regex(v: string): RegExp {
+  try {
+    return new RegExp(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`"${v}" is not a regular expression (${(e as Error).message})`);
   }
 }
 /** A blank selector is a mistake, never "everything" (that is what --all is for). */
@@ -75,7 +113,9 @@ async function withClient<T>(fn: (ctx: Awaited<ReturnType<typeof connectClient>>
 
 const program = new Command('custody')
   .description('Durable digital-preservation pipelines on Temporal')
-  .version(`custody ${custodyVersion()} (build ${buildId()})`, '-V, --version', 'print the version and build id');
+  .version(`custody ${custodyVersion()} (build ${buildId()})`, '-V, --version', 'print the version and build id')
+  // `custody --version` is the program's; `custody approve --version 2` is the command's own option.
+  .enablePositionalOptions();
 
 program
   .command('enqueue')
@@ -132,11 +172,20 @@ async function connectIfReachable(config: Config): Promise<{ ctx?: Awaited<Retur
 program
   .command('status [ids...]')
   .description(
-    "counts per stage and the objects waiting for an operator; with ids, each object's timeline (reads the ledger; live details from Temporal when it is reachable)",
+    "counts per stage and the objects waiting for an operator; with ids, each object's timeline; an article is named article:<id> (e.g. article:00353): its stage, published and pending versions and history (reads the ledger; live details from Temporal when it is reachable)",
   )
+  .option('--scheduled', 'list the articles approved for publication at a later time (asks Temporal)')
   .option('--json', 'print JSON')
-  .action(async (ids: string[], opts: { json?: boolean }) => {
-    assertObjectIds(ids);
+  .action(async (ids: string[], opts: { scheduled?: boolean; json?: boolean }) => {
+    if (opts.scheduled) {
+      if (ids.length) throw new UserError('--scheduled lists every article with a scheduled publication: give it no ids');
+      return withClient(async ({ client }) => {
+        const rows = await scheduledArticles(client);
+        if (opts.json) console.log(JSON.stringify(rows, null, 2));
+        else formatScheduled(rows).forEach((l) => console.log(l));
+      });
+    }
+    assertObjectOrArticleIds(ids);
     const config = loadConfig();
     const ledger = await openExistingLedger(config.databaseUrl);
     try {
@@ -148,8 +197,11 @@ program
       const { ctx, missing } = await connectIfReachable(config);
       try {
         const all = [];
-        for (const id of ids) all.push(await objectStatus(ledger, ctx?.client, id));
-        console.log(opts.json ? JSON.stringify(all, null, 2) : all.map(formatObjectStatus).join('\n\n'));
+        for (const id of ids)
+          all.push(isArticleRef(id) ? await articleStatus(ledger, ctx?.client, articleIdOf(id)) : await objectStatus(ledger, ctx?.client, id));
+        console.log(
+          opts.json ? JSON.stringify(all, null, 2) : all.map((one) => ('articleId' in one ? formatArticleStatus(one) : formatObjectStatus(one))).join('\n\n'),
+        );
         if (missing) console.error(`custody: live details (running stages, retries) missing: ${missing}`);
       } finally {
         await ctx?.connection.close();
@@ -162,6 +214,14 @@ program
 /** One line of human output, escaped and wrapped at the terminal's 80 columns. */
 function sayWrapped(line: string): void {
   wrap(printable(line)).forEach((l) => console.log(l));
+}
+
+/** A progress bar for a long run on a terminal (none for one item, none when the output is not a terminal). */
+function progressBar(total: number): SingleBar | undefined {
+  if (total < 2 || !process.stdout.isTTY) return undefined;
+  const bar = new SingleBar({ format: '{bar} {value}/{total}' }, Presets.shades_classic);
+  bar.start(total, 0);
+  return bar;
 }
 
 /**
@@ -194,11 +254,7 @@ async function actOnEach(
     say(`${plans.length} object(s), ${refusedCount} would be refused; nothing changed (--dry-run)`);
     return;
   }
-  const bar =
-    opts.progress && !opts.json && plans.length > 1 && process.stdout.isTTY
-      ? new SingleBar({ format: '{bar} {value}/{total}' }, Presets.shades_classic)
-      : undefined;
-  bar?.start(plans.length, 0);
+  const bar = opts.progress && !opts.json ? progressBar(plans.length) : undefined;
   const outcomes: OperatorOutcome[] = [];
   for (const p of plans) {
     const outcome = await p.execute();
@@ -238,29 +294,48 @@ async function withOperatorDeps<T>(
 
 program
   .command('freeze <ids...>')
-  .description('stop objects before their next stage (running) or keep them out of enqueue (not running)')
+  .description('stop objects (or articles, named article:<id>) before their next stage (running) or keep objects out of enqueue (not running)')
   .requiredOption('--reason <text>', 'why: shown in status and the Web UI', nonBlank('--reason'))
   .option('--not-yet-enqueued', 'the ids may be objects the source has that custody has not seen yet')
   .option('--dry-run', 'print what would be done to each object, change nothing')
   .option('--json', "print each object's outcome as JSON")
   .action(async (ids: string[], opts: { reason: string; notYetEnqueued?: boolean; dryRun?: boolean; json?: boolean }) => {
-    assertObjectIds(ids);
-    await withOperatorDeps((deps) => actOnEach(ids, (id) => planFreeze(deps, id, opts.reason, operatorName(), opts), opts), { source: opts.notYetEnqueued });
+    assertObjectOrArticleIds(ids);
+    await withOperatorDeps(
+      (deps) =>
+        actOnEach(
+          ids,
+          (id) =>
+            isArticleRef(id)
+              ? planArticleFreeze(deps.client, articleIdOf(id), opts.reason, operatorName())
+              : planFreeze(deps, id, opts.reason, operatorName(), opts),
+          opts,
+        ),
+      { source: opts.notYetEnqueued },
+    );
   });
 
 program
   .command('unfreeze <ids...>')
-  .description('let frozen objects continue from the stage where they stopped')
+  .description('let frozen objects (or articles, named article:<id>) continue from the stage where they stopped')
   .option('--dry-run', 'print what would be done to each object, change nothing')
   .option('--json', "print each object's outcome as JSON")
   .action(async (ids: string[], opts: { dryRun?: boolean; json?: boolean }) => {
-    assertObjectIds(ids);
-    await withOperatorDeps((deps) => actOnEach(ids, (id) => planUnfreeze(deps, id, operatorName()), opts));
+    assertObjectOrArticleIds(ids);
+    await withOperatorDeps((deps) =>
+      actOnEach(
+        ids,
+        (id) => (isArticleRef(id) ? planArticleUnfreeze(deps.client, articleIdOf(id), operatorName()) : planUnfreeze(deps, id, operatorName())),
+        opts,
+      ),
+    );
   });
 
 program
   .command('reenqueue [ids...]')
-  .description('start rejected, failed or frozen objects again from download, with a new SIP id')
+  .description(
+    'start rejected, failed or frozen objects again from download, with a new SIP id; an article (article:<id>) runs its rejected, failed or frozen package again from fetch',
+  )
   .option('--all', 'every object waiting for an operator (rejected, failed, frozen, no verdict)')
   .option('--rejected', 'every rejected object')
   .option('--failed', 'every failed object')
@@ -270,7 +345,7 @@ program
   .option('--dry-run', 'print what would be done to each object, or why it would be refused; change nothing')
   .option('--json', "print each object's outcome as JSON")
   .action(async (ids: string[], opts: Selector & { force?: boolean; reason?: string; dryRun?: boolean; json?: boolean }) => {
-    assertObjectIds(ids);
+    assertObjectOrArticleIds(ids);
     if (opts.force && !opts.reason) throw new UserError('--force needs --reason TEXT: a new preservation of a confirmed object is recorded with why');
     await withOperatorDeps(async (deps) => {
       const selected = [...new Set([...ids, ...(await select(deps.ledger, opts))])];
@@ -280,7 +355,124 @@ program
           given ? 'nothing to reenqueue: no object matches' : 'nothing to reenqueue: give ids, or --all, --rejected, --failed or --frozen-reason TEXT',
         );
       }
-      await actOnEach(selected, (id) => planReenqueue(deps, id, operatorName(), opts), { dryRun: opts.dryRun, json: opts.json, progress: true });
+      await actOnEach(
+        selected,
+        (id) => (isArticleRef(id) ? planArticleReenqueue(deps, articleIdOf(id), operatorName(), opts) : planReenqueue(deps, id, operatorName(), opts)),
+        { dryRun: opts.dryRun, json: opts.json, progress: true },
+      );
+    });
+  });
+
+// The publishing pipeline: packages in, and the operator's decisions on each article.
+
+/** One line per fed key, as `feed` prints it. */
+function feedLine(o: FeedOutcome): string {
+  if (o.action === 'refused') return `${o.key}: refused: ${o.reason}`;
+  const to = `article:${o.articleId} (v${o.version})`;
+  return o.action === 'sent' ? `${o.key}: sent to ${to}` : `${o.key}: would be sent to ${to}`;
+}
+
+program
+  .command('feed <location>')
+  .description(
+    "send each article package under LOCATION (a folder or s3://bucket/prefix) to its article's workflow (article:<id>), starting it if needed; a package the workflow already has (same key and ETag) is ignored there, so feeding again is safe",
+  )
+  .option('--filter <regex>', 'only keys matching this regular expression', regex)
+  .option('--rate <seconds>', 'send at most one package every SECONDS seconds', positiveSeconds)
+  .addOption(new Option('--mode <mode>', 'publish these packages in this mode, whatever the configured rules say').choices(['automatic', 'preview']))
+  .option('--max <n>', 'send at most N packages', positiveInt)
+  .option('--dry-run', 'list what would be sent to which article, and what would be refused; send nothing')
+  .option('--json', "print each key's outcome as JSON")
+  .action(
+    async (location: string, opts: { filter?: RegExp; rate?: number; mode?: 'automatic' | 'preview'; max?: number; dryRun?: boolean; json?: boolean }) => {
+      let where: string;
+      try {
+        where = packageLocation(location);
+        const parsed = parseStorageUrl(where);
+        if (parsed.kind === 'file' && !fs.statSync(parsed.path, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`no folder at ${where}`);
+      } catch (e) {
+        if (e instanceof StorageUrlError) throw new UserError(e.message);
+        throw e;
+      }
+      const run = async (client: Client | undefined, config: Config) => {
+        let bar: SingleBar | undefined;
+        const outcomes = await feed({ client, config }, where, {
+          filter: opts.filter,
+          mode: opts.mode,
+          max: opts.max,
+          dryRun: opts.dryRun,
+          rateMs: opts.rate === undefined ? undefined : opts.rate * 1000,
+          onStart: (keys) => (bar = opts.json ? undefined : progressBar(keys)),
+          // Without a progress bar each line is printed as soon as it is known.
+          onOutcome: (o) => (bar ? bar.increment() : opts.json ? undefined : sayWrapped(feedLine(o))),
+        });
+        if (bar) {
+          bar.setTotal(outcomes.length);
+          bar.stop();
+          outcomes.forEach((o) => sayWrapped(feedLine(o)));
+        }
+        const count = (action: FeedOutcome['action']) => outcomes.filter((o) => o.action === action).length;
+        const refused = count('refused');
+        if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
+        else if (outcomes.length === 0) say(`no package under ${where}${opts.filter ? ` matches --filter ${opts.filter.source}` : ''}; nothing sent`);
+        else if (opts.dryRun) say(`${count('would-send')} would be sent, ${refused} refused; nothing sent (--dry-run)`);
+        else sayWrapped(`${count('sent')} sent, ${refused} refused (an article's workflow ignores a package it already has: same key, same ETag)`);
+        if (refused && !opts.dryRun)
+          throw new UserError(`${refused} key${refused === 1 ? '' : 's'} refused (see ${opts.json ? 'the JSON above' : 'above'}); the others were sent`);
+      };
+      // A dry run only lists and reads names: it needs no Temporal.
+      if (opts.dryRun) await run(undefined, loadConfig());
+      else await withClient(({ client, config }) => run(client, config));
+    },
+  );
+
+/** Prints what an article's Update did, or its refusal in one line with a non-zero exit. */
+function reportArticle(o: ArticleOutcome, json?: boolean): void {
+  if (json) console.log(JSON.stringify(o, null, 2));
+  else if (o.ok) sayWrapped(`${o.objectId}: ${o.message}`);
+  if (!o.ok) throw new UserError(`${o.objectId}: refused: ${o.message}`);
+}
+
+const ARTICLE_ARG = 'the article: its id (00353) or article:<id>';
+
+program
+  .command('approve')
+  .description('publish the version of an article that waits for approval (preview mode): now, or at --at TIME')
+  .argument('<article>', ARTICLE_ARG)
+  .option('--version <v>', 'the version you mean: refused if another one is waiting', positiveInt)
+  .option('--at <time>', `publish at this time (${DATE_TIME_FORM}); approving again moves it`, dateTime)
+  .option('--json', 'print the outcome as JSON')
+  .action(async (article: string, opts: { version?: number; at?: Date; json?: boolean }) => {
+    const articleId = articleIdOf(article, { bare: true });
+    assertToCome(opts.at);
+    await withClient(async ({ client }) => reportArticle(await approveArticle(client, articleId, opts, operatorName()), opts.json));
+  });
+
+program
+  .command('reject')
+  .description('reject the version of an article waiting for a decision (awaiting approval, scheduled, rejected or failed), with the reason on record')
+  .argument('<article>', ARTICLE_ARG)
+  .option('--version <v>', 'the version you mean: refused if another one is waiting', positiveInt)
+  .requiredOption('--reason <text>', "why: recorded in the article's history", nonBlank('--reason'))
+  .option('--json', 'print the outcome as JSON')
+  .action(async (article: string, opts: { version?: number; reason: string; json?: boolean }) => {
+    const articleId = articleIdOf(article, { bare: true });
+    await withClient(async ({ client }) => reportArticle(await rejectArticle(client, articleId, opts, operatorName()), opts.json));
+  });
+
+program
+  .command('silent-update')
+  .description(
+    "replace the published version of an article in place (files and record, no notification) with PACKAGE: s3://bucket/prefix/<name>.zip or a file; refused unless PACKAGE is that article's published version",
+  )
+  .argument('<article>', ARTICLE_ARG)
+  .argument('<package>', 'where the package is: s3://bucket/prefix/<name>.zip, a file path or a file:// URL')
+  .option('--json', 'print the outcome as JSON')
+  .action(async (article: string, where: string, opts: { json?: boolean }) => {
+    const articleId = articleIdOf(article, { bare: true });
+    await withClient(async ({ client, config }) => {
+      const pkg = await packageAt(config, where);
+      reportArticle(await silentUpdateArticle(client, articleId, pkg, operatorName()), opts.json);
     });
   });
 

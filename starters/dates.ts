@@ -1,13 +1,15 @@
 // The dates the CLI accepts (`--since`): ISO 8601 dates and date-times with a zone, or a
-// time relative to now. Anything else is refused, so a typo never silently selects
-// another window (`new Date('2026-02-30')` is 2 March; `new Date('1')` is the year 2001).
+// time relative to now; a moment to act at (`approve --at`) only as a date-time with a zone.
+// Anything else is refused, so a typo never silently selects another window
+// (`new Date('2026-02-30')` is 2 March; `new Date('1')` is the year 2001).
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 const RELATIVE = /^(\d+)(m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 
-export const DATE_FORMS = 'YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.sss]] with Z or ±HH:MM, or a time ago such as 7d, 12h, 30m, 2w';
+export const DATE_TIME_FORM = 'YYYY-MM-DDTHH:MM[:SS[.sss]] with Z or ±HH:MM';
+export const DATE_FORMS = `YYYY-MM-DD, ${DATE_TIME_FORM}, or a time ago such as 7d, 12h, 30m, 2w`;
 
 export class InvalidDateError extends Error {}
 
@@ -33,4 +35,10 @@ export function parseDate(value: string, now = new Date()): Date {
   }
   // Both forms are valid input to Date.parse, which then reads them exactly (a date alone as UTC midnight).
   return new Date(Date.parse(v));
+}
+
+/** An instant written out in full (a date-time with its zone): what a scheduled action takes, where "7d" or a bare date would be a guess. */
+export function parseDateTime(value: string): Date {
+  if (!DATE_TIME.test(value.trim())) throw new InvalidDateError(`"${value}" is not a date-time (use ${DATE_TIME_FORM}, e.g. 2026-05-04T09:00Z)`);
+  return parseDate(value);
 }

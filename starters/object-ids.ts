@@ -22,3 +22,32 @@ export function assertObjectId(id: string): void {
 export function assertObjectIds(ids: readonly string[]): void {
   ids.forEach(assertObjectId);
 }
+
+// Articles (the publishing pipeline) are named where an object id may stand by their workflow
+// id, `article:<articleId>`: an object id never contains ':', so the two cannot be mistaken for
+// each other. Where only an article can be meant (approve, reject, silent-update) the bare
+// article id is taken too. An article id follows the object id rule (its package name's rule is
+// the same, without the length limit).
+export const ARTICLE_PREFIX = 'article:';
+
+export class InvalidArticleIdError extends UserError {}
+
+export const isArticleRef = (id: string): boolean => id.startsWith(ARTICLE_PREFIX);
+
+/** The article id that `article:<id>` (or, with `bare`, a plain `<id>`) names; throws naming the argument. */
+export function articleIdOf(ref: string, opts: { bare?: boolean } = {}): string {
+  if (!isArticleRef(ref) && !opts.bare) throw new InvalidArticleIdError(`"${printable(ref)}" is not an article: write article:<id>`);
+  const id = isArticleRef(ref) ? ref.slice(ARTICLE_PREFIX.length) : ref;
+  if (!id) throw new InvalidArticleIdError(`"${printable(ref)}" names no article: write article:<id>, e.g. article:00353`);
+  const problem = objectIdProblem(id);
+  if (problem) throw new InvalidArticleIdError(`invalid article id "${printable(id)}": ${problem}`);
+  return id;
+}
+
+/** Object ids and `article:<id>` names, each checked by its own rule. */
+export function assertObjectOrArticleIds(ids: readonly string[]): void {
+  for (const id of ids) {
+    if (isArticleRef(id)) articleIdOf(id);
+    else assertObjectId(id);
+  }
+}

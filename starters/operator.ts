@@ -42,7 +42,7 @@ export interface Plan {
   execute(): Promise<OperatorOutcome>;
 }
 
-function refused(objectId: string, message: string, unknown = false): Plan {
+export function refused(objectId: string, message: string, unknown = false): Plan {
   return { objectId, ok: false, unknown, verdict: message, execute: async () => ({ objectId, ok: false, message }) };
 }
 
@@ -62,7 +62,7 @@ async function runOf(client: Client, objectId: string, row: ObjectRow): Promise<
 }
 
 /** A validator's refusal (a race the plan could not see) reaches the operator as it is. */
-async function viaUpdate(objectId: string, run: () => Promise<string>): Promise<OperatorOutcome> {
+export async function viaUpdate(objectId: string, run: () => Promise<string>): Promise<OperatorOutcome> {
   try {
     return { objectId, ok: true, message: await run() };
   } catch (e) {

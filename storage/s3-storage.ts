@@ -37,6 +37,9 @@ const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
 
 const isNotFound = (e: unknown) => e instanceof S3ServiceException && (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata.httpStatusCode === 404);
 
+/** S3 sends the ETag in double quotes (`"9b2cf…"`, or `"…-3"` for a multipart upload). */
+const etagOf = (etag: string | undefined): { etag?: string } => (etag ? { etag: etag.replace(/^"|"$/g, '') } : {});
+
 export function s3Client(opts: S3Options): S3Client {
   return new S3Client({
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
@@ -77,7 +80,7 @@ export class S3Storage implements Storage {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token }));
       for (const o of page.Contents ?? []) {
         if (!o.Key) continue;
-        yield { key: o.Key.slice(strip), size: o.Size ?? 0, modifiedAt: (o.LastModified ?? new Date(0)).toISOString() };
+        yield { key: o.Key.slice(strip), size: o.Size ?? 0, modifiedAt: (o.LastModified ?? new Date(0)).toISOString(), ...etagOf(o.ETag) };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -94,7 +97,7 @@ export class S3Storage implements Storage {
 
   async head(key: string): Promise<StoredObject | undefined> {
     const h = await this.headRaw(key);
-    return h && { key, size: h.ContentLength ?? 0, modifiedAt: (h.LastModified ?? new Date(0)).toISOString() };
+    return h && { key, size: h.ContentLength ?? 0, modifiedAt: (h.LastModified ?? new Date(0)).toISOString(), ...etagOf(h.ETag) };
   }
 
   async read(key: string, range?: { start: number; end: number }): Promise<Readable> {

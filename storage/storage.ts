@@ -8,6 +8,8 @@ export interface StoredObject {
   key: string;
   size: number;
   modifiedAt: string;
+  /** The server's ETag, unquoted, where the storage has one (S3): it changes whenever the bytes do. */
+  etag?: string;
 }
 
 export interface PutOptions {
