@@ -297,8 +297,9 @@ export function articleHistory(events: EventRow[]): Array<{ at: string; what: st
     const d = (e.detail ?? {}) as EventDetail;
     // The publish activity's own record of a publication, beside the workflow's event that says the same.
     if (!d.message && said.has(`${e.kind}:${d.version}`)) continue;
-    const message =
-      d.message ?? (e.kind === 'article-published' ? `published v${d.version} (approved by ${d.approvedBy ?? '?'}): ${d.url ?? ''}` : JSON.stringify(d));
+    const approvedBy = d.approvedBy ?? d.detail?.approvedBy;
+    let message = d.message ?? (e.kind === 'article-published' ? `published v${d.version}: ${d.url ?? ''}` : JSON.stringify(d));
+    if (e.kind === 'article-published' && approvedBy) message += ` (approved by ${approvedBy})`;
     out.push({ at: e.at, what: e.kind.replace(/^article-/, ''), version: d.version, message });
   }
   return out;
@@ -325,7 +326,8 @@ export function formatArticleStatus(s: ArticleStatus): string {
     const c = live.current;
     lines.push(`  current: v${c.version} (${c.status}), run ${c.run}, ${c.mode} mode — ${c.key}`);
   }
-  if (live?.scheduledFor) lines.push(`  scheduled: v${live.current?.version ?? '?'} to be published at ${live.scheduledFor}`);
+  // The workflow keeps the time after an approve that overrode it: only a scheduled article has one.
+  if (live?.stage === 'scheduled' && live.scheduledFor) lines.push(`  scheduled: v${live.current?.version ?? '?'} to be published at ${live.scheduledFor}`);
   if (live?.stage === 'frozen') lines.push(`  frozen: ${live.frozenReason ?? ''} (by ${live.frozenBy ?? '?'})`);
   if (live?.lastError) lines.push(`  last error: ${live.lastError}`);
   if (live?.pending.length) {

@@ -353,7 +353,10 @@ describe('custody CLI: the publishing pipeline (feed, approve, reject, silent-up
     const history = unwrapped(text.stdout.slice(text.stdout.indexOf('  history')));
     assert.match(history, /^ {2}history \(outcomes and operators' actions; --json has every step\):\n/);
     assert.match(history, /\n {4}\S+Z {2}awaiting-approval {2}v1 waits for approval: preview at/);
-    assert.match(history, new RegExp(`\\n {4}\\S+Z {2}published {2}published 00353 v1: ${store.url}/articles/00353/versions/1\\n`));
+    assert.match(
+      history,
+      new RegExp(`\\n {4}\\S+Z {2}published {2}published 00353 v1: ${store.url}/articles/00353/versions/1 \\(approved by ${operator}\\)\\n`),
+    );
     assert.match(
       history,
       new RegExp(`\\n {4}\\S+Z {2}silent-update {2}silent update of v1 by ${operator}: 0 added, 0 removed, \\d+ replaced; record fields changed: [^\\n]*title`),
@@ -414,6 +417,9 @@ describe('custody CLI: the publishing pipeline (feed, approve, reject, silent-up
     assert.equal(now.stdout, `article:00353: v2 approved by ${operator}; publishing now\n`);
     await until('00353', (s) => s.published?.version === 2);
     assert.equal((await custody(['status', '--scheduled'], env)).stdout, 'no article has a scheduled publication\n');
+    const after = await custody(['status', 'article:00353'], env);
+    assert.match(after.stdout, /^article:00353 — (published|waiting)\n {2}published: v2 \(vor\) at /);
+    assert.doesNotMatch(after.stdout, /scheduled:/, 'no scheduled publication is left');
     const stale = await custody(['silent-update', '00353', pkg('silent-update')], env);
     assert.match(oneLineError(stale, 'silent update of the old version'), /is v1; a silent update replaces the published version, v2$/);
   });
