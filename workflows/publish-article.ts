@@ -4,7 +4,6 @@
 // Each package: fetch → expand → validate → build → deposit preview → (approval) → publish.
 // A silent update (an Update) replaces the published version's files and record in place.
 import {
-  ActivityFailure,
   ApplicationFailure,
   ContinueAsNew,
   allHandlersFinished,
@@ -37,8 +36,10 @@ import {
   type ArticleState,
   type PublishArticleInput,
 } from '../common/articles';
-import { AUTOMATIC_FREEZER, type FreezeRequest } from '../common/preservation';
+import { AUTOMATIC_FREEZER } from '../common/preservation';
 import { SA } from '../common/search-attributes';
+import { describe, unwrap } from './kit/failures';
+import { FreezeHold } from './kit/freeze-hold';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -77,10 +78,8 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   let packagesThisRun = 0;
   let approval: { version: number; at?: string; by: string } | undefined;
   let rejection: { version: number; reason: string; by: string } | undefined;
-  let freezeRequest: FreezeRequest | undefined;
+  const hold = new FreezeHold<ArticleStage>('waiting');
   let reenqueueBy: string | undefined;
-  let stoppedBefore: ArticleStage = 'waiting';
-  let freezesTaken = 0;
   let transitions = 0;
   /** The package the article is working on (state.current shows its summary). */
   let currentPackage: ArticlePackage | undefined;
@@ -153,11 +152,8 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   setHandler(
     articleFreezeUpdate,
     async (request) => {
-      const held = freezeRequest !== undefined && state.stage === 'frozen';
-      const before = freezesTaken;
-      freezeRequest = request;
-      if (!held) await condition(() => freezesTaken > before);
-      return { articleId, stoppedBefore, frozenAt: state.updatedAt };
+      await hold.ask(request, hold.request !== undefined && state.stage === 'frozen');
+      return { articleId, stoppedBefore: hold.stoppedBefore, frozenAt: state.updatedAt };
     },
     {
       validator: (request) => {
@@ -168,8 +164,8 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   setHandler(
     articleUnfreezeUpdate,
     (_request) => {
-      freezeRequest = undefined;
-      return { articleId, resumes: stoppedBefore };
+      hold.release();
+      return { articleId, resumes: hold.stoppedBefore };
     },
     {
       validator: (_request) => {
@@ -220,14 +216,13 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
 
   /** Before `next`: a freeze holds the article here until unfreeze (or reenqueue of the package). */
   async function checkpoint(next: ArticleStage): Promise<void> {
-    if (!freezeRequest) return;
-    const { reason, by } = freezeRequest;
-    stoppedBefore = next;
+    if (!hold.request) return;
+    const { reason, by } = hold.take(next);
     Object.assign(state, { frozenReason: reason, frozenBy: by });
     upsertSearchAttributes([{ key: SA.frozen, value: true }]);
     await enterStage('frozen', `frozen: ${reason} (by ${by}) — waiting for unfreeze or reenqueue`, { reason, by, stoppedBefore: next });
-    freezesTaken++;
-    await condition(() => freezeRequest === undefined || reenqueueBy !== undefined);
+    hold.markHeld();
+    await condition(() => hold.request === undefined || reenqueueBy !== undefined);
     Object.assign(state, { frozenReason: undefined, frozenBy: undefined });
     upsertSearchAttributes([{ key: SA.frozen, value: false }]);
     await event('unfrozen', `unfrozen, continuing at ${next}`, { version: state.current?.version });
@@ -239,7 +234,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     state.lastError = error;
     await enterStage(stage, `${stage}: ${error} — waiting for reenqueue, reject or freeze`, { error });
     for (;;) {
-      await condition(() => reenqueueBy !== undefined || rejection !== undefined || freezeRequest !== undefined);
+      await condition(() => reenqueueBy !== undefined || rejection !== undefined || hold.request !== undefined);
       if (reenqueueBy) return 'again';
       if (rejection) return 'skip';
       try {
@@ -261,9 +256,9 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
 
   for (;;) {
     await condition(
-      () => silentUpdates.length > 0 || nextPackage() !== undefined || packagesThisRun >= settings.continueAsNewAfter || freezeRequest !== undefined,
+      () => silentUpdates.length > 0 || nextPackage() !== undefined || packagesThisRun >= settings.continueAsNewAfter || hold.request !== undefined,
     );
-    if (freezeRequest) {
+    if (hold.request) {
       await checkpoint('waiting').catch(ignoreReenqueue);
       continue;
     }
@@ -288,8 +283,8 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     // Enough packages in this run: carry the state into a fresh history, once the handlers are
     // done. A freeze waits in its handler until the loop takes it, and a silent update or package
     // accepted meanwhile is work of this run: either goes round the loop first.
-    await condition(() => allHandlersFinished() || freezeRequest !== undefined);
-    if (freezeRequest || silentUpdates.length > 0 || nextPackage() !== undefined) continue;
+    await condition(() => allHandlersFinished() || hold.request !== undefined);
+    if (hold.request || silentUpdates.length > 0 || nextPackage() !== undefined) continue;
     return await continueAsNew<typeof publishArticle>({
       articleId,
       settings,
@@ -348,7 +343,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
         const failure = unwrap(error);
         const message = describe(failure);
         if (failure instanceof ApplicationFailure && failure.type === 'FreezeArticle') {
-          freezeRequest = { reason: message, by: AUTOMATIC_FREEZER };
+          hold.request = { reason: message, by: AUTOMATIC_FREEZER };
           try {
             await checkpoint('fetching');
           } catch (e) {
@@ -429,9 +424,9 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   async function approvalOrRejection(version: number, previewUrl: string): Promise<void> {
     await enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
     for (;;) {
-      await condition(() => approval !== undefined || rejection !== undefined || freezeRequest !== undefined);
+      await condition(() => approval !== undefined || rejection !== undefined || hold.request !== undefined);
       if (rejection) throw new PackageRejected();
-      if (freezeRequest) {
+      if (hold.request) {
         await checkpoint('awaiting-approval');
         await enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
         continue;
@@ -442,7 +437,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       state.scheduledFor = at;
       const scheduled = approval;
       await enterStage('scheduled', `v${version} approved by ${scheduled!.by}, to be published at ${at}`, { at });
-      const woken = await condition(() => approval !== scheduled || rejection !== undefined || freezeRequest !== undefined, Date.parse(at) - Date.now());
+      const woken = await condition(() => approval !== scheduled || rejection !== undefined || hold.request !== undefined, Date.parse(at) - Date.now());
       if (!woken) return;
     }
   }
@@ -497,13 +492,4 @@ function articleCustodyState(stage: ArticleStage): string {
     default:
       return 'running';
   }
-}
-
-function unwrap(error: unknown): unknown {
-  return error instanceof ActivityFailure && error.cause ? error.cause : error;
-}
-
-function describe(failure: unknown): string {
-  if (failure instanceof ApplicationFailure) return `${failure.type ?? 'Error'}: ${failure.message}`;
-  return failure instanceof Error ? failure.message : String(failure);
 }
