@@ -23,7 +23,8 @@ function configErrorOf(env: NodeJS.ProcessEnv): string {
   assert.fail('the config was accepted');
 }
 
-const TOP_LEVEL_KEYS = 'dataDir, storage, databaseUrl, organization, sip, guards, service, verdict, schedules, temporal, worker, articles, heartbeatTimeout, retry';
+const TOP_LEVEL_KEYS =
+  'dataDir, storage, databaseUrl, organization, sip, guards, service, verdict, schedules, temporal, worker, articles, heartbeatTimeout, retry';
 
 describe('configuration', () => {
   it('has defaults that validate, with sha256 and sha512 manifests', () => {
