@@ -4,7 +4,7 @@
 // (`article:<id>`), so the command reports what took effect, or the workflow's own refusal.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
   approveUpdate,
   articleFreezeUpdate,
@@ -71,15 +71,8 @@ export interface ArticleOutcome extends OperatorOutcome {
 }
 
 /** Sends one Update and says what took effect; the workflow's refusal becomes `ok: false` with its reason. */
-async function act(articleId: string, run: () => Promise<{ message: string; version?: number; publishAt?: string }>): Promise<ArticleOutcome> {
-  const objectId = articleRef(articleId);
-  try {
-    return { objectId, ok: true, ...(await run()) };
-  } catch (e) {
-    if (e instanceof WorkflowUpdateFailedError) return { objectId, ok: false, message: e.cause?.message ?? e.message };
-    throw e;
-  }
-}
+const act = (articleId: string, run: () => Promise<{ message: string; version?: number; publishAt?: string }>): Promise<ArticleOutcome> =>
+  viaUpdate(articleRef(articleId), run);
 
 /** A publication time in the past is a typo, not "now". */
 export function assertToCome(at: Date | undefined): void {

@@ -62,13 +62,20 @@ async function runOf(client: Client, objectId: string, row: ObjectRow): Promise<
 }
 
 /** A validator's refusal (a race the plan could not see) reaches the operator as it is. */
-export async function viaUpdate(objectId: string, run: () => Promise<string>): Promise<OperatorOutcome> {
+export async function viaUpdate<Extra extends object = object>(
+  objectId: string,
+  run: () => Promise<string | ({ message: string } & Extra)>,
+): Promise<OperatorOutcome & Partial<Extra>> {
+  let outcome: OperatorOutcome;
   try {
-    return { objectId, ok: true, message: await run() };
+    const done = await run();
+    // What took effect: a message, or a message with details (the version an article's Update acted on).
+    outcome = typeof done === 'string' ? { objectId, ok: true, message: done } : { objectId, ok: true, ...done };
   } catch (e) {
-    if (e instanceof WorkflowUpdateFailedError) return { objectId, ok: false, message: e.cause?.message ?? e.message };
-    throw e;
+    if (!(e instanceof WorkflowUpdateFailedError)) throw e;
+    outcome = { objectId, ok: false, message: e.cause?.message ?? e.message };
   }
+  return outcome as OperatorOutcome & Partial<Extra>;
 }
 
 const ledgerKey = (verb: string, objectId: string) => `cli:${verb}:${objectId}:${new Date().toISOString()}`;
