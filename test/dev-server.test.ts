@@ -15,9 +15,10 @@ import { workflowsUrl } from '../starters/web-ui';
 const run = promisify(execFile);
 const START = path.join(REPO_ROOT, 'temporal-config', 'start-dev-server.sh');
 const STOP = path.join(REPO_ROOT, 'temporal-config', 'stop-dev-server.sh');
-// Ports of this file only, apart from the test server's and the demo's.
-const PORT = 17633;
-const UI_PORT = 18633;
+// Ports of this file only, apart from the test server's and the demo's; they follow the test
+// server's port (17633 and 18633 by default), so runs side by side on their own ports keep apart.
+const PORT = Number(process.env.CUSTODY_TEST_TEMPORAL_PORT ?? 17233) + 400;
+const UI_PORT = PORT + 1000;
 
 interface ScriptRun {
   code: number;
