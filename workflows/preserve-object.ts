@@ -6,14 +6,11 @@ import {
   ContinueAsNew,
   allHandlersFinished,
   condition,
-  continueAsNew,
   isCancellation,
   proxyActivities,
-  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   uuid4,
-  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import ms from 'ms';
@@ -37,7 +34,9 @@ import {
 import { SA, custodyState } from '../common/search-attributes';
 import type { Verdict } from '../common/sip';
 import { describe, failureTypeIn, unwrap } from './kit/failures';
-import { FreezeHold } from './kit/freeze-hold';
+import { continueAsNewWhenQuiet } from './kit/continue-as-new';
+import { OperatorState } from './kit/operator-state';
+import { StageBook } from './kit/stage-book';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -73,8 +72,21 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   let verdict: Verdict | undefined;
   /** Who delivered the verdict: the scheduled poller's signal or this workflow's own poll. */
   let verdictVia: 'signal' | 'own-poll' | undefined;
-  const hold = new FreezeHold<Stage>('queued');
-  let reenqueueBy: string | undefined;
+  const book = new StageBook<Stage>(custodyState);
+  const operator = new OperatorState<Stage>('queued', {
+    async frozen({ reason, by }, stoppedBefore) {
+      Object.assign(state, { frozenReason: reason, frozenBy: by });
+      await recordFreeze.executeWithOptions({ summary: `freeze ${objectId}` }, [
+        { objectId, freeze: { reason, by }, key: book.sameKey('freeze'), at: new Date().toISOString() },
+      ]);
+      await enterStage('frozen', { detail: { reason, by, stoppedBefore } });
+    },
+    async unfrozen() {
+      Object.assign(state, { frozenReason: undefined, frozenBy: undefined });
+      const unfreeze = { objectId, freeze: null, key: book.sameKey('unfreeze'), at: new Date().toISOString() };
+      await recordFreeze.executeWithOptions({ summary: `unfreeze ${objectId}` }, [unfreeze]);
+    },
+  });
 
   setHandler(stateQuery, () => state);
   setHandler(sipProcessedSignal, (v) => {
@@ -83,112 +95,50 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     verdict = v;
     verdictVia = 'signal';
   });
-  setHandler(
-    freezeUpdate,
-    async (request) => {
-      // Already held by a freeze: nothing to wait for. Otherwise wait until a checkpoint takes
-      // this freeze; the stage alone would mislead while an unfreeze is still being recorded.
-      await hold.ask(request, hold.request !== undefined && state.stage === 'frozen');
-      return { objectId, stoppedBefore: hold.stoppedBefore, frozenAt: state.updatedAt };
-    },
-    {
-      validator: (request) => {
-        if (!request.reason.trim()) throw new Error('a freeze needs a reason');
-        if (UNFREEZABLE.includes(state.stage)) throw new Error(`${objectId} is ${state.stage}: there is no stage left to stop before`);
-      },
-    },
-  );
-  setHandler(
-    unfreezeUpdate,
-    (_request) => {
-      hold.release();
-      return { objectId, resumes: hold.stoppedBefore };
-    },
-    {
-      validator: (_request) => {
-        if (state.stage !== 'frozen') throw new Error(`${objectId} is not frozen (it is ${state.stage})`);
-      },
-    },
-  );
-  setHandler(
-    reenqueueUpdate,
-    ({ by }) => {
-      reenqueueBy = by;
-      return { objectId, nextAttempt: attempt + 1 };
-    },
-    {
-      validator: (_request) => {
-        if (!REENQUEUABLE_STAGES.includes(state.stage))
-          throw new Error(`${objectId} is ${state.stage}, not waiting for an operator (reenqueue takes ${REENQUEUABLE_STAGES.join(', ')})`);
-      },
-    },
-  );
+  operator.install({
+    id: objectId,
+    stage: () => state.stage,
+    since: () => state.updatedAt,
+    freeze: freezeUpdate,
+    unfreeze: unfreezeUpdate,
+    reenqueue: reenqueueUpdate,
+    frozenAck: (stoppedBefore, frozenAt) => ({ objectId, stoppedBefore, frozenAt }),
+    unfrozenAck: (resumes) => ({ objectId, resumes }),
+    reenqueuedAck: () => ({ objectId, nextAttempt: attempt + 1 }),
+    refuseFreeze: (stage) => (UNFREEZABLE.includes(stage) ? `${objectId} is ${stage}: there is no stage left to stop before` : undefined),
+    refuseReenqueue: (stage) =>
+      REENQUEUABLE_STAGES.includes(stage)
+        ? undefined
+        : `${objectId} is ${stage}, not waiting for an operator (reenqueue takes ${REENQUEUABLE_STAGES.join(', ')})`,
+  });
 
-  let transitions = 0;
   async function enterStage(stage: Stage, extra: { error?: string; detail?: unknown } = {}): Promise<void> {
-    transitions++;
     const at = new Date().toISOString();
+    const key = book.nextKey(stage);
     // The ledger first: whoever sees a stage in the query or the Web UI finds it in the ledger too.
     await recordStage.executeWithOptions({ summary: `stage ${stage}: ${objectId}` }, [
-      {
-        objectId,
-        stage,
-        sipId: state.sipId,
-        at,
-        // A stage can recur in one run (frozen twice): the sequence number keeps each entry.
-        key: `${workflowInfo().runId}:${transitions}:${stage}`,
-        error: extra.error,
-        detail: extra.detail,
-      },
+      { objectId, stage, sipId: state.sipId, at, key, error: extra.error, detail: extra.detail },
     ]);
     state.stage = stage;
     state.updatedAt = at;
-    // One upsert as before (the state rides along): recorded histories replay unchanged.
-    upsertSearchAttributes([
-      { key: SA.stage, value: stage },
-      { key: SA.state, value: custodyState(stage) },
-    ]);
-    setCurrentDetails(currentDetails(state, extra.detail));
+    book.show(stage, currentDetails(state, extra.detail));
   }
 
   /** A new attempt from download with a new SIP id; this run stays visible in the chain. */
   async function startOver(reason: string): Promise<never> {
-    await condition(allHandlersFinished);
-    return await continueAsNew<typeof preserveObject>({ ...input, attempt: attempt + 1, reason });
+    return await continueAsNewWhenQuiet<typeof preserveObject>({ ...input, attempt: attempt + 1, reason });
   }
 
   /** Before `next`: an operator's (or an automatic) freeze holds the object here until unfreeze. */
   async function checkpoint(next: Stage): Promise<void> {
-    if (!hold.request) return;
-    const { reason, by } = hold.take(next);
-    Object.assign(state, { frozenReason: reason, frozenBy: by });
-    upsertSearchAttributes([{ key: SA.frozen, value: true }]);
-    const at = new Date().toISOString();
-    await recordFreeze.executeWithOptions({ summary: `freeze ${objectId}` }, [
-      { objectId, freeze: { reason, by }, key: `${workflowInfo().runId}:${transitions}:freeze`, at },
-    ]);
-    await enterStage('frozen', { detail: { reason, by, stoppedBefore: next } });
-    hold.markHeld();
-    await condition(() => hold.request === undefined || reenqueueBy !== undefined);
-    if (reenqueueBy) {
-      await recordUnfreeze();
-      await startOver(`reenqueued by ${reenqueueBy}`);
-    }
-    Object.assign(state, { frozenReason: undefined, frozenBy: undefined });
-    upsertSearchAttributes([{ key: SA.frozen, value: false }]);
-    await recordUnfreeze();
-  }
-
-  async function recordUnfreeze(): Promise<void> {
-    const unfreeze = { objectId, freeze: null, key: `${workflowInfo().runId}:${transitions}:unfreeze`, at: new Date().toISOString() };
-    await recordFreeze.executeWithOptions({ summary: `unfreeze ${objectId}` }, [unfreeze]);
+    if ((await operator.checkpoint(next)) === 'reenqueued') await startOver(`reenqueued by ${operator.reenqueueBy}`);
   }
 
   /** Rejected or failed: wait for reenqueue; a freeze meanwhile holds it until unfreeze. */
   async function waitForOperator(stage: 'rejected' | 'failed', error: string): Promise<never> {
     for (;;) {
-      await condition(() => reenqueueBy !== undefined || hold.request !== undefined);
-      if (reenqueueBy) return await startOver(`reenqueued by ${reenqueueBy}`);
+      await condition(() => operator.reenqueueBy !== undefined || operator.freezeAsked);
+      if (operator.reenqueueBy) return await startOver(`reenqueued by ${operator.reenqueueBy}`);
       await checkpoint(stage);
       await enterStage(stage, { error });
     }
@@ -210,7 +160,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
       // Still being written: look again later instead of failing.
       state.deferredUntil = new Date(Date.now() + check.deferMs).toISOString();
       await enterStage('deferred', { detail: { reason: check.reason, until: state.deferredUntil } });
-      await condition(() => hold.request !== undefined, check.deferMs);
+      await condition(() => operator.freezeAsked, check.deferMs);
     }
     state.deferredUntil = undefined;
 
@@ -254,7 +204,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     if (failureTypeIn(failure, AUTO_FREEZE_TYPES)) {
       // A cause no retry can fix: freeze with the reason; after the source is fixed and the
       // object unfrozen, it starts again from the check.
-      hold.request = { reason: state.lastError, by: AUTOMATIC_FREEZER };
+      operator.freezeFor(state.lastError, AUTOMATIC_FREEZER);
       await checkpoint('queued');
       return await startOver(`unfrozen after: ${state.lastError}`);
     }
@@ -281,8 +231,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     while (!verdict) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      const woken = await condition(() => verdict !== undefined || hold.request !== undefined, Math.min(pollAfter, left));
-      if (hold.request) {
+      const woken = await condition(() => verdict !== undefined || operator.freezeAsked, Math.min(pollAfter, left));
+      if (operator.freezeAsked) {
         await checkpoint('awaiting-verdict');
         await enterStage('awaiting-verdict');
         continue;

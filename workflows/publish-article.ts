@@ -6,15 +6,12 @@
 import {
   ApplicationFailure,
   ContinueAsNew,
-  allHandlersFinished,
   condition,
-  continueAsNew,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
-  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
@@ -39,7 +36,9 @@ import {
 import { AUTOMATIC_FREEZER } from '../common/preservation';
 import { SA } from '../common/search-attributes';
 import { describe, unwrap } from './kit/failures';
-import { FreezeHold } from './kit/freeze-hold';
+import { continueAsNewUnlessWorkArrives } from './kit/continue-as-new';
+import { OperatorState } from './kit/operator-state';
+import { StageBook } from './kit/stage-book';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -78,9 +77,17 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   let packagesThisRun = 0;
   let approval: { version: number; at?: string; by: string } | undefined;
   let rejection: { version: number; reason: string; by: string } | undefined;
-  const hold = new FreezeHold<ArticleStage>('waiting');
-  let reenqueueBy: string | undefined;
-  let transitions = 0;
+  const book = new StageBook<ArticleStage>(articleCustodyState);
+  const operator = new OperatorState<ArticleStage>('waiting', {
+    async frozen({ reason, by }, stoppedBefore) {
+      Object.assign(state, { frozenReason: reason, frozenBy: by });
+      await enterStage('frozen', `frozen: ${reason} (by ${by}) — waiting for unfreeze or reenqueue`, { reason, by, stoppedBefore });
+    },
+    async unfrozen(resumes) {
+      Object.assign(state, { frozenReason: undefined, frozenBy: undefined });
+      await event('unfrozen', `unfrozen, continuing at ${resumes}`, { version: state.current?.version });
+    },
+  });
   /** The package the article is working on (state.current shows its summary). */
   let currentPackage: ArticlePackage | undefined;
 
@@ -149,49 +156,25 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       },
     },
   );
-  setHandler(
-    articleFreezeUpdate,
-    async (request) => {
-      await hold.ask(request, hold.request !== undefined && state.stage === 'frozen');
-      return { articleId, stoppedBefore: hold.stoppedBefore, frozenAt: state.updatedAt };
-    },
-    {
-      validator: (request) => {
-        if (!request.reason.trim()) throw new Error('a freeze needs a reason');
-      },
-    },
-  );
-  setHandler(
-    articleUnfreezeUpdate,
-    (_request) => {
-      hold.release();
-      return { articleId, resumes: hold.stoppedBefore };
-    },
-    {
-      validator: (_request) => {
-        if (state.stage !== 'frozen') throw new Error(`${articleId} is not frozen (it is ${state.stage})`);
-      },
-    },
-  );
-  setHandler(
-    articleReenqueueUpdate,
-    ({ by }) => {
-      reenqueueBy = by;
-      return { articleId, version: state.current?.version ?? 0 };
-    },
-    {
-      validator: (_request) => {
-        if (!['rejected', 'failed', 'frozen'].includes(state.stage) || !state.current)
-          throw new Error(`${articleId} is ${state.stage}, not a package waiting for an operator`);
-      },
-    },
-  );
+  operator.install({
+    id: articleId,
+    stage: () => state.stage,
+    since: () => state.updatedAt,
+    freeze: articleFreezeUpdate,
+    unfreeze: articleUnfreezeUpdate,
+    reenqueue: articleReenqueueUpdate,
+    frozenAck: (stoppedBefore, frozenAt) => ({ articleId, stoppedBefore, frozenAt }),
+    unfrozenAck: (resumes) => ({ articleId, resumes }),
+    reenqueuedAck: () => ({ articleId, version: state.current?.version ?? 0 }),
+    refuseReenqueue: (stage) =>
+      ['rejected', 'failed', 'frozen'].includes(stage) && state.current ? undefined : `${articleId} is ${stage}, not a package waiting for an operator`,
+  });
 
   async function event(kind: string, message: string, extra: { version?: number; stage?: ArticleStage; detail?: unknown } = {}): Promise<void> {
-    transitions++;
     const at = new Date().toISOString();
+    const key = book.nextKey(kind);
     await recordArticleEvent.executeWithOptions({ summary: `${kind}: ${articleId}${extra.version ? ` v${extra.version}` : ''}` }, [
-      { articleId, kind, message, version: extra.version, stage: extra.stage, detail: extra.detail, at, key: `${workflowInfo().runId}:${transitions}:${kind}` },
+      { articleId, kind, message, version: extra.version, stage: extra.stage, detail: extra.detail, at, key },
     ]);
     state.lastEvent = { at, kind, version: extra.version, message };
     state.updatedAt = at;
@@ -200,12 +183,9 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   async function enterStage(stage: ArticleStage, message: string, detail?: unknown): Promise<void> {
     await event('stage', message, { version: state.current?.version, stage, detail });
     state.stage = stage;
-    upsertSearchAttributes([
-      { key: SA.stage, value: stage },
-      { key: SA.state, value: articleCustodyState(stage) },
-    ]);
     // Packages that arrived while the event was being recorded change what an idle article waits for.
-    describeNow(stage === 'waiting' && !currentPackage ? waitingMessage() : message);
+    state.details = stage === 'waiting' && !currentPackage ? waitingMessage() : message;
+    book.show(stage, state.details);
   }
 
   /** The words an operator sees: the state's details and the Web UI's current details. */
@@ -216,17 +196,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
 
   /** Before `next`: a freeze holds the article here until unfreeze (or reenqueue of the package). */
   async function checkpoint(next: ArticleStage): Promise<void> {
-    if (!hold.request) return;
-    const { reason, by } = hold.take(next);
-    Object.assign(state, { frozenReason: reason, frozenBy: by });
-    upsertSearchAttributes([{ key: SA.frozen, value: true }]);
-    await enterStage('frozen', `frozen: ${reason} (by ${by}) — waiting for unfreeze or reenqueue`, { reason, by, stoppedBefore: next });
-    hold.markHeld();
-    await condition(() => hold.request === undefined || reenqueueBy !== undefined);
-    Object.assign(state, { frozenReason: undefined, frozenBy: undefined });
-    upsertSearchAttributes([{ key: SA.frozen, value: false }]);
-    await event('unfrozen', `unfrozen, continuing at ${next}`, { version: state.current?.version });
-    if (reenqueueBy) throw new Reenqueued();
+    if ((await operator.checkpoint(next)) === 'reenqueued') throw new Reenqueued();
   }
 
   /** Rejected or failed: wait for reenqueue (a new run of the same package) or reject (skip it). */
@@ -234,8 +204,8 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     state.lastError = error;
     await enterStage(stage, `${stage}: ${error} — waiting for reenqueue, reject or freeze`, { error });
     for (;;) {
-      await condition(() => reenqueueBy !== undefined || rejection !== undefined || hold.request !== undefined);
-      if (reenqueueBy) return 'again';
+      await condition(() => operator.reenqueueBy !== undefined || rejection !== undefined || operator.freezeAsked);
+      if (operator.reenqueueBy) return 'again';
       if (rejection) return 'skip';
       try {
         await checkpoint(stage);
@@ -255,10 +225,8 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   await enterStage('waiting', waitingMessage());
 
   for (;;) {
-    await condition(
-      () => silentUpdates.length > 0 || nextPackage() !== undefined || packagesThisRun >= settings.continueAsNewAfter || hold.request !== undefined,
-    );
-    if (hold.request) {
+    await condition(() => silentUpdates.length > 0 || nextPackage() !== undefined || packagesThisRun >= settings.continueAsNewAfter || operator.freezeAsked);
+    if (operator.freezeAsked) {
       await checkpoint('waiting').catch(ignoreReenqueue);
       continue;
     }
@@ -280,16 +248,13 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       await enterStage('waiting', waitingMessage());
       continue;
     }
-    // Enough packages in this run: carry the state into a fresh history, once the handlers are
-    // done. A freeze waits in its handler until the loop takes it, and a silent update or package
-    // accepted meanwhile is work of this run: either goes round the loop first.
-    await condition(() => allHandlersFinished() || hold.request !== undefined);
-    if (hold.request || silentUpdates.length > 0 || nextPackage() !== undefined) continue;
-    return await continueAsNew<typeof publishArticle>({
-      articleId,
-      settings,
-      carried: { published: state.published, pending, handled: [...handled].slice(-HANDLED_KEPT), runs },
-    });
+    // Enough packages in this run: carry the state into a fresh history. A freeze waits in its
+    // handler until the loop takes it, and a silent update or package accepted meanwhile is work
+    // of this run: either goes round the loop first.
+    await continueAsNewUnlessWorkArrives<typeof publishArticle>(
+      () => operator.freezeAsked || silentUpdates.length > 0 || nextPackage() !== undefined,
+      () => [{ articleId, settings, carried: { published: state.published, pending, handled: [...handled].slice(-HANDLED_KEPT), runs } }],
+    );
   }
 
   /** The next package to handle: a stale one (to record and skip) or the published version's successor. */
@@ -327,7 +292,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       state.current = { version: pkg.version, status: pkg.status, run, mode, key: pkg.key };
       approval = undefined;
       rejection = undefined;
-      reenqueueBy = undefined;
+      operator.reenqueueBy = undefined;
       state.lastError = undefined;
       state.scheduledFor = undefined;
       try {
@@ -343,7 +308,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
         const failure = unwrap(error);
         const message = describe(failure);
         if (failure instanceof ApplicationFailure && failure.type === 'FreezeArticle') {
-          hold.request = { reason: message, by: AUTOMATIC_FREEZER };
+          operator.freezeFor(message, AUTOMATIC_FREEZER);
           try {
             await checkpoint('fetching');
           } catch (e) {
@@ -358,7 +323,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
           await recordRejection(pkg.version);
           return;
         }
-        await event('reenqueued', `v${pkg.version} reenqueued by ${reenqueueBy}`, { version: pkg.version });
+        await event('reenqueued', `v${pkg.version} reenqueued by ${operator.reenqueueBy}`, { version: pkg.version });
       }
     }
   }
@@ -424,9 +389,9 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   async function approvalOrRejection(version: number, previewUrl: string): Promise<void> {
     await enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
     for (;;) {
-      await condition(() => approval !== undefined || rejection !== undefined || hold.request !== undefined);
+      await condition(() => approval !== undefined || rejection !== undefined || operator.freezeAsked);
       if (rejection) throw new PackageRejected();
-      if (hold.request) {
+      if (operator.freezeAsked) {
         await checkpoint('awaiting-approval');
         await enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
         continue;
@@ -437,7 +402,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       state.scheduledFor = at;
       const scheduled = approval;
       await enterStage('scheduled', `v${version} approved by ${scheduled!.by}, to be published at ${at}`, { at });
-      const woken = await condition(() => approval !== scheduled || rejection !== undefined || hold.request !== undefined, Date.parse(at) - Date.now());
+      const woken = await condition(() => approval !== scheduled || rejection !== undefined || operator.freezeAsked, Date.parse(at) - Date.now());
       if (!woken) return;
     }
   }
