@@ -14,6 +14,7 @@ import {
   type PublishArticleInput,
   type PublishMode,
 } from '../common/articles';
+import type { DeliverySettings } from '../common/delivery';
 import type { Config } from '../config/config';
 import { compilePackageNamePattern, parsePackageName } from '../articles/package-name';
 import type { StoredObject } from '../storage';
@@ -27,7 +28,14 @@ export function articleSettings(config: Config): ArticleSettings {
     defaultMode: articles.defaultMode,
     modeRules: articles.modeRules,
     continueAsNewAfter: articles.continueAsNewAfter,
+    ...deliverySettings(config),
   };
+}
+
+/** The delivery part of a workflow's settings; none without rules, so inputs stay as they were. */
+export function deliverySettings(config: Config): { delivery?: DeliverySettings } {
+  const { rules, retry } = config.delivery;
+  return rules.length ? { delivery: { rules, retry, heartbeatTimeout: config.heartbeatTimeout } } : {};
 }
 
 /** A listed object as a package, or the reason its name is not a package name. */

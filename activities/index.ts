@@ -4,6 +4,8 @@
 // workflows their types (`ReturnType<typeof createActivities>`).
 import type { Client } from '@temporalio/client';
 import { createArticleActivities } from './articles';
+import { createCopyActivities } from './copies';
+import { createDeliveryActivities } from './delivery';
 import { createPreservationActivities } from './preservation';
 import type { ActivityDeps } from './shared';
 import { createSyncProcessedSipsActivities } from './sync-processed-sips';
@@ -23,5 +25,7 @@ export function createActivities(deps: ActivityDeps, temporal?: Client) {
     ...createSyncProcessedSipsActivities(deps, temporal),
     ...createArticleActivities(deps),
     ...createWatchArticlesActivities(deps, temporal),
+    ...createCopyActivities(deps),
+    ...createDeliveryActivities(deps),
   };
 }

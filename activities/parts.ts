@@ -5,6 +5,9 @@ import { openSource } from '../sources';
 import { openStorage } from '../storage';
 import { referencePreservationService } from '../services/preservation-service';
 import { articleStoreClient } from '../articles/article-store-client';
+import { DepositClient } from '../deposits';
+import { openDestination } from '../destinations';
+import ms from 'ms';
 import type { ActivityDeps } from './shared';
 
 export async function openParts(config: Config): Promise<ActivityDeps> {
@@ -21,5 +24,17 @@ export async function openParts(config: Config): Promise<ActivityDeps> {
     site: openStorage(config.articles.site, s3),
     // The token only from the environment: config files get copied and committed.
     articleStore: articleStoreClient({ url: config.articles.store.url, token: process.env.ARTICLE_STORE_TOKEN }),
+    packages: openStorage(config.delivery.packages, s3),
+    destinations: new Map(Object.entries(config.delivery.destinations).map(([name, d]) => [name, openDestination(name, d, s3)])),
+    datasets: openStorage(config.copies.source, s3),
+    deposit: (log) => {
+      const { attempts, initialDelay, maxDelay } = config.copies.requestRetries;
+      return new DepositClient({
+        url: config.copies.depositUrl,
+        token: process.env.DEPOSIT_TOKEN ?? '',
+        retries: { attempts, initialDelayMs: ms(initialDelay), maxDelayMs: ms(maxDelay) },
+        log,
+      });
+    },
   };
 }

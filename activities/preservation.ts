@@ -38,7 +38,7 @@ export interface RecordedFreeze {
 
 export type CreatedSip = Omit<SipBuildResult, 'files' | 'tarPath'> & { tarKey: string; buildId: string };
 
-export function createPreservationActivities({ config, ledger, source, service, work, reports }: ActivityDeps) {
+export function createPreservationActivities({ config, ledger, source, service, work, reports, packages }: ActivityDeps) {
   // This worker's own disk, for the files one step needs locally; emptied when the step ends.
   const scratchRoot = path.join(config.dataDir, 'scratch');
 
@@ -240,20 +240,34 @@ export function createPreservationActivities({ config, ledger, source, service, 
       sipId,
       workPrefix,
       verdict,
+      keepPackage,
     }: {
       objectId: string;
       sipId: string;
       workPrefix: string;
       verdict: Verdict;
-    }): Promise<{ report: string }> {
+      /** Delivery will send the package: it is kept under packages before the working copy goes. */
+      keepPackage?: boolean;
+    }): Promise<{ report: string; kept?: string }> {
       const reportKey = joinKey(objectId, `${sipId}.xml`);
       await putBytes(reports, reportKey, Buffer.from(await service.report(sipId), 'utf8'));
       const report = reports.urlOf(reportKey);
       await ledger.recordVerdict({ sipId, status: verdict.status, decidedAt: verdict.decidedAt, reasons: verdict.reasons, reportPath: report });
       if (verdict.status === 'accepted') await ledger.markPreserved(objectId, sipId, new Date().toISOString());
+      let kept: string | undefined;
+      if (keepPackage && verdict.status === 'accepted') {
+        const pkg = await ledger.getPackage(sipId);
+        if (!pkg) throw new Error(`no package ${sipId} in the ledger to keep`);
+        const key = joinKey(objectId, sipId, `${sipId}.tar`);
+        // A retry after the working copy is gone finds the kept one already in place.
+        if (!(await packages.head(key))) {
+          await packages.put(key, () => work.read(joinKey(workPrefix, `${sipId}.tar`)), { size: pkg.size, sha256: pkg.sha256, onProgress: (bytes) => heartbeat({ kept: bytes }) });
+        }
+        kept = packages.urlOf(key);
+      }
       // The verdict and report are recorded: this attempt's working files have served their purpose.
       await work.remove(`${workPrefix}/`);
-      return { report };
+      return { report, ...(kept ? { kept } : {}) };
     },
 
     /** Keep the object's timeline in the ledger, independent of Temporal's history retention. */

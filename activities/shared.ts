@@ -9,6 +9,8 @@ import type { ObjectSource } from '../sources';
 import type { PreservationService } from '../services/preservation-service';
 import type { Storage } from '../storage';
 import type { ArticleStoreClient } from '../articles/article-store-client';
+import type { DepositClient, DepositLogEntry } from '../deposits';
+import type { Destination } from '../destinations';
 
 export interface ActivityDeps {
   config: Config;
@@ -22,6 +24,14 @@ export interface ActivityDeps {
   /** Where article previews and published articles are served from. */
   site: Storage;
   articleStore: ArticleStoreClient;
+  /** Preserved packages kept for delivery. */
+  packages: Storage;
+  /** The configured delivery destinations, by name. */
+  destinations: Map<string, Destination>;
+  /** Where datasets to copy are read from. */
+  datasets: Storage;
+  /** A deposit API client whose requests (secrets redacted) go to `log`. */
+  deposit(log: (entry: DepositLogEntry) => void): DepositClient;
 }
 
 export const heartbeat = (details: unknown) => Context.current().heartbeat(details);

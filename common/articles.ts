@@ -1,6 +1,7 @@
 // Names and message definitions of the publishing pipeline, shared by the article workflow, its
 // activities, the CLI and the tests. No Node imports: workflows import this module.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DeliverySettings } from './delivery';
 import type { FreezeRequest, RetrySettings } from './preservation';
 
 export const articleWorkflowId = (articleId: string): string => `article:${articleId}`;
@@ -91,6 +92,8 @@ export interface ArticleSettings {
   modeRules: Array<{ articleId?: string; status?: ArticleStatus; keyPattern?: string; mode: PublishMode }>;
   /** After this many packages the workflow continues as new, carrying its state. */
   continueAsNewAfter: number;
+  /** Present when delivery rules exist: a published version is delivered to the destinations they select. */
+  delivery?: DeliverySettings;
 }
 
 export interface PublishArticleInput {

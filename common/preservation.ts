@@ -1,6 +1,7 @@
 // Names and message definitions of the preservation pipeline, shared by the workflow,
 // the worker, the CLI and the tests. No Node imports: workflows import this module.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DeliverySettings } from './delivery';
 import type { Verdict } from './sip';
 
 /** One task queue per stage so each stage's workers scale separately. */
@@ -137,6 +138,8 @@ export interface PipelineSettings {
   /** Heartbeat timeout of the data-moving stages: how soon a dead worker's step is retried elsewhere. */
   heartbeatTimeout: string;
   verdict: { pollAfter: string; deadline: string };
+  /** Present when delivery rules exist: an accepted package is delivered to the destinations they select. */
+  delivery?: DeliverySettings;
 }
 
 /** What the check before any work found. */

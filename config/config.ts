@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import ms from 'ms';
+import { destinationConfigSchema } from '../common/destinations';
 import { storageLocation as location } from './storage-location';
 
 /** The checkout (or installed package): the nearest folder above this file with a package.json,
@@ -24,6 +25,15 @@ const duration = z.string().refine(
   },
   { message: 'must be a duration such as "30s", "5m", "1h" or "14d"' },
 );
+
+function compiles(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const retrySchema = z.strictObject({
   initialInterval: duration,
@@ -149,6 +159,56 @@ export const configSchema = z.strictObject({
     }),
     continueAsNewAfter: z.number().int().min(1),
   }),
+  /** Repository copies: each version of a dataset deposited, in order, with a deposit API (Zenodo's). */
+  copies: z.strictObject({
+    /** Datasets: `<dataset>/v<version>/<type>/` holds the files, `<dataset>/v<version>/dataset.json` the deposit metadata. */
+    source: location,
+    /** The deposit API's base URL; its token comes from DEPOSIT_TOKEN, never from here. */
+    depositUrl: z.string().url(),
+    defaultMode: z.enum(['automatic', 'preview']),
+    /** Checked before anything is deposited: a version outside them is frozen with the reason. */
+    guards: z.strictObject({
+      maxTotalBytes: z.number().int().positive(),
+      /** The API's limit on files per deposition. */
+      maxFiles: z.number().int().positive(),
+      allowZeroLengthFiles: z.boolean(),
+    }),
+    /** Retries of one request inside a step (5xx, 429, connection errors), before the step's own retries. */
+    requestRetries: z.strictObject({ attempts: z.number().int().min(1).max(20), initialDelay: duration, maxDelay: duration }),
+    continueAsNewAfter: z.number().int().min(1),
+  }),
+  /** Delivery: each preserved package and published article copied to the destinations its rules select. */
+  delivery: z
+    .strictObject({
+      /** Preserved packages are kept here when a rule delivers them (the working copy is removed at confirm). */
+      packages: location,
+      /** By name (also the name of its task queue, custody-deliver-<name>). */
+      destinations: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and -'), destinationConfigSchema),
+      /** Every matching rule adds its destinations. `match` is a regular expression on the object id or article:<id>. */
+      rules: z.array(
+        z.strictObject({
+          pipeline: z.enum(['preservation', 'publishing']),
+          match: z
+            .string()
+            .min(1)
+            .refine(compiles, { message: 'must be a regular expression' })
+            .optional(),
+          to: z.array(z.string().min(1)).min(1),
+        }),
+      ),
+      /** A destination that fails is tried again with this backoff, without limit, until it answers. */
+      retry: z.strictObject({ initialInterval: duration, backoffCoefficient: z.number().min(1), maximumInterval: duration }),
+      /** Deliveries at once per destination, per worker. */
+      slots: z.number().int().min(1),
+    })
+    .superRefine((d, ctx) => {
+      d.rules.forEach((r, i) =>
+        r.to.forEach((name, j) => {
+          if (!(name in d.destinations))
+            ctx.addIssue({ code: 'custom', path: ['rules', i, 'to', j], message: `names no destination (delivery.destinations has ${Object.keys(d.destinations).join(', ') || 'none'})` });
+        }),
+      );
+    }),
   /** How soon a dead worker's data-moving step is retried elsewhere. */
   heartbeatTimeout: duration,
   retry: z.strictObject({
@@ -197,6 +257,21 @@ export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
       limits: { maxFiles: 2000, maxTotalBytes: 20 * 1024 ** 3, maxCompressionRatio: 100 },
       continueAsNewAfter: 50,
     },
+    copies: {
+      source: path.join(dataDir, 'datasets'),
+      depositUrl: 'http://127.0.0.1:8393',
+      defaultMode: 'automatic',
+      guards: { maxTotalBytes: 50 * 1000 ** 3, maxFiles: 100, allowZeroLengthFiles: false },
+      requestRetries: { attempts: 4, initialDelay: '500ms', maxDelay: '10s' },
+      continueAsNewAfter: 50,
+    },
+    delivery: {
+      packages: path.join(dataDir, 'packages'),
+      destinations: {},
+      rules: [],
+      retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
+      slots: 4,
+    },
     heartbeatTimeout: '1m',
     retry: { download: defaultRetry, package: defaultRetry, submit: defaultRetry, io: defaultRetry },
   };
@@ -233,6 +308,8 @@ const ENV_OVERRIDES: Record<string, (v: string) => Json> = {
   CUSTODY_SERVICE_URL: (v) => ({ service: { url: v } }),
   CUSTODY_ARTICLE_STORE_URL: (v) => ({ articles: { store: { url: v } } }),
   CUSTODY_ARTICLE_SOURCE: (v) => ({ articles: { source: v } }),
+  CUSTODY_DATASET_SOURCE: (v) => ({ copies: { source: v } }),
+  CUSTODY_DEPOSIT_URL: (v) => ({ copies: { depositUrl: v } }),
   CUSTODY_TRANSFER: (v) => ({ service: { transfer: v } }),
   CUSTODY_VERDICT_POLL_AFTER: (v) => ({ verdict: { pollAfter: v } }),
   CUSTODY_VERDICT_DEADLINE: (v) => ({ verdict: { deadline: v } }),

@@ -1,3 +1,5 @@
 export * from './ledger';
 export { ledgerMigrations } from './migrations';
 export type { LedgerDatabase } from './schema';
+export type { CopyVersionRow, CopyFileRow, DepositLogRow } from './copies';
+export { DELIVERY_STATES, type DeliveryRow, type DeliveryState, type DeliveryChange } from './deliveries';

@@ -8,6 +8,8 @@ import { PermanentError } from '../common/errors';
 import { Kysely, Migrator, type Selectable, type Transaction } from 'kysely';
 import { STAGES, type Stage } from '../common/preservation';
 import type { VerdictStatus } from '../common/sip';
+import { CopyLedger } from './copies';
+import { DeliveryLedger } from './deliveries';
 import { ledgerMigrations } from './migrations';
 import type { EventsTable, LedgerDatabase, ObjectsTable, PackagesTable } from './schema';
 import { sqliteDialect } from './sqlite';
@@ -72,6 +74,10 @@ export interface LedgerEvent {
 }
 
 export interface Ledger {
+  /** The repository-copy pipeline's rows: depositions, file digests, the deposit API's request log. */
+  readonly copies: CopyLedger;
+  /** One row per item and destination. */
+  readonly deliveries: DeliveryLedger;
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Insert or update the object's descriptive row (title, source modifiedAt). */
@@ -201,7 +207,13 @@ async function ensureObject(db: Db, objectId: string, state: Stage, at: string):
 }
 
 class KyselyLedger implements Ledger {
-  constructor(private readonly db: Kysely<LedgerDatabase>) {}
+  readonly copies: CopyLedger;
+  readonly deliveries: DeliveryLedger;
+
+  constructor(private readonly db: Kysely<LedgerDatabase>) {
+    this.copies = new CopyLedger(db);
+    this.deliveries = new DeliveryLedger(db);
+  }
 
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: ledgerMigrations });

@@ -68,6 +68,70 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('events_object_at').ifNotExists().on('events').columns(['object_id', 'at', 'id']).execute();
     },
   },
+  '0002-copies-and-deliveries': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('copy_versions')
+        .ifNotExists()
+        .addColumn('copy_id', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('deposition_id', 'bigint')
+        .addColumn('record_id', 'bigint')
+        .addColumn('doi', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('copy_versions_pk', ['copy_id', 'version'])
+        .execute();
+      await db.schema
+        .createTable('copy_files')
+        .ifNotExists()
+        .addColumn('copy_id', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('md5', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('copy_files_pk', ['copy_id', 'version', 'name'])
+        .execute();
+      const log = isPostgres(db)
+        ? db.schema
+            .createTable('deposit_log')
+            .ifNotExists()
+            .addColumn('id', 'serial', (c) => c.primaryKey())
+        : db.schema
+            .createTable('deposit_log')
+            .ifNotExists()
+            .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      await log
+        .addColumn('copy_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('method', 'text', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer')
+        .addColumn('ms', 'integer', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('detail', 'text')
+        .execute();
+      await db.schema.createIndex('deposit_log_copy').ifNotExists().on('deposit_log').columns(['copy_id', 'id']).execute();
+      await db.schema
+        .createTable('deliveries')
+        .ifNotExists()
+        .addColumn('item_id', 'text', (c) => c.notNull())
+        .addColumn('destination', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('name', 'text')
+        .addColumn('size', 'bigint')
+        .addColumn('sha256', 'text')
+        .addColumn('delayed_until', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('deliveries_pk', ['item_id', 'destination'])
+        .execute();
+      await db.schema.createIndex('deliveries_destination').ifNotExists().on('deliveries').columns(['destination', 'state']).execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

@@ -45,8 +45,61 @@ export interface EventsTable {
   at: string;
 }
 
+/** One version of a dataset copied to the deposit service: its deposition, once made, is reused by every retry. */
+export interface CopyVersionsTable {
+  copy_id: string;
+  version: number;
+  deposition_id: number | null;
+  record_id: number | null;
+  doi: string | null;
+  state: string;
+  updated_at: string;
+}
+
+/** The digest of each file of a version, taken when it was checked: what the upload must match. */
+export interface CopyFilesTable {
+  copy_id: string;
+  version: number;
+  name: string;
+  size: number | string;
+  sha256: string;
+  md5: string;
+}
+
+/** Every request to the deposit API, per copy, with secrets already redacted. */
+export interface DepositLogTable {
+  id: Generated<number>;
+  copy_id: string;
+  at: string;
+  method: string;
+  url: string;
+  status: number | null;
+  ms: number;
+  attempt: number;
+  error: string | null;
+  detail: string | null;
+}
+
+/** One item (a preserved package, a published article) at one destination. */
+export interface DeliveriesTable {
+  item_id: string;
+  destination: string;
+  state: string;
+  attempts: number;
+  last_error: string | null;
+  name: string | null;
+  size: number | string | null;
+  sha256: string | null;
+  delayed_until: string | null;
+  updated_at: string;
+}
+
 export interface LedgerDatabase {
   objects: ObjectsTable;
   packages: PackagesTable;
   events: EventsTable;
+  copy_versions: CopyVersionsTable;
+  copy_files: CopyFilesTable;
+  deposit_log: DepositLogTable;
+  deliveries: DeliveriesTable;
 }

@@ -12,7 +12,9 @@ import { startWorkers } from '../workers/run-worker';
 import { enqueue } from './enqueue';
 import { operatorName, planFreeze, planReenqueue, planUnfreeze, select, type OperatorOutcome, type Plan, type Selector } from './operator';
 import { DATE_FORMS, DATE_TIME_FORM, InvalidDateError, parseDate, parseDateTime } from './dates';
-import { articleIdOf, assertObjectOrArticleIds, isArticleRef } from './object-ids';
+import { articleIdOf, assertObjectOrArticleIds, copyOf, isArticleRef, isCopyRef } from './object-ids';
+import { copyStatus, datasetsInSource, formatCopyStatus, planCopyFreeze, planCopyReenqueue, planCopyUnfreeze, sendCopies, type CopyOutcome } from './copies';
+import { COPY_TYPES, DATASET_ID, type CopyType } from '../common/copies';
 import {
   approveArticle,
   assertToCome,
@@ -125,9 +127,16 @@ program
   .option('--limit <n>', 'start at most N workflows', positiveInt)
   .option('--ids <ids>', 'only these object ids (comma-separated, repeatable)', idList('--ids'))
   .option('--since <date>', `only objects modified at or after this date (${DATE_FORMS})`, date)
+  .addOption(
+    new Option('--pipeline <pipeline>', 'preservation: objects of storage.source; copy: datasets of copies.source (--ids are dataset ids)')
+      .choices(['preservation', 'copy'])
+      .default('preservation'),
+  )
+  .addOption(new Option('--type <type>', 'with --pipeline copy: what is copied').choices(COPY_TYPES).default('data'))
   .option('--json', 'print each outcome as JSON')
-  .action(async (opts: { limit?: number; ids?: string[]; since?: Date; json?: boolean }) =>
+  .action(async (opts: { limit?: number; ids?: string[]; since?: Date; pipeline: 'preservation' | 'copy'; type: CopyType; json?: boolean }) =>
     withClient(async ({ client, config }) => {
+      if (opts.pipeline === 'copy') return await enqueueCopies(client, config, opts);
       const ledger = openLedger(config.databaseUrl);
       try {
         await ledger.migrate();
@@ -159,6 +168,22 @@ program
     }),
   );
 
+/** enqueue --pipeline copy: every version not yet copied of each dataset (or of the --ids). */
+async function enqueueCopies(client: Client, config: Config, opts: { ids?: string[]; since?: Date; limit?: number; type: CopyType; json?: boolean }): Promise<void> {
+  if (opts.since) throw new UserError('--since is for objects; a dataset version is copied whatever its age');
+  for (const id of opts.ids ?? []) datasetId(id);
+  const datasets = opts.ids ?? (await datasetsInSource(config));
+  const outcomes: CopyOutcome[] = [];
+  for (const d of datasets.slice(0, opts.limit)) outcomes.push(...(await sendCopies({ client, config }, { datasetId: d, type: opts.type }, operatorName())));
+  if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
+  else {
+    outcomes.forEach((o) => sayWrapped(copyLine(o)));
+    say(`${outcomes.filter((o) => o.action === 'sent').length} version(s) sent to ${datasets.length} dataset copy workflow(s)`);
+  }
+  const refused = outcomes.filter((o) => o.action === 'refused').length;
+  if (refused) throw new UserError(`${refused} version${refused === 1 ? '' : 's'} refused (see above)`);
+}
+
 /** Temporal for live details, or undefined (with the reason) when it cannot be reached: the ledger answers alone. */
 async function connectIfReachable(config: Config): Promise<{ ctx?: Awaited<ReturnType<typeof connectClient>>; missing?: string }> {
   try {
@@ -175,8 +200,9 @@ program
     "counts per stage and the objects waiting for an operator; with ids, each object's timeline; an article is named article:<id> (e.g. article:00353): its stage, published and pending versions and history (reads the ledger; live details from Temporal when it is reachable)",
   )
   .option('--scheduled', 'list the articles approved for publication at a later time (asks Temporal)')
+  .option('--log', 'with copy:<dataset>:<type> ids: every request made to the deposit API for that copy (secrets redacted)')
   .option('--json', 'print JSON')
-  .action(async (ids: string[], opts: { scheduled?: boolean; json?: boolean }) => {
+  .action(async (ids: string[], opts: { scheduled?: boolean; log?: boolean; json?: boolean }) => {
     if (opts.scheduled) {
       if (ids.length) throw new UserError('--scheduled lists every article with a scheduled publication: give it no ids');
       return withClient(async ({ client }) => {
@@ -196,12 +222,18 @@ program
       }
       const { ctx, missing } = await connectIfReachable(config);
       try {
-        const all = [];
+        const all: Array<Awaited<ReturnType<typeof articleStatus | typeof copyStatus | typeof objectStatus>>> = [];
         for (const id of ids)
-          all.push(isArticleRef(id) ? await articleStatus(ledger, ctx?.client, articleIdOf(id)) : await objectStatus(ledger, ctx?.client, id));
-        console.log(
-          opts.json ? JSON.stringify(all, null, 2) : all.map((one) => ('articleId' in one ? formatArticleStatus(one) : formatObjectStatus(one))).join('\n\n'),
-        );
+          all.push(
+            isArticleRef(id)
+              ? await articleStatus(ledger, ctx?.client, articleIdOf(id))
+              : isCopyRef(id)
+                ? await copyStatus(ledger, ctx?.client, copyOf(id), { log: opts.log })
+                : await objectStatus(ledger, ctx?.client, id),
+          );
+        const format = (one: (typeof all)[number]) =>
+          'articleId' in one ? formatArticleStatus(one) : 'copyId' in one ? formatCopyStatus(one) : formatObjectStatus(one);
+        console.log(opts.json ? JSON.stringify(all, null, 2) : all.map(format).join('\n\n'));
         if (missing) console.error(`custody: live details (running stages, retries) missing: ${missing}`);
       } finally {
         await ctx?.connection.close();
@@ -308,6 +340,8 @@ program
           (id) =>
             isArticleRef(id)
               ? planArticleFreeze(deps.client, articleIdOf(id), opts.reason, operatorName())
+              : isCopyRef(id)
+                ? planCopyFreeze(deps.client, copyOf(id), opts.reason, operatorName())
               : planFreeze(deps, id, opts.reason, operatorName(), opts),
           opts,
         ),
@@ -325,7 +359,12 @@ program
     await withOperatorDeps((deps) =>
       actOnEach(
         ids,
-        (id) => (isArticleRef(id) ? planArticleUnfreeze(deps.client, articleIdOf(id), operatorName()) : planUnfreeze(deps, id, operatorName())),
+        (id) =>
+          isArticleRef(id)
+            ? planArticleUnfreeze(deps.client, articleIdOf(id), operatorName())
+            : isCopyRef(id)
+              ? planCopyUnfreeze(deps.client, copyOf(id), operatorName())
+              : planUnfreeze(deps, id, operatorName()),
         opts,
       ),
     );
@@ -357,7 +396,12 @@ program
       }
       await actOnEach(
         selected,
-        (id) => (isArticleRef(id) ? planArticleReenqueue(deps, articleIdOf(id), operatorName(), opts) : planReenqueue(deps, id, operatorName(), opts)),
+        (id) =>
+          isArticleRef(id)
+            ? planArticleReenqueue(deps, articleIdOf(id), operatorName(), opts)
+            : isCopyRef(id)
+              ? planCopyReenqueue(deps.client, copyOf(id), operatorName(), opts)
+              : planReenqueue(deps, id, operatorName(), opts),
         { dryRun: opts.dryRun, json: opts.json, progress: true },
       );
     });
@@ -425,6 +469,50 @@ program
       else await withClient(({ client, config }) => run(client, config));
     },
   );
+
+// Repository copies: versions of a dataset to the deposit API, in order.
+
+function datasetId(v: string): string {
+  if (!DATASET_ID.test(v)) throw new InvalidArgumentError(`"${printable(v)}" is not a dataset id: letters, digits, . _ - (up to 128, starting with a letter or digit)`);
+  return v;
+}
+
+function copyLine(o: CopyOutcome): string {
+  if (o.action === 'refused') return `${o.copyId} v${o.version}: refused: ${o.reason}`;
+  return `${o.copyId} v${o.version}: ${o.action === 'sent' ? 'sent' : 'would be sent'}`;
+}
+
+program
+  .command('copy')
+  .description(
+    "copy versions of DATASET to the deposit repository, in version order, through its copy workflow (copy:<dataset>:<type>): one version with --version, else every version in the source not copied or on its way; a version that arrives before its predecessor waits for it",
+  )
+  .argument('<dataset>', 'the dataset id: its folder in copies.source', datasetId)
+  .addOption(new Option('--type <type>', 'what is copied; each type is its own ordered lane').choices(COPY_TYPES).default('data'))
+  .option('--version <v>', 'only this version', positiveInt)
+  .addOption(new Option('--mode <mode>', 'publish in this mode, whatever the configured default says').choices(['automatic', 'preview']))
+  .option('--dry-run', 'say what would be sent and refused; send nothing')
+  .option('--json', "print each version's outcome as JSON")
+  .action(async (dataset: string, opts: { type: CopyType; version?: number; mode?: 'automatic' | 'preview'; dryRun?: boolean; json?: boolean }) => {
+    const run = async (client: Client | undefined, config: Config) => {
+      const outcomes = await sendCopies({ client, config }, { datasetId: dataset, type: opts.type, version: opts.version, mode: opts.mode, dryRun: opts.dryRun }, operatorName());
+      if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
+      else if (!outcomes.length) sayWrapped(`copy:${dataset}:${opts.type}: every version in the source is copied or on its way; nothing sent`);
+      else outcomes.forEach((o) => sayWrapped(copyLine(o)));
+      const refused = outcomes.filter((o) => o.action === 'refused').length;
+      if (refused) throw new UserError(`${refused} version${refused === 1 ? '' : 's'} refused (see ${opts.json ? 'the JSON above' : 'above'})`);
+    };
+    if (opts.dryRun) {
+      // A dry run reads the source and, when Temporal answers, the workflow's state.
+      const config = loadConfig();
+      const { ctx } = await connectIfReachable(config);
+      try {
+        await run(ctx?.client, config);
+      } finally {
+        await ctx?.connection.close();
+      }
+    } else await withClient(({ client, config }) => run(client, config));
+  });
 
 /** Prints what an article's Update did, or its refusal in one line with a non-zero exit. */
 function reportArticle(o: ArticleOutcome, json?: boolean): void {

@@ -1,6 +1,7 @@
 // One rule for object ids at every entry point of the CLI and the starters: the one the
 // sources apply (objectIdSchema), so nothing reaches Temporal or the ledger that a source
 // could never have produced (`preserve:../../etc`).
+import { COPY_TYPES, parseCopyId, type CopyType } from '../common/copies';
 import { objectIdSchema } from '../common/object-metadata';
 import { printable } from './printable';
 import { UserError } from './user-error';
@@ -44,10 +45,26 @@ export function articleIdOf(ref: string, opts: { bare?: boolean } = {}): string 
   return id;
 }
 
-/** Object ids and `article:<id>` names, each checked by its own rule. */
+// Repository copies are named by their workflow id too, `copy:<dataset>:<type>`.
+export const COPY_PREFIX = 'copy:';
+
+export const isCopyRef = (id: string): boolean => id.startsWith(COPY_PREFIX);
+
+/** The dataset and copy type that `copy:<dataset>:<type>` names; throws naming the argument. */
+export function copyOf(ref: string): { datasetId: string; type: CopyType } {
+  const parsed = parseCopyId(ref);
+  if (!parsed)
+    throw new UserError(
+      `"${printable(ref)}" is not a copy: write copy:<dataset>:<type> with a dataset id of letters, digits, . _ - and a type of ${COPY_TYPES.join(', ')}`,
+    );
+  return parsed;
+}
+
+/** Object ids, `article:<id>` and `copy:<dataset>:<type>` names, each checked by its own rule. */
 export function assertObjectOrArticleIds(ids: readonly string[]): void {
   for (const id of ids) {
     if (isArticleRef(id)) articleIdOf(id);
+    else if (isCopyRef(id)) copyOf(id);
     else assertObjectId(id);
   }
 }

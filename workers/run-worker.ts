@@ -5,6 +5,7 @@ import { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { SCHEDULES_TASK_QUEUE, TASK_QUEUES, type QueueRole } from '../common/preservation';
 import type { Config } from '../config/config';
+import { destinationTaskQueue } from '../common/delivery';
 import { connectWorker } from '../config/temporal-connection';
 import { createActivities, type ActivityDeps } from '../activities';
 import { openParts } from '../activities/parts';
@@ -56,6 +57,17 @@ export async function startWorkers(
             ...workflowCode(),
           }),
         ]
+      : []),
+    // Each destination's deliveries on a queue of their own, served with io.
+    ...(queues.includes('io')
+      ? Object.keys(config.delivery.destinations).map((name) =>
+          Worker.create({
+            ...common,
+            taskQueue: destinationTaskQueue(name),
+            identity: `deliver-${name}@${process.pid}@${buildId()}`,
+            maxConcurrentActivityTaskExecutions: config.delivery.slots,
+          }),
+        )
       : []),
   ]);
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {

@@ -3,3 +3,5 @@ export { preserveObject } from './preserve-object';
 export { syncProcessedSips } from './sync-processed-sips';
 export { publishArticle } from './publish-article';
 export { watchArticles } from './watch-articles';
+export { copyDataset } from './copy-dataset';
+export { deliverItem } from './deliver-item';

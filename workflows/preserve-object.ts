@@ -37,6 +37,8 @@ import { describe, failureTypeIn, unwrap } from './kit/failures';
 import { continueAsNewWhenQuiet } from './kit/continue-as-new';
 import { OperatorState } from './kit/operator-state';
 import { StageBook } from './kit/stage-book';
+import { startDelivery } from './kit/delivery';
+import { destinationsFor } from '../common/delivery';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -66,7 +68,9 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   const { downloadObject } = stageActivities(input, 'download', { startToCloseTimeout: '2h', ...moving });
   const { createSip } = stageActivities(input, 'package', { startToCloseTimeout: '4h', ...moving });
   const { submitSip } = stageActivities(input, 'submit', { startToCloseTimeout: '2h', ...moving });
-  const { checkObject, recordStage, recordFreeze, checkVerdict, confirmOutcome } = stageActivities(input, 'io', { startToCloseTimeout: '2m' });
+  const { checkObject, recordStage, recordFreeze, checkVerdict } = stageActivities(input, 'io', { startToCloseTimeout: '2m' });
+  // Confirming may keep a large package for delivery: time to copy it, and a heartbeat meanwhile.
+  const { confirmOutcome } = stageActivities(input, 'io', { startToCloseTimeout: '2h', ...moving });
 
   const state: PreserveObjectState = { objectId, stage: 'queued', attempt, updatedAt: new Date().toISOString() };
   let verdict: Verdict | undefined;
@@ -193,7 +197,9 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
     await checkpoint('confirming');
     await enterStage('confirming', { detail: { verdict: verdict.status, via: verdictVia } });
-    const confirm = { objectId, sipId: state.sipId, workPrefix: downloaded.workPrefix, verdict };
+    // A package that will be delivered is kept: the working copy goes at confirm.
+    const keepPackage = verdict.status === 'accepted' && destinationsFor(settings.delivery, 'preservation', objectId).length > 0;
+    const confirm = { objectId, sipId: state.sipId, workPrefix: downloaded.workPrefix, verdict, ...(keepPackage ? { keepPackage } : {}) };
     await confirmOutcome.executeWithOptions({ summary: `confirm ${verdict.status} verdict on SIP ${state.sipId}` }, [confirm]);
   } catch (error) {
     // A new attempt (reenqueue while frozen) and a cancellation are not failures of this run.
@@ -214,6 +220,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
   if (verdict.status === 'accepted') {
     await enterStage('confirmed');
+    await startDelivery(settings.delivery, 'preservation', { itemId: objectId, storage: 'packages', prefix: `${objectId}/${state.sipId}`, as: objectId }, 'custody');
     await condition(allHandlersFinished);
     return { objectId, stage: 'confirmed', sipId: state.sipId, verdict };
   }

@@ -1,0 +1,264 @@
+// The operator's commands for repository copies: `custody copy` sends versions of a dataset to
+// its copy workflow (`copy:<dataset>:<type>`, signal-with-start), freeze/unfreeze/reenqueue take
+// `copy:<dataset>:<type>` like objects, and status shows the versions, their depositions and
+// (with --log) every request made to the deposit API.
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  COPY_TASK_QUEUES,
+  DATASET_ID,
+  copyFreezeUpdate,
+  copyReenqueueUpdate,
+  copyRequestSignal,
+  copyStateQuery,
+  copyUnfreezeUpdate,
+  copyWorkflowId,
+  type CopyDatasetInput,
+  type CopyRequest,
+  type CopySettings,
+  type CopyState,
+  type CopyType,
+} from '../common/copies';
+import type { Config } from '../config/config';
+import type { CopyVersionRow, DepositLogRow, EventRow, Ledger } from '../ledger';
+import { openStorage } from '../storage';
+import { refused, viaUpdate, type Plan } from './operator';
+import { printable, wrap } from './printable';
+import { UserError } from './user-error';
+
+export function copySettings(config: Config): CopySettings {
+  return {
+    retry: { io: config.retry.io, upload: config.retry.submit },
+    heartbeatTimeout: config.heartbeatTimeout,
+    defaultMode: config.copies.defaultMode,
+    continueAsNewAfter: config.copies.continueAsNewAfter,
+  };
+}
+
+/** The versions of a dataset its source holds (`<dataset>/v<N>/`), in order. */
+export async function versionsInSource(config: Config, datasetId: string): Promise<number[]> {
+  const source = openStorage(config.copies.source, config.storage.s3);
+  const versions = new Set<number>();
+  for await (const o of source.list(`${datasetId}/`)) {
+    const m = /^v([1-9]\d{0,8})\//.exec(o.key.slice(datasetId.length + 1));
+    if (m) versions.add(Number(m[1]));
+  }
+  return [...versions].sort((a, b) => a - b);
+}
+
+/** The dataset ids the source holds: its top-level folders with at least one version. */
+export async function datasetsInSource(config: Config): Promise<string[]> {
+  const source = openStorage(config.copies.source, config.storage.s3);
+  const ids = new Set<string>();
+  for await (const o of source.list('')) {
+    const [id, version] = o.key.split('/');
+    if (id && version && /^v[1-9]\d{0,8}$/.test(version) && DATASET_ID.test(id)) ids.add(id);
+  }
+  return [...ids].sort();
+}
+
+interface CopyRun {
+  handle: WorkflowHandle;
+  status?: string;
+  state?: CopyState;
+}
+
+async function copyRun(client: Client, datasetId: string, type: CopyType): Promise<CopyRun> {
+  const handle = client.workflow.getHandle(copyWorkflowId(datasetId, type));
+  let status: string;
+  try {
+    status = (await handle.describe()).status.name;
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return { handle };
+    throw e;
+  }
+  if (status !== 'RUNNING') return { handle, status };
+  return { handle, status, state: await handle.query(copyStateQuery) };
+}
+
+export interface CopyOutcome {
+  copyId: string;
+  version: number;
+  action: 'sent' | 'would-send' | 'refused';
+  reason?: string;
+}
+
+/** Why a version may not be sent now, or undefined. */
+function refusalOf(state: CopyState | undefined, version: number): string | undefined {
+  if (!state) return undefined;
+  if (state.copied && version <= state.copied.version)
+    return version === state.copied.version
+      ? `v${version} is already copied (deposition ${state.copied.depositionId})`
+      : `v${version} is older than the copied v${state.copied.version}`;
+  if (state.current?.version === version) return `v${version} is being copied now (${state.stage})`;
+  if (state.pending.includes(version)) {
+    const unfinished = state.current?.version ?? (state.copied?.version ?? 0) + 1;
+    return `v${version} was sent already and waits for v${unfinished}, which is unfinished`;
+  }
+  return undefined;
+}
+
+/**
+ * Sends each asked-for version to the copy workflow, starting it if needed. Without `version`,
+ * every version in the source that is not copied or on its way. Refusals are outcomes, not errors.
+ */
+export async function sendCopies(
+  deps: { client?: Client; config: Config },
+  ask: { datasetId: string; type: CopyType; version?: number; mode?: 'automatic' | 'preview'; dryRun?: boolean },
+  by: string,
+): Promise<CopyOutcome[]> {
+  const { datasetId, type } = ask;
+  const copyId = copyWorkflowId(datasetId, type);
+  const inSource = await versionsInSource(deps.config, datasetId);
+  if (!inSource.length) throw new UserError(`no dataset ${datasetId} in ${deps.config.copies.source} (expected ${datasetId}/v<version>/${type}/)`);
+  const state = deps.client ? (await copyRun(deps.client, datasetId, type)).state : undefined;
+  const wanted = ask.version !== undefined ? [ask.version] : inSource.filter((v) => !refusalOf(state, v));
+  const outcomes: CopyOutcome[] = [];
+  for (const version of wanted) {
+    const refusal = inSource.includes(version) ? refusalOf(state, version) : `no v${version} of ${datasetId} in the source (it has ${inSource.map((v) => `v${v}`).join(', ')})`;
+    if (refusal) {
+      outcomes.push({ copyId, version, action: 'refused', reason: refusal });
+      continue;
+    }
+    if (ask.dryRun || !deps.client) {
+      outcomes.push({ copyId, version, action: 'would-send' });
+      continue;
+    }
+    const request: CopyRequest = { datasetId, type, version, mode: ask.mode, by, at: new Date().toISOString() };
+    await deps.client.workflow.signalWithStart('copyDataset', {
+      workflowId: copyId,
+      taskQueue: COPY_TASK_QUEUES.io,
+      args: [{ datasetId, type, settings: copySettings(deps.config) } satisfies CopyDatasetInput],
+      signal: copyRequestSignal,
+      signalArgs: [request],
+      staticSummary: `copies of ${datasetId} (${type})`,
+    });
+    outcomes.push({ copyId, version, action: 'sent' });
+  }
+  return outcomes;
+}
+
+// freeze, unfreeze and reenqueue of a copy, planned from its workflow's state like an object's.
+
+async function planBase(client: Client, ref: { datasetId: string; type: CopyType }): Promise<{ handle: WorkflowHandle; state: CopyState } | Plan> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  const run = await copyRun(client, ref.datasetId, ref.type);
+  if (!run.status) return refused(copyId, `unknown copy ${copyId}: there is no such workflow (custody copy ${ref.datasetId} --type ${ref.type} starts it)`, true);
+  if (!run.state) return refused(copyId, `${copyId}: its workflow is not running (${run.status})`);
+  return { handle: run.handle, state: run.state };
+}
+
+const describeStage = (s: CopyState) => `${s.stage}${s.current ? ` with v${s.current.version}` : ''}`;
+
+export async function planCopyFreeze(client: Client, ref: { datasetId: string; type: CopyType }, reason: string, by: string): Promise<Plan> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  const base = await planBase(client, ref);
+  if ('verdict' in base) return base;
+  const { handle, state } = base;
+  if (state.stage === 'frozen') return refused(copyId, `${copyId} is frozen already: ${state.frozenReason ?? ''} (by ${state.frozenBy ?? '?'})`);
+  return {
+    objectId: copyId,
+    ok: true,
+    verdict: `would be frozen before its next stage (it is ${describeStage(state)})`,
+    execute: () =>
+      viaUpdate(copyId, async () => {
+        const ack = await handle.executeUpdate(copyFreezeUpdate, { args: [{ reason, by }] });
+        return ack.stoppedBefore === 'waiting' ? `frozen while waiting for a version (at ${ack.frozenAt})` : `frozen before ${ack.stoppedBefore} (at ${ack.frozenAt})`;
+      }),
+  };
+}
+
+export async function planCopyUnfreeze(client: Client, ref: { datasetId: string; type: CopyType }, by: string): Promise<Plan> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  const base = await planBase(client, ref);
+  if ('verdict' in base) return base;
+  const { handle, state } = base;
+  if (state.stage !== 'frozen') return refused(copyId, `${copyId} is not frozen (it is ${describeStage(state)})`);
+  return {
+    objectId: copyId,
+    ok: true,
+    verdict: 'would be unfrozen and continue from the stage where it stopped',
+    execute: () =>
+      viaUpdate(copyId, async () => {
+        const ack = await handle.executeUpdate(copyUnfreezeUpdate, { args: [{ by }] });
+        return `unfrozen; continues with ${ack.resumes}`;
+      }),
+  };
+}
+
+export async function planCopyReenqueue(client: Client, ref: { datasetId: string; type: CopyType }, by: string, opts: { force?: boolean }): Promise<Plan> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  if (opts.force) return refused(copyId, '--force is for preserved objects: a copied version is replaced by copying a new version');
+  const base = await planBase(client, ref);
+  if ('verdict' in base) return base;
+  const { handle, state } = base;
+  if (!['rejected', 'failed', 'frozen'].includes(state.stage) || !state.current)
+    return refused(copyId, `${copyId} is ${describeStage(state)}, not a version waiting for an operator (reenqueue takes a failed or frozen version)`);
+  const current = state.current;
+  return {
+    objectId: copyId,
+    ok: true,
+    verdict: `would copy v${current.version} again from the check, as run ${current.run + 1}`,
+    execute: () =>
+      viaUpdate(copyId, async () => {
+        const ack = await handle.executeUpdate(copyReenqueueUpdate, { args: [{ by }] });
+        return `v${ack.version} runs again from the check, as run ${current.run + 1}`;
+      }),
+  };
+}
+
+// status
+
+export interface CopyStatus {
+  copyId: string;
+  workflow: string | null;
+  live?: CopyState;
+  /** Each version's deposition from the ledger. */
+  versions: CopyVersionRow[];
+  history: EventRow[];
+  /** With --log: every request to the deposit API, secrets redacted. */
+  log?: DepositLogRow[];
+}
+
+export async function copyStatus(ledger: Ledger, client: Client | undefined, ref: { datasetId: string; type: CopyType }, opts: { log?: boolean } = {}): Promise<CopyStatus> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  const [history, versions] = await Promise.all([ledger.timeline(copyId), ledger.copies.versions(copyId)]);
+  let run: CopyRun | undefined;
+  if (client) run = await copyRun(client, ref.datasetId, ref.type).catch(() => undefined);
+  if (!history.length && !run?.status) throw new UserError(`unknown copy ${copyId}: no workflow and nothing in the ledger (custody copy ${ref.datasetId} --type ${ref.type} starts it)`);
+  return {
+    copyId,
+    workflow: run?.status ?? null,
+    ...(run?.state ? { live: run.state } : {}),
+    versions,
+    history,
+    ...(opts.log ? { log: await ledger.copies.requests(copyId) } : {}),
+  };
+}
+
+/** Steps every version passes through, left out of the human history (--json has them). */
+const STEPS = new Set(['waiting', 'checking', 'preparing', 'uploading', 'publishing'].map((s) => `copy-${s}`));
+
+export function formatCopyStatus(s: CopyStatus): string {
+  const live = s.live;
+  const lines = [`${s.copyId} — ${live ? live.stage : s.workflow ? `workflow ${s.workflow.toLowerCase()}` : 'workflow state unknown'}`];
+  if (live?.details) lines.push(`  ${live.details}`);
+  if (live?.stage === 'frozen') lines.push(`  frozen: ${live.frozenReason ?? ''} (by ${live.frozenBy ?? '?'})`);
+  if (live?.lastError && live.stage !== 'frozen') lines.push(`  last error: ${live.lastError}`);
+  if (live?.pending.length) lines.push(`  pending: ${live.pending.map((v) => `v${v}`).join(', ')}`);
+  lines.push('  versions:');
+  if (!s.versions.length) lines.push('    (none deposited yet)');
+  for (const v of s.versions)
+    lines.push(`    v${v.version}  ${v.state}  deposition ${v.depositionId ?? '-'}${v.doi ? `  DOI ${v.doi}` : ''}${v.recordId ? `  record ${v.recordId}` : ''}  (${v.updatedAt})`);
+  lines.push("  history (outcomes and operators' actions; --json has every step):");
+  const history = s.history.filter((e) => !STEPS.has(e.kind));
+  if (!history.length) lines.push('    (nothing recorded yet)');
+  for (const e of history) {
+    const d = (e.detail ?? {}) as { message?: string };
+    lines.push(`    ${e.at}  ${e.kind.replace(/^copy-/, '')}  ${d.message ?? JSON.stringify(e.detail)}`);
+  }
+  if (s.log) {
+    lines.push(`  deposit API requests (${s.log.length}, secrets redacted):`);
+    for (const r of s.log) lines.push(`    ${r.at}  ${r.method} ${r.url} → ${r.status ?? r.error ?? '?'} (${r.ms} ms${r.attempt > 1 ? `, try ${r.attempt}` : ''})`);
+  }
+  return lines.flatMap((l) => wrap(printable(l))).join('\n');
+}
