@@ -20,7 +20,8 @@ import {
 } from '../common/articles';
 import { PackageNameRefused } from '../articles/package-name';
 import type { Config } from '../config/config';
-import type { EventRow, Ledger } from '../ledger';
+import type { DeliveryRow, EventRow, Ledger } from '../ledger';
+import { formatDeliveries } from './delivery';
 import { openStorage, parseStorageUrl } from '../storage';
 import { StorageUrlError } from '../config/storage-location';
 import { articlePackage, packageNamePattern } from './feed';
@@ -250,6 +251,8 @@ export interface ArticleStatus {
   live?: ArticleState;
   /** Every event of the article in the ledger, oldest first. */
   history: EventRow[];
+  /** The latest published version at each destination it is delivered to. */
+  deliveries: DeliveryRow[];
 }
 
 /** One article's state from its workflow (when a client is given and it runs) and its history from the ledger. */
@@ -266,7 +269,8 @@ export async function articleStatus(ledger: Ledger, client: Client | undefined, 
     }
   }
   if (!history.length && !run?.status) throw new UserError(`${unknownArticle(articleId)}, and the ledger has no event of it`);
-  return { articleId, workflowId: articleWorkflowId(articleId), workflow: run?.status ?? null, ...(run?.state ? { live: run.state } : {}), history };
+  const deliveries = await ledger.deliveries.of(articleRef(articleId));
+  return { articleId, workflowId: articleWorkflowId(articleId), workflow: run?.status ?? null, ...(run?.state ? { live: run.state } : {}), history, deliveries };
 }
 
 interface EventDetail {
@@ -327,6 +331,7 @@ export function formatArticleStatus(s: ArticleStatus): string {
     lines.push('  pending:');
     for (const p of live.pending) lines.push(`    v${p.version} (${p.status}) — ${p.key}`);
   }
+  lines.push(...formatDeliveries(s.deliveries));
   const history = articleHistory(s.history);
   lines.push(`  history (outcomes and operators' actions; --json has every step):`);
   if (!history.length) lines.push('    (nothing recorded yet)');

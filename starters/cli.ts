@@ -13,6 +13,7 @@ import { enqueue } from './enqueue';
 import { operatorName, planFreeze, planReenqueue, planUnfreeze, select, type OperatorOutcome, type Plan, type Selector } from './operator';
 import { DATE_FORMS, DATE_TIME_FORM, InvalidDateError, parseDate, parseDateTime } from './dates';
 import { articleIdOf, assertObjectOrArticleIds, copyOf, isArticleRef, isCopyRef } from './object-ids';
+import { deliverNow, destinationSummary, formatDestinations } from './delivery';
 import { copyStatus, datasetsInSource, formatCopyStatus, planCopyFreeze, planCopyReenqueue, planCopyUnfreeze, sendCopies, type CopyOutcome } from './copies';
 import { COPY_TYPES, DATASET_ID, type CopyType } from '../common/copies';
 import {
@@ -200,9 +201,10 @@ program
     "counts per stage and the objects waiting for an operator; with ids, each object's timeline; an article is named article:<id> (e.g. article:00353): its stage, published and pending versions and history (reads the ledger; live details from Temporal when it is reachable)",
   )
   .option('--scheduled', 'list the articles approved for publication at a later time (asks Temporal)')
+  .option('--destinations', 'per delivery destination: delivered, skipped, pending, delayed (until when) and failed (reads the ledger)')
   .option('--log', 'with copy:<dataset>:<type> ids: every request made to the deposit API for that copy (secrets redacted)')
   .option('--json', 'print JSON')
-  .action(async (ids: string[], opts: { scheduled?: boolean; log?: boolean; json?: boolean }) => {
+  .action(async (ids: string[], opts: { scheduled?: boolean; destinations?: boolean; log?: boolean; json?: boolean }) => {
     if (opts.scheduled) {
       if (ids.length) throw new UserError('--scheduled lists every article with a scheduled publication: give it no ids');
       return withClient(async ({ client }) => {
@@ -211,10 +213,17 @@ program
         else formatScheduled(rows).forEach((l) => console.log(l));
       });
     }
+    if (opts.log && !ids.some(isCopyRef)) throw new UserError('--log shows the deposit API requests of a copy: give it copy:<dataset>:<type>');
     assertObjectOrArticleIds(ids);
     const config = loadConfig();
     const ledger = await openExistingLedger(config.databaseUrl);
     try {
+      if (opts.destinations) {
+        if (ids.length) throw new UserError('--destinations lists every destination: give it no ids (status ID shows one item at each destination)');
+        const rows = await destinationSummary(ledger, config);
+        console.log(opts.json ? JSON.stringify(rows, null, 2) : formatDestinations(rows).join('\n'));
+        return;
+      }
       if (ids.length === 0) {
         const s = await summarize(ledger);
         console.log(opts.json ? JSON.stringify(s, null, 2) : formatSummary(s));
@@ -513,6 +522,30 @@ program
       }
     } else await withClient(({ client, config }) => run(client, config));
   });
+
+program
+  .command('deliver <id>')
+  .description(
+    'deliver an accepted package (object id) or the latest published version of an article (article:<id>) again: to the destinations the rules select, or those named with --to; what a destination already holds unchanged is skipped',
+  )
+  .option('--to <destinations>', 'only these destinations (comma-separated, repeatable)', idList('--to'))
+  .option('--wait', 'wait until every destination has it (or failed), and print each outcome')
+  .option('--json', 'print the outcome as JSON')
+  .action(async (id: string, opts: { to?: string[]; wait?: boolean; json?: boolean }) =>
+    withClient(async ({ client, config }) => {
+      const ledger = await openExistingLedger(config.databaseUrl);
+      try {
+        const done = await deliverNow({ client, config, ledger }, id, opts, operatorName());
+        if (opts.json) return console.log(JSON.stringify(done, null, 2));
+        sayWrapped(`${id}: delivering to ${done.destinations.join(', ')} (${done.workflowId})`);
+        for (const o of done.outcomes ?? []) sayWrapped(`  ${o.destination}: ${o.state}${o.state === 'failed' ? `: ${o.error}` : `, ${o.sent} of ${o.files} file(s) sent`}`);
+        const failed = (done.outcomes ?? []).filter((o) => o.state === 'failed').length;
+        if (failed) throw new UserError(`${failed} destination${failed === 1 ? '' : 's'} failed (see above)`);
+      } finally {
+        await ledger.close();
+      }
+    }),
+  );
 
 /** Prints what an article's Update did, or its refusal in one line with a non-zero exit. */
 function reportArticle(o: ArticleOutcome, json?: boolean): void {

@@ -3,7 +3,8 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Timestamp } from '@temporalio/common';
 import { STAGES, preserveWorkflowId, stateQuery, type PreserveObjectState, type Stage } from '../common/preservation';
-import type { EventRow, Ledger, ObjectRow, PackageRow } from '../ledger';
+import type { DeliveryRow, EventRow, Ledger, ObjectRow, PackageRow } from '../ledger';
+import { formatDeliveries } from './delivery';
 import { assertObjectId } from './object-ids';
 import { fit, printable, wrap } from './printable';
 import { UserError } from './user-error';
@@ -45,6 +46,8 @@ export interface ObjectStatus {
   live?: PreserveObjectState;
   /** Activities of the running workflow that failed and wait for their next attempt. */
   retrying?: RetryingActivity[];
+  /** The accepted package at each destination it is delivered to. */
+  deliveries: DeliveryRow[];
 }
 
 export interface RetryingActivity {
@@ -89,7 +92,7 @@ export async function objectStatus(ledger: Ledger, client: Client | undefined, i
   assertObjectId(id);
   const object = await ledger.getObject(id);
   if (!object) throw new UserError(`unknown object id ${id}: custody has no record of it (enqueue it first)`);
-  const status: ObjectStatus = { object, packages: await ledger.packagesOf(id), timeline: await ledger.timeline(id) };
+  const status: ObjectStatus = { object, packages: await ledger.packagesOf(id), timeline: await ledger.timeline(id), deliveries: await ledger.deliveries.of(id) };
   if (!client) return status;
   try {
     status.live = await client.workflow.getHandle(preserveWorkflowId(id)).query(stateQuery);
@@ -143,6 +146,7 @@ export function formatObjectStatus(s: ObjectStatus): string {
       for (const r of p.reasons) lines.push(`      - ${r}`);
     }
   }
+  lines.push(...formatDeliveries(s.deliveries));
   lines.push('  timeline:');
   for (const e of s.timeline) lines.push(`    ${e.at}  ${describeEvent(e)}`);
   return lines.flatMap((l) => wrap(printable(l))).join('\n');
