@@ -6,7 +6,7 @@ import { Context } from '@temporalio/activity';
 import ms from 'ms';
 import type { DeliveryItem, DestinationOutcome } from '../common/delivery';
 import { PermanentError } from '../common/errors';
-import { DeliveryMismatch, DestinationRefused } from '../destinations';
+import { DeliveryMismatch, DestinationRefused, isDelivered } from '../destinations';
 import { joinKey } from '../storage';
 import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
 
@@ -46,18 +46,17 @@ export function createDeliveryActivities(deps: ActivityDeps) {
     },
 
     async deliverToDestination({ item, destination, files }: { item: DeliveryItem; destination: string; files: DeliveryFile[] }): Promise<DestinationOutcome> {
-      const target = deps.destinations.get(destination);
-      if (!target) throw new PermanentError(`no destination "${destination}" in this worker's config (delivery.destinations)`, 'DestinationRefused');
       const attempts = Context.current().info.attempt;
       const storage = storageOf(item);
       await ledger.deliveries.set(item.itemId, destination, { state: 'pending', at: new Date().toISOString(), attempts });
       let sent = 0;
       let last: { name: string; size: number; sha256: string } | undefined;
       try {
+        const target = deps.destination(destination);
         for (const f of files) {
           const file = { name: f.name, size: f.size, sha256: f.sha256 };
           const present = await target.present(file);
-          if (present && present.sha256 === f.sha256) {
+          if (isDelivered(file, present)) {
             last = present;
             continue;
           }
@@ -68,9 +67,12 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       } catch (e) {
         const at = new Date().toISOString();
         const message = e instanceof Error ? e.message : String(e);
-        if (e instanceof DeliveryMismatch || e instanceof DestinationRefused) {
+        // A content problem or a refusal: not retried blindly, but recorded for the operator.
+        const permanent =
+          e instanceof DeliveryMismatch ? new PermanentError(message, 'DeliveryMismatch') : e instanceof DestinationRefused ? new PermanentError(message, 'DestinationRefused') : e instanceof PermanentError ? e : undefined;
+        if (permanent) {
           await ledger.deliveries.set(item.itemId, destination, { state: 'failed', at, lastError: message, delayedUntil: null });
-          throw new PermanentError(message, e.name);
+          throw permanent;
         }
         await ledger.deliveries.set(item.itemId, destination, { state: 'delayed', at, lastError: message, delayedUntil: nextTry(attempts) });
         throw e;

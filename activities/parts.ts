@@ -6,9 +6,25 @@ import { openStorage } from '../storage';
 import { referencePreservationService } from '../services/preservation-service';
 import { articleStoreClient } from '../articles/article-store-client';
 import { DepositClient } from '../deposits';
-import { openDestination } from '../destinations';
+import { PermanentError } from '../common/errors';
+import { openDestination, type Destination } from '../destinations';
 import ms from 'ms';
 import type { ActivityDeps } from './shared';
+
+/** Opened on first use: a destination whose token is not set fails its deliveries with that reason, not the worker. */
+function lazyDestinations(config: Config): (name: string) => Destination {
+  const opened = new Map<string, Destination>();
+  return (name) => {
+    let d = opened.get(name);
+    if (!d) {
+      const c = config.delivery.destinations.find((x) => x.name === name);
+      if (!c) throw new PermanentError(`no destination "${name}" in this worker's config (delivery.destinations)`, 'DestinationRefused');
+      d = openDestination(c, { s3: config.storage.s3 });
+      opened.set(name, d);
+    }
+    return d;
+  };
+}
 
 export async function openParts(config: Config): Promise<ActivityDeps> {
   const ledger = openLedger(config.databaseUrl);
@@ -25,7 +41,7 @@ export async function openParts(config: Config): Promise<ActivityDeps> {
     // The token only from the environment: config files get copied and committed.
     articleStore: articleStoreClient({ url: config.articles.store.url, token: process.env.ARTICLE_STORE_TOKEN }),
     packages: openStorage(config.delivery.packages, s3),
-    destinations: new Map(Object.entries(config.delivery.destinations).map(([name, d]) => [name, openDestination(name, d, s3)])),
+    destination: lazyDestinations(config),
     datasets: openStorage(config.copies.source, s3),
     deposit: (log) => {
       const { attempts, initialDelay, maxDelay } = config.copies.requestRetries;

@@ -26,8 +26,8 @@ export interface ActivityDeps {
   articleStore: ArticleStoreClient;
   /** Preserved packages kept for delivery. */
   packages: Storage;
-  /** The configured delivery destinations, by name. */
-  destinations: Map<string, Destination>;
+  /** A configured delivery destination, by name (throws when there is none). */
+  destination(name: string): Destination;
   /** Where datasets to copy are read from. */
   datasets: Storage;
   /** A deposit API client whose requests (secrets redacted) go to `log`. */

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import ms from 'ms';
-import { destinationConfigSchema } from '../common/destinations';
+import { destinationListSchema } from '../common/destinations';
 import { storageLocation as location } from './storage-location';
 
 /** The checkout (or installed package): the nearest folder above this file with a package.json,
@@ -182,8 +182,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Preserved packages are kept here when a rule delivers them (the working copy is removed at confirm). */
       packages: location,
-      /** By name (also the name of its task queue, custody-deliver-<name>). */
-      destinations: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and -'), destinationConfigSchema),
+      /** Each with its name (also the name of its task queue, custody-deliver-<name>). */
+      destinations: destinationListSchema,
       /** Every matching rule adds its destinations. `match` is a regular expression on the object id or article:<id>. */
       rules: z.array(
         z.strictObject({
@@ -204,8 +204,12 @@ export const configSchema = z.strictObject({
     .superRefine((d, ctx) => {
       d.rules.forEach((r, i) =>
         r.to.forEach((name, j) => {
-          if (!(name in d.destinations))
-            ctx.addIssue({ code: 'custom', path: ['rules', i, 'to', j], message: `names no destination (delivery.destinations has ${Object.keys(d.destinations).join(', ') || 'none'})` });
+          if (!d.destinations.some((x) => x.name === name))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['rules', i, 'to', j],
+              message: `names no destination (delivery.destinations has ${d.destinations.map((x) => x.name).join(', ') || 'none'})`,
+            });
         }),
       );
     }),
@@ -267,7 +271,7 @@ export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
     },
     delivery: {
       packages: path.join(dataDir, 'packages'),
-      destinations: {},
+      destinations: [],
       rules: [],
       retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
       slots: 4,

@@ -35,7 +35,7 @@ export async function deliveryItemOf(ledger: Ledger, config: Config, id: string)
 
 /** The destinations named with --to (each must be configured), else those the rules select. */
 export function destinationsOf(config: Config, item: DeliveryItem, to: string[] | undefined): string[] {
-  const configured = Object.keys(config.delivery.destinations);
+  const configured = config.delivery.destinations.map((d) => d.name);
   if (to?.length) {
     const unknown = to.filter((d) => !configured.includes(d));
     if (unknown.length) throw new UserError(`unknown destination ${unknown.join(', ')} (delivery.destinations has ${configured.join(', ') || 'none'})`);
@@ -91,7 +91,7 @@ export type DestinationSummary = Awaited<ReturnType<Ledger['deliveries']['summar
 /** `status --destinations`: one row per destination, configured ones included even before their first delivery. */
 export async function destinationSummary(ledger: Ledger, config: Config): Promise<DestinationSummary[]> {
   const rows = await ledger.deliveries.summary();
-  for (const name of Object.keys(config.delivery.destinations))
+  for (const { name } of config.delivery.destinations)
     if (!rows.some((r) => r.destination === name))
       rows.push({ destination: name, counts: Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as DestinationSummary['counts'], nextRetry: null, lastError: null });
   return rows.sort((a, b) => a.destination.localeCompare(b.destination));

@@ -60,7 +60,7 @@ export async function startWorkers(
       : []),
     // Each destination's deliveries on a queue of their own, served with io.
     ...(queues.includes('io')
-      ? Object.keys(config.delivery.destinations).map((name) =>
+      ? config.delivery.destinations.map(({ name }) =>
           Worker.create({
             ...common,
             taskQueue: destinationTaskQueue(name),
