@@ -209,8 +209,8 @@ export class DepositClient {
   }
 
   /**
-   * Publishes a draft. A retry first asks whether an earlier attempt already published it (its
-   * answer lost), so a lost answer does not turn into a refusal.
+   * Publishes a draft. Before a retry it asks whether an earlier attempt already published it
+   * (its answer lost), which makes sending it again safe: a lost answer does not become a refusal.
    */
   async publish(id: number): Promise<Deposition> {
     const url = this.api(`deposit/depositions/${id}/actions/publish`);
@@ -219,7 +219,7 @@ export class DepositClient {
       const d = now && depositionSchema.safeParse(JSON.parse(now.text));
       return d && d.success && d.data.submitted ? now : undefined;
     };
-    return this.read(await this.call('POST', url, { idempotent: false, settled }), depositionSchema, `POST ${url.pathname}`);
+    return this.read(await this.call('POST', url, { idempotent: true, settled }), depositionSchema, `POST ${url.pathname}`);
   }
 
   /**
