@@ -41,7 +41,7 @@ export default tseslint.config(
   },
   {
     // The libraries: plain TypeScript, testable without Temporal, importing nothing above them.
-    files: ['sip/**/*.ts', 'ledger/**/*.ts', 'storage/**/*.ts', 'sources/**/*.ts', 'services/**/*.ts', 'articles/**/*.ts'],
+    files: ['sip/**/*.ts', 'ledger/**/*.ts', 'storage/**/*.ts', 'sources/**/*.ts', 'services/**/*.ts', 'articles/**/*.ts', 'deposits/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -52,10 +52,9 @@ export default tseslint.config(
               message: 'libraries need no Temporal: throw PermanentError (common/errors.ts), which the activities make an ApplicationFailure',
             },
             {
-              group: ['activities', 'workflows', 'workers', 'starters', 'reference-service', 'reference-article-store'].flatMap((above) => [
-                `../${above}`,
-                `../${above}/**`,
-              ]),
+              group: ['activities', 'workflows', 'workers', 'starters', 'reference-service', 'reference-article-store', 'reference-deposit-service'].flatMap(
+                (above) => [`../${above}`, `../${above}/**`],
+              ),
               message: 'libraries import only each other, common/, config/ and npm packages',
             },
           ],
