@@ -86,8 +86,11 @@ export function createCopyActivities(deps: ActivityDeps) {
           deposition = job.previousDepositionId ? await client.newVersion(job.previousDepositionId) : await client.createDeposition();
           await ledger.copies.setVersion(job.copyId, job.version, { state: 'prepared', depositionId: deposition.id, updatedAt: new Date().toISOString() });
         }
-        if (!deposition.submitted) deposition = await client.updateMetadata(deposition.id, metadata);
-        return { depositionId: deposition.id, bucketUrl: deposition.links.bucket, reused };
+        if (!deposition.submitted) deposition = await client.updateMetadata(deposition.id, { ...metadata });
+        const bucketUrl = deposition.links.bucket;
+        // Published already (a retry after publishing): there is nothing to upload into, and the publish step finds it done.
+        if (!bucketUrl && !deposition.submitted) throw new Error(`deposition ${deposition.id} has no bucket link to upload into`);
+        return { depositionId: deposition.id, bucketUrl: bucketUrl ?? '', reused };
       });
     },
 
@@ -98,6 +101,8 @@ export function createCopyActivities(deps: ActivityDeps) {
      * digests, from the API and from the bytes sent, or the copy stops with the three values.
      */
     async uploadCopyFiles(job: CopyJob & { depositionId: number; bucketUrl: string }): Promise<{ uploaded: number; kept: number; removed: number; bytes: number }> {
+      // A deposition published by an earlier run of this version: its files are final.
+      if (!job.bucketUrl) return { uploaded: 0, kept: 0, removed: 0, bytes: 0 };
       const expected = await ledger.copies.files(job.copyId, job.version);
       const prefix = `${job.datasetId}/v${job.version}/${job.type}/`;
       return await withClient(job.copyId, async (client) => {
