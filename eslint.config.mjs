@@ -41,7 +41,7 @@ export default tseslint.config(
   },
   {
     // The libraries: plain TypeScript, testable without Temporal, importing nothing above them.
-    files: ['sip/**/*.ts', 'ledger/**/*.ts', 'storage/**/*.ts', 'sources/**/*.ts', 'services/**/*.ts', 'articles/**/*.ts'],
+    files: ['sip/**/*.ts', 'ledger/**/*.ts', 'storage/**/*.ts', 'sources/**/*.ts', 'services/**/*.ts', 'articles/**/*.ts', 'destinations/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -52,7 +52,7 @@ export default tseslint.config(
               message: 'libraries need no Temporal: throw PermanentError (common/errors.ts), which the activities make an ApplicationFailure',
             },
             {
-              group: ['activities', 'workflows', 'workers', 'starters', 'reference-service', 'reference-article-store'].flatMap((above) => [
+              group: ['activities', 'workflows', 'workers', 'starters', 'reference-service', 'reference-article-store', 'reference-receiver'].flatMap((above) => [
                 `../${above}`,
                 `../${above}/**`,
               ]),
