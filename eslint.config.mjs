@@ -52,10 +52,9 @@ export default tseslint.config(
               message: 'libraries need no Temporal: throw PermanentError (common/errors.ts), which the activities make an ApplicationFailure',
             },
             {
-              group: ['activities', 'workflows', 'workers', 'starters', 'reference-service', 'reference-article-store', 'reference-receiver'].flatMap((above) => [
-                `../${above}`,
-                `../${above}/**`,
-              ]),
+              group: ['activities', 'workflows', 'workers', 'starters', 'reference-service', 'reference-article-store', 'reference-receiver'].flatMap(
+                (above) => [`../${above}`, `../${above}/**`],
+              ),
               message: 'libraries import only each other, common/, config/ and npm packages',
             },
           ],

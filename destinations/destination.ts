@@ -62,7 +62,8 @@ export function checkSource(dest: Destination, file: DestinationFile, source: Di
 export function checkReceived(dest: Destination, file: DestinationFile, sent: SendResult, received: Described | undefined): Present {
   const expected = expectedOf(file, dest.compress);
   const mismatch = (why: string) => new DeliveryMismatch(dest.name, dest.location, expected, sent, received, why);
-  if (sent.name !== expected.name || sent.compressed !== dest.compress) throw mismatch('it was sent under another name or compression than this destination uses');
+  if (sent.name !== expected.name || sent.compressed !== dest.compress)
+    throw mismatch('it was sent under another name or compression than this destination uses');
   if (!dest.compress && (sent.size !== file.size || sent.sha256 !== file.sha256)) throw mismatch('the bytes sent are not the file');
   if (!received) throw mismatch('the destination holds nothing under that name');
   if (received.name !== sent.name || received.size !== sent.size || received.sha256 !== sent.sha256)

@@ -63,4 +63,3 @@ export class DeliveryMismatch extends DestinationError {
     );
   }
 }
-

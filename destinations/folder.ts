@@ -89,6 +89,8 @@ export class FolderDestination implements Destination {
     if (code === undefined) return e; // not the folder's: custody's own stream, say
     const message = `${this.name} (${this.location}): ${doing}: ${(e as Error).message}`;
     // A share that went away (EIO, ENOTCONN, ESTALE) or a full disk may come back; a permission will not.
-    return REFUSING.has(code) ? new DestinationRefused(message, this.name, undefined, { cause: e }) : new DestinationUnavailable(message, this.name, { cause: e });
+    return REFUSING.has(code)
+      ? new DestinationRefused(message, this.name, undefined, { cause: e })
+      : new DestinationUnavailable(message, this.name, { cause: e });
   }
 }

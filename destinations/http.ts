@@ -102,7 +102,10 @@ export class HttpDestination implements Destination {
     this.expectOk(request, answer, 200);
     const parsed = fileInfoSchema.safeParse(answer.body);
     if (!parsed.success)
-      throw new DestinationUnavailable(`${this.name} (${this.location}): ${request}: the answer is not a file_info answer: ${answer.text.slice(0, 200)}`, this.name);
+      throw new DestinationUnavailable(
+        `${this.name} (${this.location}): ${request}: the answer is not a file_info answer: ${answer.text.slice(0, 200)}`,
+        this.name,
+      );
     return parsed.data;
   }
 
@@ -131,9 +134,13 @@ export class HttpDestination implements Destination {
         reject(
           e instanceof DestinationError
             ? e
-            : new DestinationUnavailable(`${this.name} (${this.location}): ${what}: cannot reach it: ${(e as NodeJS.ErrnoException).code ?? e.message}`, this.name, {
-                cause: e,
-              }),
+            : new DestinationUnavailable(
+                `${this.name} (${this.location}): ${what}: cannot reach it: ${(e as NodeJS.ErrnoException).code ?? e.message}`,
+                this.name,
+                {
+                  cause: e,
+                },
+              ),
         );
       };
       const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers });

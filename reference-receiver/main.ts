@@ -22,7 +22,12 @@ export function parseReceiverArgs(argv: string[], env: NodeJS.ProcessEnv): Recei
   }
   const names = {
     port: values.port !== undefined ? '--port' : 'REFERENCE_RECEIVER_PORT',
-    dataDir: values['data-dir'] !== undefined ? '--data-dir' : env.REFERENCE_RECEIVER_DATA_DIR !== undefined ? 'REFERENCE_RECEIVER_DATA_DIR' : '--data-dir (or REFERENCE_RECEIVER_DATA_DIR)',
+    dataDir:
+      values['data-dir'] !== undefined
+        ? '--data-dir'
+        : env.REFERENCE_RECEIVER_DATA_DIR !== undefined
+          ? 'REFERENCE_RECEIVER_DATA_DIR'
+          : '--data-dir (or REFERENCE_RECEIVER_DATA_DIR)',
     token: 'REFERENCE_RECEIVER_TOKEN',
   };
   const parsed = z

@@ -121,9 +121,14 @@ async function serve(opts: ReceiverOptions, release: () => void): Promise<Runnin
       if (opts.token !== undefined) {
         const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
         if (!m || !sameSecret(m[1].trim(), opts.token))
-          throw new Refusal(401, 'unauthorized', `${req.headers.authorization ? 'the bearer token is wrong' : 'no bearer token'}: send Authorization: Bearer <token>`, {
-            'www-authenticate': 'Bearer realm="reference receiver"',
-          });
+          throw new Refusal(
+            401,
+            'unauthorized',
+            `${req.headers.authorization ? 'the bearer token is wrong' : 'no bearer token'}: send Authorization: Bearer <token>`,
+            {
+              'www-authenticate': 'Bearer realm="reference receiver"',
+            },
+          );
       }
       const allow = (...methods: string[]) => {
         if (!methods.includes(method))
@@ -138,7 +143,8 @@ async function serve(opts: ReceiverOptions, release: () => void): Promise<Runnin
         if (method === 'GET') return send(200, faults.view());
         if (method === 'DELETE') return send(200, faults.set({}));
         const plan = receiverFaultPlanSchema.safeParse(await readSmallJson(req));
-        if (!plan.success) throw new Refusal(400, 'bad-request', `bad fault plan: ${plan.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        if (!plan.success)
+          throw new Refusal(400, 'bad-request', `bad fault plan: ${plan.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
         return send(200, faults.set(plan.data));
       }
 
