@@ -41,7 +41,17 @@ export default tseslint.config(
   },
   {
     // The libraries: plain TypeScript, testable without Temporal, importing nothing above them.
-    files: ['sip/**/*.ts', 'ledger/**/*.ts', 'storage/**/*.ts', 'sources/**/*.ts', 'services/**/*.ts', 'articles/**/*.ts', 'deposits/**/*.ts'],
+    files: [
+      'sip/**/*.ts',
+      'ledger/**/*.ts',
+      'storage/**/*.ts',
+      'sources/**/*.ts',
+      'services/**/*.ts',
+      'articles/**/*.ts',
+      'deposits/**/*.ts',
+      'destinations/**/*.ts',
+      'datasets/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -52,9 +62,16 @@ export default tseslint.config(
               message: 'libraries need no Temporal: throw PermanentError (common/errors.ts), which the activities make an ApplicationFailure',
             },
             {
-              group: ['activities', 'workflows', 'workers', 'starters', 'reference-service', 'reference-article-store', 'reference-deposit-service'].flatMap(
-                (above) => [`../${above}`, `../${above}/**`],
-              ),
+              group: [
+                'activities',
+                'workflows',
+                'workers',
+                'starters',
+                'reference-service',
+                'reference-article-store',
+                'reference-deposit-service',
+                'reference-receiver',
+              ].flatMap((above) => [`../${above}`, `../${above}/**`]),
               message: 'libraries import only each other, common/, config/ and npm packages',
             },
           ],

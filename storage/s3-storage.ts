@@ -165,6 +165,32 @@ export class S3Storage implements Storage {
     }
   }
 
+  /** An object's size and user metadata (x-amz-meta-*, named without that prefix), or undefined when there is none. */
+  async metadataOf(key: string): Promise<{ size: number; metadata: Record<string, string> } | undefined> {
+    const h = await this.headRaw(key);
+    return h && { size: h.ContentLength ?? 0, metadata: h.Metadata ?? {} };
+  }
+
+  /**
+   * Streams bytes whose size and digest are not known before they move (gzip made on the way)
+   * to `key`, in parts when they outgrow one, with user metadata; returns what was sent. Unlike
+   * put() it checks nothing against an expected digest: the caller compares what it sent with
+   * what sha256Of() then reads.
+   */
+  async putStream(key: string, source: Readable, opts: { metadata?: Record<string, string> } = {}): Promise<{ size: number; sha256: string }> {
+    const moving = digesting();
+    source.on('error', (e) => moving.destroy(e)); // pipe() alone would leave the upload waiting
+    await new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.full(key), Body: source.pipe(moving), ChecksumAlgorithm: 'SHA256', Metadata: opts.metadata },
+      partSize: this.partSize,
+      queueSize: 2,
+      leavePartsOnError: false,
+    }).done();
+    const sent = moving.digest();
+    return { size: sent.bytes, sha256: sent.sha256 };
+  }
+
   async getFile(key: string, file: string, opts: GetOptions = {}): Promise<{ size: number; sha256: string }> {
     const h = await this.headRaw(key);
     if (!h) throw new Error(`${this.urlOf(key)} does not exist`);
