@@ -100,7 +100,9 @@ export function createCopyActivities(deps: ActivityDeps) {
      * not have (inherited by a new version) are removed. Each upload must give back the ledger's
      * digests, from the API and from the bytes sent, or the copy stops with the three values.
      */
-    async uploadCopyFiles(job: CopyJob & { depositionId: number; bucketUrl: string }): Promise<{ uploaded: number; kept: number; removed: number; bytes: number }> {
+    async uploadCopyFiles(
+      job: CopyJob & { depositionId: number; bucketUrl: string },
+    ): Promise<{ uploaded: number; kept: number; removed: number; bytes: number }> {
       // A deposition published by an earlier run of this version: its files are final.
       if (!job.bucketUrl) return { uploaded: 0, kept: 0, removed: 0, bytes: 0 };
       const expected = await ledger.copies.files(job.copyId, job.version);
@@ -122,8 +124,12 @@ export function createCopyActivities(deps: ActivityDeps) {
             kept++;
             continue;
           }
-          const sent = await client.uploadFile(job.bucketUrl, f.name, () => datasets.read(prefix + f.name), f.size, (b) =>
-            heartbeat({ file: f.name, bytes: b, uploaded }),
+          const sent = await client.uploadFile(
+            job.bucketUrl,
+            f.name,
+            () => datasets.read(prefix + f.name),
+            f.size,
+            (b) => heartbeat({ file: f.name, bytes: b, uploaded }),
           );
           if (sent.remoteMd5 !== f.md5 || sent.md5 !== f.md5 || sent.sha256 !== f.sha256) {
             throw new PermanentError(
@@ -156,7 +162,16 @@ export function createCopyActivities(deps: ActivityDeps) {
     },
 
     /** One event in the copy's ledger timeline (stages, skips, rejections). */
-    async recordCopyEvent(e: { copyId: string; kind: string; message: string; version?: number; stage?: CopyStage; detail?: unknown; at: string; key: string }) {
+    async recordCopyEvent(e: {
+      copyId: string;
+      kind: string;
+      message: string;
+      version?: number;
+      stage?: CopyStage;
+      detail?: unknown;
+      at: string;
+      key: string;
+    }) {
       await ledger.recordEvent({
         key: e.key,
         objectId: e.copyId,

@@ -60,7 +60,11 @@ export function createDeliveryActivities(deps: ActivityDeps) {
             last = present;
             continue;
           }
-          const result = await target.send(file, () => storage.read(f.key), (bytes) => heartbeat({ file: f.name, bytes, sent }));
+          const result = await target.send(
+            file,
+            () => storage.read(f.key),
+            (bytes) => heartbeat({ file: f.name, bytes, sent }),
+          );
           last = await target.verify(file, result);
           sent++;
         }
@@ -69,7 +73,13 @@ export function createDeliveryActivities(deps: ActivityDeps) {
         const message = e instanceof Error ? e.message : String(e);
         // A content problem or a refusal: not retried blindly, but recorded for the operator.
         const permanent =
-          e instanceof DeliveryMismatch ? new PermanentError(message, 'DeliveryMismatch') : e instanceof DestinationRefused ? new PermanentError(message, 'DestinationRefused') : e instanceof PermanentError ? e : undefined;
+          e instanceof DeliveryMismatch
+            ? new PermanentError(message, 'DeliveryMismatch')
+            : e instanceof DestinationRefused
+              ? new PermanentError(message, 'DestinationRefused')
+              : e instanceof PermanentError
+                ? e
+                : undefined;
         if (permanent) {
           await ledger.deliveries.set(item.itemId, destination, { state: 'failed', at, lastError: message, delayedUntil: null });
           throw permanent;

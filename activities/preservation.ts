@@ -261,7 +261,11 @@ export function createPreservationActivities({ config, ledger, source, service, 
         const key = joinKey(objectId, sipId, `${sipId}.tar`);
         // A retry after the working copy is gone finds the kept one already in place.
         if (!(await packages.head(key))) {
-          await packages.put(key, () => work.read(joinKey(workPrefix, `${sipId}.tar`)), { size: pkg.size, sha256: pkg.sha256, onProgress: (bytes) => heartbeat({ kept: bytes }) });
+          await packages.put(key, () => work.read(joinKey(workPrefix, `${sipId}.tar`)), {
+            size: pkg.size,
+            sha256: pkg.sha256,
+            onProgress: (bytes) => heartbeat({ kept: bytes }),
+          });
         }
         kept = packages.urlOf(key);
       }

@@ -188,11 +188,7 @@ export const configSchema = z.strictObject({
       rules: z.array(
         z.strictObject({
           pipeline: z.enum(['preservation', 'publishing']),
-          match: z
-            .string()
-            .min(1)
-            .refine(compiles, { message: 'must be a regular expression' })
-            .optional(),
+          match: z.string().min(1).refine(compiles, { message: 'must be a regular expression' }).optional(),
           to: z.array(z.string().min(1)).min(1),
         }),
       ),

@@ -53,8 +53,10 @@ export async function listDatasetVersion(
   let totalBytes = 0;
   for await (const o of source.list(prefix)) {
     const name = o.key.slice(prefix.length);
-    if (name.includes('/')) throw new PermanentError(`${type} of ${datasetId} v${version}: "${name}" is in a subfolder; a deposition holds files by name only`, 'CopyGuard');
-    if (o.size === 0 && !guards.allowZeroLengthFiles) throw new PermanentError(`${type} of ${datasetId} v${version}: "${name}" is empty (zero-length files are not deposited)`, 'CopyGuard');
+    if (name.includes('/'))
+      throw new PermanentError(`${type} of ${datasetId} v${version}: "${name}" is in a subfolder; a deposition holds files by name only`, 'CopyGuard');
+    if (o.size === 0 && !guards.allowZeroLengthFiles)
+      throw new PermanentError(`${type} of ${datasetId} v${version}: "${name}" is empty (zero-length files are not deposited)`, 'CopyGuard');
     files.push({ name, key: o.key, size: o.size });
     totalBytes += o.size;
     if (files.length > guards.maxFiles)

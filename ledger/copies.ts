@@ -49,20 +49,21 @@ export class CopyLedger {
   }
 
   /** Sets what is given and keeps the rest: a retry that learns nothing new changes nothing. */
-  async setVersion(copyId: string, version: number, change: Partial<Omit<CopyVersionRow, 'copyId' | 'version'>> & { state: string; updatedAt: string }): Promise<void> {
-    const values = {
-      copy_id: copyId,
-      version,
+  async setVersion(
+    copyId: string,
+    version: number,
+    change: Partial<Omit<CopyVersionRow, 'copyId' | 'version'>> & { state: string; updatedAt: string },
+  ): Promise<void> {
+    const update = {
       state: change.state,
       updated_at: change.updatedAt,
       ...(change.depositionId !== undefined ? { deposition_id: change.depositionId } : {}),
       ...(change.recordId !== undefined ? { record_id: change.recordId } : {}),
       ...(change.doi !== undefined ? { doi: change.doi } : {}),
     };
-    const { copy_id: _c, version: _v, ...update } = values;
     await this.db
       .insertInto('copy_versions')
-      .values(values)
+      .values({ copy_id: copyId, version, ...update })
       .onConflict((oc) => oc.columns(['copy_id', 'version']).doUpdateSet(update))
       .execute();
   }

@@ -61,7 +61,13 @@ export class DeliveryLedger {
   async summary(): Promise<Array<{ destination: string; counts: Record<DeliveryState, number>; nextRetry: string | null; lastError: string | null }>> {
     const rows = await this.db
       .selectFrom('deliveries')
-      .select((eb) => ['destination', 'state', eb.fn.countAll<number | string>().as('n'), eb.fn.min('delayed_until').as('next'), eb.fn.max('last_error').as('error')])
+      .select((eb) => [
+        'destination',
+        'state',
+        eb.fn.countAll<number | string>().as('n'),
+        eb.fn.min('delayed_until').as('next'),
+        eb.fn.max('last_error').as('error'),
+      ])
       .groupBy(['destination', 'state'])
       .execute();
     const out = new Map<string, { destination: string; counts: Record<DeliveryState, number>; nextRetry: string | null; lastError: string | null }>();

@@ -270,7 +270,14 @@ export async function articleStatus(ledger: Ledger, client: Client | undefined, 
   }
   if (!history.length && !run?.status) throw new UserError(`${unknownArticle(articleId)}, and the ledger has no event of it`);
   const deliveries = await ledger.deliveries.of(articleRef(articleId));
-  return { articleId, workflowId: articleWorkflowId(articleId), workflow: run?.status ?? null, ...(run?.state ? { live: run.state } : {}), history, deliveries };
+  return {
+    articleId,
+    workflowId: articleWorkflowId(articleId),
+    workflow: run?.status ?? null,
+    ...(run?.state ? { live: run.state } : {}),
+    history,
+    deliveries,
+  };
 }
 
 interface EventDetail {

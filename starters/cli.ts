@@ -170,7 +170,11 @@ program
   );
 
 /** enqueue --pipeline copy: every version not yet copied of each dataset (or of the --ids). */
-async function enqueueCopies(client: Client, config: Config, opts: { ids?: string[]; since?: Date; limit?: number; type: CopyType; json?: boolean }): Promise<void> {
+async function enqueueCopies(
+  client: Client,
+  config: Config,
+  opts: { ids?: string[]; since?: Date; limit?: number; type: CopyType; json?: boolean },
+): Promise<void> {
   if (opts.since) throw new UserError('--since is for objects; a dataset version is copied whatever its age');
   for (const id of opts.ids ?? []) datasetId(id);
   const datasets = opts.ids ?? (await datasetsInSource(config));
@@ -351,7 +355,7 @@ program
               ? planArticleFreeze(deps.client, articleIdOf(id), opts.reason, operatorName())
               : isCopyRef(id)
                 ? planCopyFreeze(deps.client, copyOf(id), opts.reason, operatorName())
-              : planFreeze(deps, id, opts.reason, operatorName(), opts),
+                : planFreeze(deps, id, opts.reason, operatorName(), opts),
           opts,
         ),
       { source: opts.notYetEnqueued },
@@ -482,7 +486,8 @@ program
 // Repository copies: versions of a dataset to the deposit API, in order.
 
 function datasetId(v: string): string {
-  if (!DATASET_ID.test(v)) throw new InvalidArgumentError(`"${printable(v)}" is not a dataset id: letters, digits, . _ - (up to 128, starting with a letter or digit)`);
+  if (!DATASET_ID.test(v))
+    throw new InvalidArgumentError(`"${printable(v)}" is not a dataset id: letters, digits, . _ - (up to 128, starting with a letter or digit)`);
   return v;
 }
 
@@ -494,7 +499,7 @@ function copyLine(o: CopyOutcome): string {
 program
   .command('copy')
   .description(
-    "copy versions of DATASET to the deposit repository, in version order, through its copy workflow (copy:<dataset>:<type>): one version with --version, else every version in the source not copied or on its way; a version that arrives before its predecessor waits for it",
+    'copy versions of DATASET to the deposit repository, in version order, through its copy workflow (copy:<dataset>:<type>): one version with --version, else every version in the source not copied or on its way; a version that arrives before its predecessor waits for it',
   )
   .argument('<dataset>', 'the dataset id: its folder in copies.source', datasetId)
   .addOption(new Option('--type <type>', 'what is copied; each type is its own ordered lane').choices(COPY_TYPES).default('data'))
@@ -504,7 +509,11 @@ program
   .option('--json', "print each version's outcome as JSON")
   .action(async (dataset: string, opts: { type: CopyType; version?: number; mode?: 'automatic' | 'preview'; dryRun?: boolean; json?: boolean }) => {
     const run = async (client: Client | undefined, config: Config) => {
-      const outcomes = await sendCopies({ client, config }, { datasetId: dataset, type: opts.type, version: opts.version, mode: opts.mode, dryRun: opts.dryRun }, operatorName());
+      const outcomes = await sendCopies(
+        { client, config },
+        { datasetId: dataset, type: opts.type, version: opts.version, mode: opts.mode, dryRun: opts.dryRun },
+        operatorName(),
+      );
       if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
       else if (!outcomes.length) sayWrapped(`copy:${dataset}:${opts.type}: every version in the source is copied or on its way; nothing sent`);
       else outcomes.forEach((o) => sayWrapped(copyLine(o)));
@@ -538,7 +547,8 @@ program
         const done = await deliverNow({ client, config, ledger }, id, opts, operatorName());
         if (opts.json) return console.log(JSON.stringify(done, null, 2));
         sayWrapped(`${id}: delivering to ${done.destinations.join(', ')} (${done.workflowId})`);
-        for (const o of done.outcomes ?? []) sayWrapped(`  ${o.destination}: ${o.state}${o.state === 'failed' ? `: ${o.error}` : `, ${o.sent} of ${o.files} file(s) sent`}`);
+        for (const o of done.outcomes ?? [])
+          sayWrapped(`  ${o.destination}: ${o.state}${o.state === 'failed' ? `: ${o.error}` : `, ${o.sent} of ${o.files} file(s) sent`}`);
         const failed = (done.outcomes ?? []).filter((o) => o.state === 'failed').length;
         if (failed) throw new UserError(`${failed} destination${failed === 1 ? '' : 's'} failed (see above)`);
       } finally {

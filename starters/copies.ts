@@ -114,7 +114,9 @@ export async function sendCopies(
   const wanted = ask.version !== undefined ? [ask.version] : inSource.filter((v) => !refusalOf(state, v));
   const outcomes: CopyOutcome[] = [];
   for (const version of wanted) {
-    const refusal = inSource.includes(version) ? refusalOf(state, version) : `no v${version} of ${datasetId} in the source (it has ${inSource.map((v) => `v${v}`).join(', ')})`;
+    const refusal = inSource.includes(version)
+      ? refusalOf(state, version)
+      : `no v${version} of ${datasetId} in the source (it has ${inSource.map((v) => `v${v}`).join(', ')})`;
     if (refusal) {
       outcomes.push({ copyId, version, action: 'refused', reason: refusal });
       continue;
@@ -142,7 +144,8 @@ export async function sendCopies(
 async function planBase(client: Client, ref: { datasetId: string; type: CopyType }): Promise<{ handle: WorkflowHandle; state: CopyState } | Plan> {
   const copyId = copyWorkflowId(ref.datasetId, ref.type);
   const run = await copyRun(client, ref.datasetId, ref.type);
-  if (!run.status) return refused(copyId, `unknown copy ${copyId}: there is no such workflow (custody copy ${ref.datasetId} --type ${ref.type} starts it)`, true);
+  if (!run.status)
+    return refused(copyId, `unknown copy ${copyId}: there is no such workflow (custody copy ${ref.datasetId} --type ${ref.type} starts it)`, true);
   if (!run.state) return refused(copyId, `${copyId}: its workflow is not running (${run.status})`);
   return { handle: run.handle, state: run.state };
 }
@@ -162,7 +165,9 @@ export async function planCopyFreeze(client: Client, ref: { datasetId: string; t
     execute: () =>
       viaUpdate(copyId, async () => {
         const ack = await handle.executeUpdate(copyFreezeUpdate, { args: [{ reason, by }] });
-        return ack.stoppedBefore === 'waiting' ? `frozen while waiting for a version (at ${ack.frozenAt})` : `frozen before ${ack.stoppedBefore} (at ${ack.frozenAt})`;
+        return ack.stoppedBefore === 'waiting'
+          ? `frozen while waiting for a version (at ${ack.frozenAt})`
+          : `frozen before ${ack.stoppedBefore} (at ${ack.frozenAt})`;
       }),
   };
 }
@@ -219,12 +224,18 @@ export interface CopyStatus {
   log?: DepositLogRow[];
 }
 
-export async function copyStatus(ledger: Ledger, client: Client | undefined, ref: { datasetId: string; type: CopyType }, opts: { log?: boolean } = {}): Promise<CopyStatus> {
+export async function copyStatus(
+  ledger: Ledger,
+  client: Client | undefined,
+  ref: { datasetId: string; type: CopyType },
+  opts: { log?: boolean } = {},
+): Promise<CopyStatus> {
   const copyId = copyWorkflowId(ref.datasetId, ref.type);
   const [history, versions] = await Promise.all([ledger.timeline(copyId), ledger.copies.versions(copyId)]);
   let run: CopyRun | undefined;
   if (client) run = await copyRun(client, ref.datasetId, ref.type).catch(() => undefined);
-  if (!history.length && !run?.status) throw new UserError(`unknown copy ${copyId}: no workflow and nothing in the ledger (custody copy ${ref.datasetId} --type ${ref.type} starts it)`);
+  if (!history.length && !run?.status)
+    throw new UserError(`unknown copy ${copyId}: no workflow and nothing in the ledger (custody copy ${ref.datasetId} --type ${ref.type} starts it)`);
   return {
     copyId,
     workflow: run?.status ?? null,
@@ -248,7 +259,9 @@ export function formatCopyStatus(s: CopyStatus): string {
   lines.push('  versions:');
   if (!s.versions.length) lines.push('    (none deposited yet)');
   for (const v of s.versions)
-    lines.push(`    v${v.version}  ${v.state}  deposition ${v.depositionId ?? '-'}${v.doi ? `  DOI ${v.doi}` : ''}${v.recordId ? `  record ${v.recordId}` : ''}  (${v.updatedAt})`);
+    lines.push(
+      `    v${v.version}  ${v.state}  deposition ${v.depositionId ?? '-'}${v.doi ? `  DOI ${v.doi}` : ''}${v.recordId ? `  record ${v.recordId}` : ''}  (${v.updatedAt})`,
+    );
   lines.push("  history (outcomes and operators' actions; --json has every step):");
   const history = s.history.filter((e) => !STEPS.has(e.kind));
   if (!history.length) lines.push('    (nothing recorded yet)');
@@ -258,7 +271,8 @@ export function formatCopyStatus(s: CopyStatus): string {
   }
   if (s.log) {
     lines.push(`  deposit API requests (${s.log.length}, secrets redacted):`);
-    for (const r of s.log) lines.push(`    ${r.at}  ${r.method} ${r.url} → ${r.status ?? r.error ?? '?'} (${r.ms} ms${r.attempt > 1 ? `, try ${r.attempt}` : ''})`);
+    for (const r of s.log)
+      lines.push(`    ${r.at}  ${r.method} ${r.url} → ${r.status ?? r.error ?? '?'} (${r.ms} ms${r.attempt > 1 ? `, try ${r.attempt}` : ''})`);
   }
   return lines.flatMap((l) => wrap(printable(l))).join('\n');
 }

@@ -43,7 +43,8 @@ export function destinationsOf(config: Config, item: DeliveryItem, to: string[] 
   }
   const settings = { rules: config.delivery.rules, retry: config.delivery.retry, heartbeatTimeout: config.heartbeatTimeout };
   const selected = destinationsFor(settings, item.storage === 'site' ? 'publishing' : 'preservation', item.itemId);
-  if (!selected.length) throw new UserError(`no delivery rule selects ${item.itemId}: name destinations with --to (configured: ${configured.join(', ') || 'none'})`);
+  if (!selected.length)
+    throw new UserError(`no delivery rule selects ${item.itemId}: name destinations with --to (configured: ${configured.join(', ') || 'none'})`);
   return selected;
 }
 
@@ -67,7 +68,8 @@ export async function deliverNow(
       staticSummary: `deliver ${item.itemId} to ${destinations.join(', ')} (by ${by})`,
     });
   } catch (e) {
-    if (e instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`a delivery of ${id} is under way (${workflowId}); custody status ${id} shows it`);
+    if (e instanceof WorkflowExecutionAlreadyStartedError)
+      throw new UserError(`a delivery of ${id} is under way (${workflowId}); custody status ${id} shows it`);
     throw e;
   }
   if (!opts.wait) return { workflowId, destinations };
@@ -80,7 +82,9 @@ export function formatDeliveries(rows: DeliveryRow[]): string[] {
   const lines = ['  deliveries:'];
   for (const r of rows) {
     const when = r.state === 'delayed' && r.delayedUntil ? ` until ${r.delayedUntil}` : '';
-    lines.push(`    ${r.destination.padEnd(14)} ${r.state}${when}  attempts ${r.attempts}${r.sha256 ? `  sha256 ${r.sha256.slice(0, 16)}…` : ''}  (${r.updatedAt})`);
+    lines.push(
+      `    ${r.destination.padEnd(14)} ${r.state}${when}  attempts ${r.attempts}${r.sha256 ? `  sha256 ${r.sha256.slice(0, 16)}…` : ''}  (${r.updatedAt})`,
+    );
     if (r.lastError) lines.push(`      last error: ${r.lastError}`);
   }
   return lines;
@@ -93,7 +97,12 @@ export async function destinationSummary(ledger: Ledger, config: Config): Promis
   const rows = await ledger.deliveries.summary();
   for (const { name } of config.delivery.destinations)
     if (!rows.some((r) => r.destination === name))
-      rows.push({ destination: name, counts: Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as DestinationSummary['counts'], nextRetry: null, lastError: null });
+      rows.push({
+        destination: name,
+        counts: Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as DestinationSummary['counts'],
+        nextRetry: null,
+        lastError: null,
+      });
   return rows.sort((a, b) => a.destination.localeCompare(b.destination));
 }
 

@@ -92,7 +92,12 @@ export async function objectStatus(ledger: Ledger, client: Client | undefined, i
   assertObjectId(id);
   const object = await ledger.getObject(id);
   if (!object) throw new UserError(`unknown object id ${id}: custody has no record of it (enqueue it first)`);
-  const status: ObjectStatus = { object, packages: await ledger.packagesOf(id), timeline: await ledger.timeline(id), deliveries: await ledger.deliveries.of(id) };
+  const status: ObjectStatus = {
+    object,
+    packages: await ledger.packagesOf(id),
+    timeline: await ledger.timeline(id),
+    deliveries: await ledger.deliveries.of(id),
+  };
   if (!client) return status;
   try {
     status.live = await client.workflow.getHandle(preserveWorkflowId(id)).query(stateQuery);

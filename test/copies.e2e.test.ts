@@ -20,7 +20,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function writeDatasetVersion(root: string, datasetId: string, version: number, files: Record<string, Buffer | string>, type = 'data'): void {
   const dir = path.join(root, datasetId, `v${version}`);
   fs.mkdirSync(path.join(dir, type), { recursive: true });
-  const metadata = { title: `${datasetId} version ${version}`, description: `Test dataset ${datasetId}`, upload_type: 'dataset', creators: [{ name: 'Tester, Test' }] };
+  const metadata = {
+    title: `${datasetId} version ${version}`,
+    description: `Test dataset ${datasetId}`,
+    upload_type: 'dataset',
+    creators: [{ name: 'Tester, Test' }],
+  };
   fs.writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify(metadata));
   for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(dir, type, name), data);
 }
@@ -35,7 +40,11 @@ describe('repository copies (reference deposit service, real Temporal)', functio
   let datasets: string;
 
   async function setFaults(plan: Record<string, unknown>): Promise<void> {
-    const res = await fetch(`${service.url}/_faults`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(plan) });
+    const res = await fetch(`${service.url}/_faults`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(plan),
+    });
     assert.equal(res.status, 200, await res.text());
   }
 
@@ -143,9 +152,18 @@ describe('repository copies (reference deposit service, real Temporal)', functio
     const copyId = copyWorkflowId('ds-flaky', 'data');
     await until(copyId, (s) => s.copied?.version === 1);
     const log = await sys.ledger.copies.requests(copyId);
-    assert.ok(log.some((r) => r.status === 503), 'the 503 answers are in the log');
-    assert.ok(log.some((r) => r.status === 429), 'the 429 answers are in the log');
-    assert.ok(log.some((r) => r.method === 'PUT' && r.status === 201), 'the upload is in the log');
+    assert.ok(
+      log.some((r) => r.status === 503),
+      'the 503 answers are in the log',
+    );
+    assert.ok(
+      log.some((r) => r.status === 429),
+      'the 429 answers are in the log',
+    );
+    assert.ok(
+      log.some((r) => r.method === 'PUT' && r.status === 201),
+      'the upload is in the log',
+    );
     assert.ok(!JSON.stringify(log).includes(TOKEN), 'no token in the request log');
     const history = JSON.stringify(await sys.client.workflow.getHandle(copyId).fetchHistory());
     assert.ok(!history.includes(TOKEN), 'no token in the workflow history');
@@ -158,7 +176,10 @@ describe('repository copies (reference deposit service, real Temporal)', functio
     await send('ds-mismatch', 1);
     const copyId = copyWorkflowId('ds-mismatch', 'data');
     const frozen = await until(copyId, (s) => s.stage === 'frozen');
-    assert.match(frozen.frozenReason ?? '', /^ChecksumMismatch: m\.txt: the deposit API reports md5 [0-9a-f]{32}, custody sent md5 [0-9a-f]{32} .*the ledger recorded md5 [0-9a-f]{32}/);
+    assert.match(
+      frozen.frozenReason ?? '',
+      /^ChecksumMismatch: m\.txt: the deposit API reports md5 [0-9a-f]{32}, custody sent md5 [0-9a-f]{32} .*the ledger recorded md5 [0-9a-f]{32}/,
+    );
     assert.ok(frozen.frozenReason!.includes(`sent md5 ${md5(data)}`));
     assert.ok(frozen.frozenReason!.includes(`recorded md5 ${md5(data)}`));
     const version = await sys.ledger.copies.version(copyId, 1);
@@ -168,7 +189,7 @@ describe('repository copies (reference deposit service, real Temporal)', functio
 
   for (const [name, files, reason] of [
     ['over the size limit', { 'big.bin': Buffer.alloc(11 * 1024 * 1024, 1) }, /CopyGuard: .*bytes, over the limit of 10485760/],
-    ['a zero-length file', { 'empty.txt': '' , 'ok.txt': 'ok'}, /CopyGuard: .*"empty\.txt" is empty/],
+    ['a zero-length file', { 'empty.txt': '', 'ok.txt': 'ok' }, /CopyGuard: .*"empty\.txt" is empty/],
     ['more files than the API allows', Object.fromEntries([1, 2, 3, 4, 5, 6].map((i) => [`f${i}.txt`, `${i}`])), /CopyGuard: .*more than 5 files/],
   ] as const) {
     it(`freezes a version with ${name} at once, with the reason, before anything is deposited`, async () => {

@@ -91,8 +91,16 @@ describe('delivery to several destinations (folder, S3, HTTP receiver; real Temp
 
     // The folder and S3 finish while the receiver is down; its rows say delayed, with until when.
     for (const id of ids) {
-      const r = await until(`${id} at the folder and S3`, () => rows(id), (r) => states(r)['mirror-folder'] === 'delivered' && states(r)['mirror-s3'] === 'delivered');
-      const http = await until(`${id} delayed at the receiver`, () => rows(id), (x) => x.find((d) => d.destination === 'archive-http')?.state === 'delayed');
+      const r = await until(
+        `${id} at the folder and S3`,
+        () => rows(id),
+        (r) => states(r)['mirror-folder'] === 'delivered' && states(r)['mirror-s3'] === 'delivered',
+      );
+      const http = await until(
+        `${id} delayed at the receiver`,
+        () => rows(id),
+        (x) => x.find((d) => d.destination === 'archive-http')?.state === 'delayed',
+      );
       const row = http.find((d) => d.destination === 'archive-http')!;
       assert.match(row.lastError ?? '', /archive-http|ECONNREFUSED|connect/i);
       assert.ok(row.delayedUntil && Date.parse(row.delayedUntil) > Date.parse(row.updatedAt) - 1000, 'a delayed row says until when');
@@ -116,7 +124,13 @@ describe('delivery to several destinations (folder, S3, HTTP receiver; real Temp
 
     // The receiver comes back on the same port: its deliveries resume by themselves.
     await startTheReceiver();
-    for (const id of ids) await until(`${id} at the receiver`, () => rows(id), (r) => states(r)['archive-http'] === 'delivered', 60_000);
+    for (const id of ids)
+      await until(
+        `${id} at the receiver`,
+        () => rows(id),
+        (r) => states(r)['archive-http'] === 'delivered',
+        60_000,
+      );
     for (const id of ids) {
       const done = await sys.client.workflow.getHandle(deliveryWorkflowId(id)).result();
       assert.deepEqual(
@@ -158,9 +172,16 @@ describe('delivery to several destinations (folder, S3, HTTP receiver; real Temp
     assert.equal(sha256(fs.readFileSync(file)), pkg.sha256);
 
     // The receiver corrupts what it stores: verify sees it, the delivery fails with the values.
-    const res = await fetch(`${receiver!.url}/_faults`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ corruptUploads: 1 }) });
+    const res = await fetch(`${receiver!.url}/_faults`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ corruptUploads: 1 }),
+    });
     assert.equal(res.status, 200);
-    await fetch(`${receiver!.url}/files?name=${encodeURIComponent(`mus-0002/${pkg.sipId}.tar`)}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+    await fetch(`${receiver!.url}/files?name=${encodeURIComponent(`mus-0002/${pkg.sipId}.tar`)}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     const bad = await deliverNow({ client: sys.client, config: sys.config, ledger: sys.ledger }, 'mus-0002', { to: ['archive-http'], wait: true }, 'tester');
     assert.equal(bad.outcomes![0]!.state, 'failed');
     assert.match(bad.outcomes![0]!.error ?? '', /DeliveryMismatch/);
@@ -171,8 +192,14 @@ describe('delivery to several destinations (folder, S3, HTTP receiver; real Temp
   });
 
   it('refuses deliver of an unknown destination or an object with nothing accepted, naming them', async () => {
-    await assert.rejects(deliverNow({ client: sys.client, config: sys.config, ledger: sys.ledger }, 'mus-0001', { to: ['nowhere'] }, 'tester'), /unknown destination nowhere \(delivery\.destinations has mirror-folder, mirror-s3, archive-http\)/);
-    await assert.rejects(deliverNow({ client: sys.client, config: sys.config, ledger: sys.ledger }, 'mus-0099', {}, 'tester'), /mus-0099 has no accepted package to deliver/);
+    await assert.rejects(
+      deliverNow({ client: sys.client, config: sys.config, ledger: sys.ledger }, 'mus-0001', { to: ['nowhere'] }, 'tester'),
+      /unknown destination nowhere \(delivery\.destinations has mirror-folder, mirror-s3, archive-http\)/,
+    );
+    await assert.rejects(
+      deliverNow({ client: sys.client, config: sys.config, ledger: sys.ledger }, 'mus-0099', {}, 'tester'),
+      /mus-0099 has no accepted package to deliver/,
+    );
   });
 
   it('the S3 copy decompresses to the package', async () => {

@@ -220,7 +220,9 @@ export async function copyDataset(input: CopyDatasetInput): Promise<CopyState> {
     const first = pending[0];
     const expected = (state.copied?.version ?? 0) + 1;
     if (first) return `waiting for v${expected} of ${copyId} before v${first.version}`;
-    return state.copied ? `copied v${state.copied.version} (deposition ${state.copied.depositionId}); waiting for the next version` : `waiting for a version of ${copyId}`;
+    return state.copied
+      ? `copied v${state.copied.version} (deposition ${state.copied.depositionId}); waiting for the next version`
+      : `waiting for a version of ${copyId}`;
   }
 
   async function handleVersion(request: CopyRequest): Promise<void> {
@@ -332,4 +334,3 @@ function copyCustodyState(stage: CopyStage): string {
       return 'running';
   }
 }
-

@@ -220,7 +220,12 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
   if (verdict.status === 'accepted') {
     await enterStage('confirmed');
-    await startDelivery(settings.delivery, 'preservation', { itemId: objectId, storage: 'packages', prefix: `${objectId}/${state.sipId}`, as: objectId }, 'custody');
+    await startDelivery(
+      settings.delivery,
+      'preservation',
+      { itemId: objectId, storage: 'packages', prefix: `${objectId}/${state.sipId}`, as: objectId },
+      'custody',
+    );
     await condition(allHandlersFinished);
     return { objectId, stage: 'confirmed', sipId: state.sipId, verdict };
   }

@@ -367,7 +367,12 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     const published = await publishVersion.executeWithOptions({ summary: `publish ${articleId} v${pkg.version}` }, [{ ...job, approvedBy: approval!.by }]);
     state.published = { version: pkg.version, status: pkg.status, at: published.at, url: published.url };
     await enterStage('published', `published ${articleId} v${pkg.version}: ${published.url}`, { url: published.url, approvedBy: approval!.by });
-    const item = { itemId: `article:${articleId}`, storage: 'site' as const, prefix: `published/${articleId}/v${pkg.version}`, as: `${articleId}/v${pkg.version}` };
+    const item = {
+      itemId: `article:${articleId}`,
+      storage: 'site' as const,
+      prefix: `published/${articleId}/v${pkg.version}`,
+      as: `${articleId}/v${pkg.version}`,
+    };
     await startDelivery(settings.delivery, 'publishing', item, approval!.by);
     // The publication stands whatever the webhook does: a receiver that stays down past the
     // retries is on record (and in lastError), and the article goes on to its next version.

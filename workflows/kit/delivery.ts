@@ -8,7 +8,12 @@ import { TASK_QUEUES } from '../../common/preservation';
 import type { deliverItem } from '../deliver-item';
 
 /** The destinations the item went to, or [] when no rule selects any. */
-export async function startDelivery(settings: DeliverySettings | undefined, pipeline: DeliveryRule['pipeline'], item: DeliveryItem, by: string): Promise<string[]> {
+export async function startDelivery(
+  settings: DeliverySettings | undefined,
+  pipeline: DeliveryRule['pipeline'],
+  item: DeliveryItem,
+  by: string,
+): Promise<string[]> {
   const destinations = destinationsFor(settings, pipeline, item.itemId);
   if (!settings || !destinations.length) return [];
   try {
