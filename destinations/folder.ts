@@ -74,7 +74,7 @@ export class FolderDestination implements Destination {
       });
       return { name: stored, size: got.bytes, sha256: got.sha256, compressed: this.compress };
     } catch (e) {
-      throw this.failure(e, `writing ${stored}`);
+      throw out.sourceError() ?? this.failure(e, `writing ${stored}`);
     }
   }
 

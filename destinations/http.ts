@@ -72,6 +72,8 @@ export class HttpDestination implements Destination {
     try {
       answer = await this.request('POST', 'upload_file', stored, { headers, body: out.body });
     } catch (e) {
+      const sourceError = out.sourceError();
+      if (sourceError) throw sourceError;
       // Lost after custody's copy was read whole: if it read wrong, that is what to report.
       if (out.body.readableEnded) this.checkRead(file, stored, out.digests());
       throw e;
