@@ -416,6 +416,31 @@ describe('delivery destinations', function () {
     });
   });
 
+  describe('folder destination links', () => {
+    it('refuses a name that a symbolic link under the folder would take outside it', async () => {
+      const root = path.join(tmp, 'linked');
+      const outside = path.join(tmp, 'outside');
+      fs.mkdirSync(root, { recursive: true });
+      fs.mkdirSync(outside, { recursive: true });
+      fs.symlinkSync(outside, path.join(root, 'escape'));
+      fs.writeFileSync(path.join(outside, 'secret.txt'), 'not yours');
+      const dest = openDestination({ kind: 'folder', name: 'mirror-folder', path: root });
+      const bytes = Buffer.from('x');
+      for (const name of ['escape/new/file.txt', 'escape/secret.txt']) {
+        const file = fileOf(name, bytes);
+        await assert.rejects(dest.send(file, opener(bytes)), (e: unknown) => e instanceof DestinationRefused && /leads outside the folder/.test(e.message));
+        await assert.rejects(dest.present(file), DestinationRefused);
+      }
+      assert.deepEqual(fs.readdirSync(outside), ['secret.txt']);
+      // A link that stays inside is followed.
+      fs.mkdirSync(path.join(root, 'real'));
+      fs.symlinkSync(path.join(root, 'real'), path.join(root, 'alias'));
+      const file = fileOf('alias/ok.txt', bytes);
+      await dest.verify(file, await dest.send(file, opener(bytes)));
+      assert.ok(fs.existsSync(path.join(root, 'real', 'ok.txt')));
+    });
+  });
+
   describe('config', () => {
     it('parses each kind, defaults compress to false, and names a bad value', () => {
       assert.deepEqual(destinationConfigSchema.parse({ kind: 'folder', name: 'nas', path: '/mnt/nas' }), {
