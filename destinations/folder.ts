@@ -32,11 +32,40 @@ export class FolderDestination implements Destination {
     return path.join(this.root, ...stored.split('/'));
   }
 
+  /**
+   * The path of `stored`, refused when a symlink under the root would take it outside: the name
+   * itself was checked, but a folder on the way may be a link. The deepest part that exists is
+   * resolved, before anything is created under it.
+   */
+  private async insidePathOf(stored: string): Promise<string> {
+    const target = this.pathOf(stored);
+    let root: string;
+    try {
+      root = await fs.promises.realpath(this.root);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return target; // created whole by the first send
+      throw this.failure(e, 'resolving its root');
+    }
+    for (let p = target; p.startsWith(this.root); p = path.dirname(p)) {
+      let real: string;
+      try {
+        real = await fs.promises.realpath(p);
+      } catch (e) {
+        if (['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '') && p !== this.root) continue;
+        throw this.failure(e, `resolving ${stored}`);
+      }
+      if (real !== root && !real.startsWith(root + path.sep))
+        throw new DestinationRefused(`${this.name} (${this.location}): ${stored} leads outside the folder, to ${real}, through a symbolic link`, this.name);
+      return target;
+    }
+    return target;
+  }
+
   /** The stored bytes' digests, or undefined when there is no file under the name. */
   private async read(stored: string): Promise<{ stored: Described; original?: Described } | undefined> {
     let stream: Readable;
     try {
-      const handle = await fs.promises.open(this.pathOf(stored), 'r');
+      const handle = await fs.promises.open(await this.insidePathOf(stored), 'r');
       if (!(await handle.stat()).isFile()) {
         await handle.close();
         return undefined;
@@ -65,16 +94,17 @@ export class FolderDestination implements Destination {
 
   async send(file: DestinationFile, open: () => Promise<Readable> | Readable, onProgress?: (bytes: number) => void): Promise<SendResult> {
     const stored = storedName(this.name, file, this.compress);
+    const target = await this.insidePathOf(stored);
     const out = await outgoing(open, this.compress, onProgress);
     try {
       // The check runs before the rename: a copy of custody's file that read wrong never lands under the name.
-      const got = await writeFileVerified(out.body, this.pathOf(stored), () => {
+      const got = await writeFileVerified(out.body, target, () => {
         const { source, sent } = out.digests();
         checkSource(this, file, source, { name: stored, size: sent.bytes, sha256: sent.sha256 });
       });
       return { name: stored, size: got.bytes, sha256: got.sha256, compressed: this.compress };
     } catch (e) {
-      throw this.failure(e, `writing ${stored}`);
+      throw out.sourceError() ?? this.failure(e, `writing ${stored}`);
     }
   }
 

@@ -72,6 +72,8 @@ export class HttpDestination implements Destination {
     try {
       answer = await this.request('POST', 'upload_file', stored, { headers, body: out.body });
     } catch (e) {
+      const sourceError = out.sourceError();
+      if (sourceError) throw sourceError;
       // Lost after custody's copy was read whole: if it read wrong, that is what to report.
       if (out.body.readableEnded) this.checkRead(file, stored, out.digests());
       throw e;
@@ -119,7 +121,18 @@ export class HttpDestination implements Destination {
   }
 
   /** One request; its answer read whole (answers are small JSON). Connection failures and stalls throw DestinationUnavailable. */
-  private request(method: string, route: string, name: string, opts: { headers?: http.OutgoingHttpHeaders; body?: Readable } = {}): Promise<Answer> {
+  private async request(method: string, route: string, name: string, opts: { headers?: http.OutgoingHttpHeaders; body?: Readable } = {}): Promise<Answer> {
+    try {
+      return await this.requestOnce(method, route, name, opts);
+    } catch (e) {
+      // A kept-alive connection the receiver closed meanwhile: a request without a body is asked again once, on a new one.
+      if (!opts.body && e instanceof DestinationUnavailable && (e.cause as { reusedSocket?: boolean } | undefined)?.reusedSocket)
+        return this.requestOnce(method, route, name, opts);
+      throw e;
+    }
+  }
+
+  private requestOnce(method: string, route: string, name: string, opts: { headers?: http.OutgoingHttpHeaders; body?: Readable } = {}): Promise<Answer> {
     const url = new URL(route, this.base);
     url.searchParams.set('name', name);
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json', ...opts.headers };
@@ -131,6 +144,7 @@ export class HttpDestination implements Destination {
         if (settled) return;
         settled = true;
         opts.body?.destroy();
+        if ((e as NodeJS.ErrnoException).code === 'ECONNRESET' && req.reusedSocket) Object.assign(e, { reusedSocket: true });
         reject(
           e instanceof DestinationError
             ? e

@@ -84,6 +84,8 @@ export class S3Destination implements Destination {
       return { name: stored, size: sent.size, sha256: sent.sha256, compressed: true };
     } catch (e) {
       // The server refuses a body that does not match the SHA-256 it was promised: say whose bytes were wrong.
+      const sourceError = out?.sourceError();
+      if (sourceError) throw sourceError;
       if (out?.body.readableEnded && !(e instanceof DestinationError)) checkRead({ size: out.digests().sent.bytes, sha256: out.digests().sent.sha256 });
       throw this.failure(e, `sending ${stored}`);
     }

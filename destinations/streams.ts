@@ -16,20 +16,24 @@ export interface Outgoing {
   body: Readable;
   /** Once `body` has ended: what was read from custody's copy, and what left (the gzip when compressed). */
   digests(): { source: Digest; sent: Digest };
+  /** The error custody's copy failed with, if it did: custody's problem, thrown as it is rather than blamed on the destination. */
+  sourceError(): Error | undefined;
 }
 
 /** Opens custody's copy and lays the hashing (and compressing) streams after it. `onProgress` counts bytes read from custody's copy. */
 export async function outgoing(open: () => Promise<Readable> | Readable, compress: boolean, onProgress?: (bytes: number) => void): Promise<Outgoing> {
   const source = await open();
+  let sourceError: Error | undefined;
+  source.once('error', (e) => (sourceError = e));
   const read = digesting(onProgress);
   if (!compress) {
     // pipeline() destroys every stream on an error anywhere, so the destination's side sees it.
     const body = pipeline(source, read, () => undefined);
-    return { body, digests: () => ({ source: read.digest(), sent: read.digest() }) };
+    return { body, digests: () => ({ source: read.digest(), sent: read.digest() }), sourceError: () => sourceError };
   }
   const sent = digesting();
   const body = pipeline(source, read, zlib.createGzip(), sent, () => undefined);
-  return { body, digests: () => ({ source: read.digest(), sent: sent.digest() }) };
+  return { body, digests: () => ({ source: read.digest(), sent: sent.digest() }), sourceError: () => sourceError };
 }
 
 /** The digest of stored bytes and, when they are gzip, of what they decompress to (undefined when they are not valid gzip). */

@@ -3,7 +3,7 @@
 // workflow inputs or logs. Checksums are custody's: the SDK's default CRC32 on every request
 // is switched off (WHEN_REQUIRED) because S3-compatible servers differ in what they accept;
 // custody sends SHA-256 where the API verifies it and keeps the whole-object digest itself.
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, pipeline as streamPipeline, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
@@ -130,9 +130,11 @@ export class S3Storage implements Storage {
     const existing = await this.headRaw(key);
     if (existing?.ContentLength === opts.size && (await this.digestOf(key, existing)) === opts.sha256) return { skipped: true };
     const moving = digesting(opts.onProgress);
-    const source = await open();
-    source.on('error', (e) => moving.destroy(e)); // pipe() alone would leave the upload waiting
-    const body = source.pipe(moving);
+    // A source that fails mid-way must end the request: the SDK pipe()s a body into it, which
+    // passes on no error, and would wait for the rest of the bytes for ever. pipeline() also keeps
+    // listening on both streams, so the failure is not an uncaught exception that ends the process.
+    const aborting = new AbortController();
+    const body = streamPipeline(await open(), moving, (e) => e && aborting.abort(e));
     const Key = this.full(key);
     const Metadata = { [SHA256_META]: opts.sha256 };
     try {
@@ -140,6 +142,7 @@ export class S3Storage implements Storage {
         // One request: the server itself refuses bytes that do not match the SHA-256 (BadDigest).
         await this.client.send(
           new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: opts.size, ChecksumSHA256: hexToBase64(opts.sha256), Metadata }),
+          { abortSignal: aborting.signal },
         );
       } else {
         // Parts: each part carries its own SHA-256 for the server to check; the whole is re-read below.
@@ -179,10 +182,15 @@ export class S3Storage implements Storage {
    */
   async putStream(key: string, source: Readable, opts: { metadata?: Record<string, string> } = {}): Promise<{ size: number; sha256: string }> {
     const moving = digesting();
-    source.on('error', (e) => moving.destroy(e)); // pipe() alone would leave the upload waiting
     await new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.full(key), Body: source.pipe(moving), ChecksumAlgorithm: 'SHA256', Metadata: opts.metadata },
+      params: {
+        Bucket: this.bucket,
+        Key: this.full(key),
+        Body: streamPipeline(source, moving, () => undefined),
+        ChecksumAlgorithm: 'SHA256',
+        Metadata: opts.metadata,
+      },
       partSize: this.partSize,
       queueSize: 2,
       leavePartsOnError: false,

@@ -57,7 +57,11 @@ describe('delivery to several destinations (folder, S3, HTTP receiver; real Temp
     this.timeout(240_000);
     s3 = await startTestS3();
     bucket = await s3.bucket('mirror');
-    sys = await startCustodySystem({ objects: ['mus-0001', 'mus-0002', 'mus-0003'], inProcessWorkers: false });
+    sys = await startCustodySystem({
+      objects: ['mus-0001', 'mus-0002', 'mus-0003'],
+      inProcessWorkers: false,
+      config: { verdict: { pollAfter: '1s', deadline: '14d' } },
+    });
     receiverData = path.join(sys.root, 'receiver');
     receiverPort = 0;
     await startTheReceiver();

@@ -106,6 +106,22 @@ for (const kind of ['file', 's3'] as const) {
       }
     });
 
+    it('fails a put whose source fails mid-way, in one request or in parts, and leaves nothing under the key', async () => {
+      for (const size of [3 * MiB, 12 * MiB]) {
+        const failing = () =>
+          Readable.from(
+            (async function* () {
+              yield crypto.randomBytes(MiB);
+              yield crypto.randomBytes(MiB);
+              throw new Error('the source went away');
+            })(),
+          );
+        // Once an uncaught exception that ended the process, or a request waiting for ever.
+        await assert.rejects(storage.put(`cut/${size}.bin`, failing, { size, sha256: sha256(Buffer.alloc(0)) }));
+        assert.equal(await storage.head(`cut/${size}.bin`), undefined);
+      }
+    });
+
     it('detects an object changed behind its back when reading it with the expected checksum', async () => {
       const bytes = crypto.randomBytes(3000);
       await storage.put('rot/file.bin', opener(bytes).open, { size: bytes.length, sha256: sha256(bytes) });

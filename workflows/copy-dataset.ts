@@ -36,12 +36,13 @@ import { SA } from '../common/search-attributes';
 import { continueAsNewUnlessWorkArrives } from './kit/continue-as-new';
 import { describe, failureTypeIn, unwrap } from './kit/failures';
 import { OperatorState } from './kit/operator-state';
+import { retryPolicy } from './kit/retry';
 import { StageBook } from './kit/stage-book';
 
 type Activities = ReturnType<typeof createActivities>;
 
 function queueActivities(input: CopyDatasetInput, role: CopyQueueRole, timeouts: Partial<ActivityOptions>) {
-  return proxyActivities<Activities>({ taskQueue: COPY_TASK_QUEUES[role], retry: { ...input.settings.retry[role] }, ...timeouts });
+  return proxyActivities<Activities>({ taskQueue: COPY_TASK_QUEUES[role], retry: retryPolicy(input.settings.retry[role]), ...timeouts });
 }
 
 /** Thrown inside a version's run when an operator reenqueued it while it was frozen. */

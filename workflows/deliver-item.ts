@@ -8,6 +8,7 @@ import type { createActivities } from '../activities';
 import { DELIVERY_CONTENT_FAILURES, destinationTaskQueue, type DeliverItemInput, type DestinationOutcome } from '../common/delivery';
 import { TASK_QUEUES } from '../common/preservation';
 import { describe, unwrap } from './kit/failures';
+import { retryPolicy } from './kit/retry';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -30,7 +31,7 @@ export async function deliverItem(input: DeliverItemInput): Promise<DestinationO
         startToCloseTimeout: '4h',
         heartbeatTimeout: settings.heartbeatTimeout,
         // No attempt limit: a destination that is down is waited for, with backoff, however long.
-        retry: { ...settings.retry, maximumAttempts: 0, nonRetryableErrorTypes: DELIVERY_CONTENT_FAILURES },
+        retry: retryPolicy({ ...settings.retry, maximumAttempts: 0, nonRetryableErrorTypes: DELIVERY_CONTENT_FAILURES }),
       });
       try {
         return await deliverToDestination.executeWithOptions({ summary: `deliver ${item.itemId} to ${destination}` }, [{ item, destination, files }]);

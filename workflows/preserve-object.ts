@@ -36,6 +36,7 @@ import type { Verdict } from '../common/sip';
 import { describe, failureTypeIn, unwrap } from './kit/failures';
 import { continueAsNewWhenQuiet } from './kit/continue-as-new';
 import { OperatorState } from './kit/operator-state';
+import { retryPolicy } from './kit/retry';
 import { StageBook } from './kit/stage-book';
 import { startDelivery } from './kit/delivery';
 import { destinationsFor } from '../common/delivery';
@@ -46,13 +47,7 @@ function stageActivities(input: PreserveObjectInput, role: QueueRole, timeouts: 
   const r = input.settings.retry[role];
   return proxyActivities<Activities>({
     taskQueue: TASK_QUEUES[role],
-    retry: {
-      initialInterval: r.initialInterval,
-      backoffCoefficient: r.backoffCoefficient,
-      maximumInterval: r.maximumInterval,
-      maximumAttempts: r.maximumAttempts,
-      nonRetryableErrorTypes: r.nonRetryableErrorTypes,
-    },
+    retry: retryPolicy(r),
     ...timeouts,
   });
 }

@@ -38,6 +38,7 @@ import { SA } from '../common/search-attributes';
 import { describe, unwrap } from './kit/failures';
 import { continueAsNewUnlessWorkArrives } from './kit/continue-as-new';
 import { OperatorState } from './kit/operator-state';
+import { retryPolicy } from './kit/retry';
 import { StageBook } from './kit/stage-book';
 import { startDelivery } from './kit/delivery';
 
@@ -52,7 +53,7 @@ function queueActivities(input: PublishArticleInput, role: ArticleQueueRole, tim
   const r = input.settings.retry[role];
   return proxyActivities<Activities>({
     taskQueue: ARTICLE_TASK_QUEUES[role],
-    retry: { ...r },
+    retry: retryPolicy(r),
     ...timeouts,
   });
 }
