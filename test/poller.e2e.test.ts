@@ -91,11 +91,12 @@ describe('the scheduled poller', function () {
     let sys: CustodySystem;
     before(async () => {
       sys = await startCustodySystem({
-        // The fallback poll is due 20 s after an object starts waiting; the poller runs every 2 s.
-        // Delivered by signals sent from the workflow, one server round trip each, the poller
-        // delivered 38 of 100 here; the rest went to the fallback.
+        // The poller runs every 2 s; the fallback poll is due 2 min after an object starts waiting,
+        // so only a poller that falls behind by minutes loses the race. (With 20 s, a machine busy
+        // with other work let the fallback take a quarter of them; with signals sent from the
+        // workflow, one server round trip each, the poller delivered 38 of 100 even at rest.)
         config: {
-          verdict: { pollAfter: '20s', deadline: '14d' },
+          verdict: { pollAfter: '2m', deadline: '14d' },
           schedules: { syncProcessedSips: { every: '2s', catchupWindow: '1m' } },
           guards: { maxObjectBytes: 1024 ** 3, maxFiles: 1000, allowZeroLengthFiles: false, settleTime: '1ms' },
         },
