@@ -48,6 +48,13 @@ describe('activities', () => {
       'replacePublished',
       'recordArticleEvent',
       'sendNewPackages',
+      'checkCopyVersion',
+      'prepareDeposition',
+      'uploadCopyFiles',
+      'publishDeposition',
+      'recordCopyEvent',
+      'listDeliveryFiles',
+      'deliverToDestination',
     ]);
   });
 

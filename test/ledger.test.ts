@@ -37,6 +37,87 @@ for (const backend of BACKENDS)
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
+    it("keeps a copy version's deposition, its file digests and its request log; a later change keeps what it does not set", async () => {
+      await ledger.copies.setVersion('copy:ds-1:data', 1, { state: 'prepared', depositionId: 5_000_000_001, updatedAt: '2026-01-01T00:00:00Z' });
+      await ledger.copies.setVersion('copy:ds-1:data', 1, { state: 'published', doi: '10.5072/zenodo.1', recordId: 7, updatedAt: '2026-01-01T00:01:00Z' });
+      assert.deepEqual(await ledger.copies.version('copy:ds-1:data', 1), {
+        copyId: 'copy:ds-1:data',
+        version: 1,
+        depositionId: 5_000_000_001,
+        recordId: 7,
+        doi: '10.5072/zenodo.1',
+        state: 'published',
+        updatedAt: '2026-01-01T00:01:00Z',
+      });
+      const files = [
+        { name: 'b.csv', size: 5_000_000_000, sha256: 'b'.repeat(64), md5: 'b'.repeat(32) },
+        { name: 'a.csv', size: 1, sha256: 'a'.repeat(64), md5: 'a'.repeat(32) },
+      ];
+      await ledger.copies.recordFiles('copy:ds-1:data', 1, files);
+      // A re-check replaces the digests: the source may have been fixed.
+      await ledger.copies.recordFiles('copy:ds-1:data', 1, files.slice(1));
+      assert.deepEqual(await ledger.copies.files('copy:ds-1:data', 1), [files[1]]);
+      await ledger.copies.log('copy:ds-1:data', {
+        at: '2026-01-01T00:00:00Z',
+        method: 'POST',
+        url: 'http://x/api/deposit/depositions',
+        status: 201,
+        ms: 12.6,
+        attempt: 1,
+        error: null,
+        detail: { ok: true },
+      });
+      assert.deepEqual(await ledger.copies.requests('copy:ds-1:data'), [
+        {
+          at: '2026-01-01T00:00:00Z',
+          method: 'POST',
+          url: 'http://x/api/deposit/depositions',
+          status: 201,
+          ms: 13,
+          attempt: 1,
+          error: null,
+          detail: { ok: true },
+        },
+      ]);
+    });
+
+    it('keeps one delivery row per item and destination, and sums them up per destination', async () => {
+      await ledger.deliveries.set('mus-0001', 'mirror', { state: 'pending', at: '2026-01-01T00:00:00Z', attempts: 0 });
+      await ledger.deliveries.set('mus-0001', 'mirror', {
+        state: 'delayed',
+        at: '2026-01-01T00:00:05Z',
+        attempts: 2,
+        lastError: 'connect ECONNREFUSED',
+        delayedUntil: '2026-01-01T00:00:10Z',
+      });
+      await ledger.deliveries.set('mus-0002', 'mirror', {
+        state: 'delivered',
+        at: '2026-01-01T00:00:06Z',
+        attempts: 1,
+        size: 6_000_000_000,
+        sha256: 'c'.repeat(64),
+        name: 'mus-0002',
+      });
+      await ledger.deliveries.set('mus-0001', 'archive', { state: 'failed', at: '2026-01-01T00:00:07Z', attempts: 1, lastError: 'DeliveryMismatch: …' });
+      const rows = await ledger.deliveries.of('mus-0001');
+      assert.deepEqual(
+        rows.map((r) => [r.destination, r.state, r.attempts, r.delayedUntil]),
+        [
+          ['archive', 'failed', 1, null],
+          ['mirror', 'delayed', 2, '2026-01-01T00:00:10Z'],
+        ],
+      );
+      assert.equal((await ledger.deliveries.of('mus-0002'))[0]!.size, 6_000_000_000);
+      const summary = await ledger.deliveries.summary();
+      assert.deepEqual(
+        summary.map((s) => [s.destination, s.counts.delivered, s.counts.delayed, s.counts.failed, s.nextRetry]),
+        [
+          ['archive', 0, 0, 1, null],
+          ['mirror', 1, 1, 0, '2026-01-01T00:00:10Z'],
+        ],
+      );
+    });
+
     it('migrates twice without error and keeps the data', async () => {
       await ledger.upsertObject({ id: 'mus-0001', title: 'Harbour at dawn', sourceModifiedAt: '2024-03-01T10:00:00Z' });
       await ledger.migrate();
@@ -53,7 +134,7 @@ for (const backend of BACKENDS)
         const migrations = db.prepare('select name from kysely_migration').all() as { name: string }[];
         assert.deepEqual(
           migrations.map((m) => m.name),
-          ['0001-initial'],
+          ['0001-initial', '0002-copies-and-deliveries'],
         );
         assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
       } finally {
