@@ -101,6 +101,17 @@ export class CopyLedger {
       .execute();
   }
 
+  /**
+   * Drops what the ledger holds for a copy's depositions (versions, digests, request log) — for a
+   * deposit service whose data is gone, where the recorded deposition ids would name nothing or
+   * another dataset's deposition. The copy's timeline stays: it is the record of what happened.
+   */
+  async forget(copyId: string): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      for (const table of ['copy_files', 'copy_versions', 'deposit_log'] as const) await tx.deleteFrom(table).where('copy_id', '=', copyId).execute();
+    });
+  }
+
   /** The newest `limit` requests of a copy, oldest first. */
   async requests(copyId: string, limit = 500): Promise<DepositLogRow[]> {
     const rows = await this.db.selectFrom('deposit_log').selectAll().where('copy_id', '=', copyId).orderBy('id', 'desc').limit(limit).execute();

@@ -3,7 +3,9 @@
 // object is settled, and a table of outcomes with each workflow's Web UI link. Then the
 // publishing part (demo-publishing.ts): the reference article store, and sample article packages
 // dropped into the folder the watch-articles schedule watches, published, approved and silently
-// updated, with the store's records.
+// updated, with the store's records. Then the copies-and-delivery part (demo-copies.ts): sample
+// datasets deposited with the reference deposit service, and the packages and articles the other
+// parts made delivered to a folder and the reference receiver.
 import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
@@ -19,6 +21,7 @@ import { outcomeTable } from './outcome-table';
 import { createSchedules } from './schedules';
 import { workflowListUrl, workflowsUrl } from './web-ui';
 import { DEMO_PUBLISHING_SETTINGS, resetDemoArticles, runPublishingDemo, serveSite, startArticleStoreProcess } from './demo-publishing';
+import { demoCopySettings, resetDemoCopies, runCopiesDemo, setDemoTokens, startCopyServices } from './demo-copies';
 
 const exitWhenDone = process.argv.includes('--exit') || process.env.CI === 'true';
 
@@ -44,10 +47,15 @@ function startService(url: string, dataDir: string, transfer: string): Promise<v
 
 async function main() {
   installRuntime('ERROR'); // worker chatter would break the progress bar
+  const runStart = new Date().toISOString();
+  // Before anything reads the environment: the worker started below takes its tokens from there.
+  const tokens = setDemoTokens();
   // The demo polls every 10 s so the schedule's signals are seen at work; production: hourly.
   // A fresh clone's files are minutes old: the demo does not wait the default settle time.
   const defaults = loadConfig();
+  const copySettings = demoCopySettings(defaults.dataDir);
   const config = loadConfig(process.env, {
+    ...copySettings,
     schedules: { syncProcessedSips: { every: '10s', catchupWindow: '1h' }, ...DEMO_PUBLISHING_SETTINGS.schedules },
     guards: { ...defaults.guards, settleTime: '2s' },
     articles: { ...DEMO_PUBLISHING_SETTINGS.articles, modeRules: [...DEMO_PUBLISHING_SETTINGS.articles.modeRules, ...defaults.articles.modeRules] },
@@ -65,11 +73,14 @@ async function main() {
     console.log(`an earlier demo's articles ${reset.join(', ')} start over (their workflows terminated, their store data and site files removed)`);
   console.log(`starting the reference article store (${config.articles.store.url}, data in ${storeDir})`);
   await startArticleStoreProcess(children, config, storeDir);
+  const parts = await openParts(config);
+  children.beforeExit(() => parts.ledger.close());
+  const resetCopies = await resetDemoCopies(client, config, parts.ledger);
+  if (resetCopies.length) console.log(`an earlier demo's ${resetCopies.join(', ')} start over (terminated; deposit service, receiver and mirror data removed)`);
+  for (const line of await startCopyServices(children, config, tokens)) console.log(line);
   const site = await serveSite(config);
   if (site) children.beforeExit(() => site.close());
   console.log(site ? `serving the site folder ${config.articles.site} at ${site.url}` : `the site is in ${config.articles.site} (not served)`);
-  const parts = await openParts(config);
-  children.beforeExit(() => parts.ledger.close());
   const workers = await startWorkers(config);
   children.beforeExit(async () => {
     workers.shutdown();
@@ -112,7 +123,19 @@ async function main() {
   }));
   console.log(`\n${publishing.lines.join('\n')}`);
   console.log(`articles in the Web UI: ${workflowListUrl(config, 'CustodyPipeline = "publishing"')}`);
-  const allAsExpected = asExpected && publishing.asExpected;
+
+  console.log('\ncopies and delivery: sample datasets to the reference deposit service; packages and articles to two destinations');
+  const copies = await runCopiesDemo({
+    client,
+    config,
+    ledger: parts.ledger,
+    runStart,
+    preservedEarlier: outcomes.filter((o) => o.action === 'skipped' && rows.some((r) => r.id === o.objectId && r.state === 'confirmed')).map((o) => o.objectId),
+    say: (line) => console.log(`  ${line}`),
+  }).catch((e: unknown) => ({ lines: [`the copies-and-delivery part stopped: ${(e as Error).message}`], asExpected: false }));
+  console.log(`\n${copies.lines.join('\n')}`);
+  console.log(`copies in the Web UI: ${workflowListUrl(config, 'CustodyPipeline = "copy"')}`);
+  const allAsExpected = asExpected && publishing.asExpected && copies.asExpected;
 
   if (exitWhenDone) {
     console.log(allAsExpected ? 'demo finished: every outcome as expected' : 'demo finished: some outcomes were not the expected ones');
