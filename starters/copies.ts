@@ -252,7 +252,8 @@ const STEPS = new Set(['waiting', 'checking', 'preparing', 'uploading', 'publish
 export function formatCopyStatus(s: CopyStatus): string {
   const live = s.live;
   const lines = [`${s.copyId} — ${live ? live.stage : s.workflow ? `workflow ${s.workflow.toLowerCase()}` : 'workflow state unknown'}`];
-  if (live?.details) lines.push(`  ${live.details}`);
+  // A frozen copy's details repeat the reason the frozen line below gives.
+  if (live?.details && live.stage !== 'frozen') lines.push(`  ${live.details}`);
   if (live?.stage === 'frozen') lines.push(`  frozen: ${live.frozenReason ?? ''} (by ${live.frozenBy ?? '?'})`);
   if (live?.lastError && live.stage !== 'frozen') lines.push(`  last error: ${live.lastError}`);
   if (live?.pending.length) lines.push(`  pending: ${live.pending.map((v) => `v${v}`).join(', ')}`);
