@@ -5,6 +5,8 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
   COPY_TASK_QUEUES,
+  copyApproveUpdate,
+  copyRejectUpdate,
   DATASET_ID,
   copyFreezeUpdate,
   copyReenqueueUpdate,
@@ -21,7 +23,7 @@ import {
 import type { Config } from '../config/config';
 import type { CopyVersionRow, DepositLogRow, EventRow, Ledger } from '../ledger';
 import { openStorage } from '../storage';
-import { refused, viaUpdate, type Plan } from './operator';
+import { refused, viaUpdate, type OperatorOutcome, type Plan } from './operator';
 import { printable, wrap } from './printable';
 import { UserError } from './user-error';
 
@@ -209,6 +211,35 @@ export async function planCopyReenqueue(client: Client, ref: { datasetId: string
         return `v${ack.version} runs again from the check, as run ${current.run + 1}`;
       }),
   };
+}
+
+// approve and reject: publishing a copied version can wait for an operator, like an article.
+
+/** The running copy workflow, or a one-line error naming the copy. */
+async function runningCopy(client: Client, ref: { datasetId: string; type: CopyType }): Promise<WorkflowHandle> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  const run = await copyRun(client, ref.datasetId, ref.type);
+  if (!run.status) throw new UserError(`unknown copy ${copyId}: there is no such workflow (custody copy ${ref.datasetId} --type ${ref.type} starts it)`);
+  if (run.status !== 'RUNNING') throw new UserError(`${copyId}: its workflow is not running (${run.status})`);
+  return run.handle;
+}
+
+export async function approveCopy(client: Client, ref: { datasetId: string; type: CopyType }, opts: { version?: number }, by: string): Promise<OperatorOutcome> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  const handle = await runningCopy(client, ref);
+  return viaUpdate(copyId, async () => {
+    const ack = await handle.executeUpdate(copyApproveUpdate, { args: [{ version: opts.version, by }] });
+    return { message: `v${ack.version} approved by ${by}; publishing its deposition now`, version: ack.version };
+  });
+}
+
+export async function rejectCopy(client: Client, ref: { datasetId: string; type: CopyType }, opts: { version?: number; reason: string }, by: string): Promise<OperatorOutcome> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  const handle = await runningCopy(client, ref);
+  return viaUpdate(copyId, async () => {
+    const ack = await handle.executeUpdate(copyRejectUpdate, { args: [{ version: opts.version, reason: opts.reason, by }] });
+    return { message: `v${ack.version} rejected by ${by}: ${opts.reason} (its deposition stays a draft; the copy waits for its next version)`, version: ack.version };
+  });
 }
 
 // status
