@@ -224,7 +224,12 @@ async function runningCopy(client: Client, ref: { datasetId: string; type: CopyT
   return run.handle;
 }
 
-export async function approveCopy(client: Client, ref: { datasetId: string; type: CopyType }, opts: { version?: number }, by: string): Promise<OperatorOutcome> {
+export async function approveCopy(
+  client: Client,
+  ref: { datasetId: string; type: CopyType },
+  opts: { version?: number },
+  by: string,
+): Promise<OperatorOutcome> {
   const copyId = copyWorkflowId(ref.datasetId, ref.type);
   const handle = await runningCopy(client, ref);
   return viaUpdate(copyId, async () => {
@@ -233,12 +238,20 @@ export async function approveCopy(client: Client, ref: { datasetId: string; type
   });
 }
 
-export async function rejectCopy(client: Client, ref: { datasetId: string; type: CopyType }, opts: { version?: number; reason: string }, by: string): Promise<OperatorOutcome> {
+export async function rejectCopy(
+  client: Client,
+  ref: { datasetId: string; type: CopyType },
+  opts: { version?: number; reason: string },
+  by: string,
+): Promise<OperatorOutcome> {
   const copyId = copyWorkflowId(ref.datasetId, ref.type);
   const handle = await runningCopy(client, ref);
   return viaUpdate(copyId, async () => {
     const ack = await handle.executeUpdate(copyRejectUpdate, { args: [{ version: opts.version, reason: opts.reason, by }] });
-    return { message: `v${ack.version} rejected by ${by}: ${opts.reason} (its deposition stays a draft; the copy waits for its next version)`, version: ack.version };
+    return {
+      message: `v${ack.version} rejected by ${by}: ${opts.reason} (its deposition stays a draft; the copy waits for its next version)`,
+      version: ack.version,
+    };
   });
 }
 
@@ -277,6 +290,14 @@ export async function copyStatus(
   };
 }
 
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
 /** Steps every version passes through, left out of the human history (--json has them). */
 const STEPS = new Set(['waiting', 'checking', 'preparing', 'uploading', 'publishing'].map((s) => `copy-${s}`));
 
@@ -301,9 +322,13 @@ export function formatCopyStatus(s: CopyStatus): string {
     lines.push(`    ${e.at}  ${e.kind.replace(/^copy-/, '')}  ${d.message ?? JSON.stringify(e.detail)}`);
   }
   if (s.log) {
-    lines.push(`  deposit API requests (${s.log.length}, secrets redacted):`);
-    for (const r of s.log)
-      lines.push(`    ${r.at}  ${r.method} ${r.url} → ${r.status ?? r.error ?? '?'} (${r.ms} ms${r.attempt > 1 ? `, try ${r.attempt}` : ''})`);
+    // The API's address once; each request by its path, so a line reads at a glance.
+    const origins = [...new Set(s.log.map((r) => originOf(r.url)))];
+    lines.push(`  deposit API requests (${s.log.length}${origins.length === 1 ? ` to ${origins[0]}` : ''}, secrets redacted):`);
+    for (const r of s.log) {
+      const where = origins.length === 1 ? r.url.slice(origins[0]!.length) : r.url;
+      lines.push(`    ${r.at}  ${r.method} ${where} → ${r.status ?? r.error ?? '?'} (${r.ms} ms${r.attempt > 1 ? `, try ${r.attempt}` : ''})`);
+    }
   }
   return lines.flatMap((l) => wrap(printable(l))).join('\n');
 }
