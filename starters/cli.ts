@@ -14,7 +14,18 @@ import { operatorName, planFreeze, planReenqueue, planUnfreeze, select, type Ope
 import { DATE_FORMS, DATE_TIME_FORM, InvalidDateError, parseDate, parseDateTime } from './dates';
 import { articleIdOf, assertObjectOrArticleIds, copyOf, isArticleRef, isCopyRef } from './object-ids';
 import { deliverNow, destinationSummary, formatDestinations } from './delivery';
-import { approveCopy, copyStatus, datasetsInSource, rejectCopy, formatCopyStatus, planCopyFreeze, planCopyReenqueue, planCopyUnfreeze, sendCopies, type CopyOutcome } from './copies';
+import {
+  approveCopy,
+  copyStatus,
+  datasetsInSource,
+  rejectCopy,
+  formatCopyStatus,
+  planCopyFreeze,
+  planCopyReenqueue,
+  planCopyUnfreeze,
+  sendCopies,
+  type CopyOutcome,
+} from './copies';
 import { COPY_TYPES, DATASET_ID, type CopyType } from '../common/copies';
 import {
   approveArticle,
@@ -568,7 +579,9 @@ const ARTICLE_ARG = 'the article: its id (00353) or article:<id>; or a copy, cop
 
 program
   .command('approve')
-  .description('publish the version of an article (or of a copy, copy:<dataset>:<type>) that waits for approval (preview mode): now, or (articles) at --at TIME')
+  .description(
+    'publish the version of an article (or of a copy, copy:<dataset>:<type>) that waits for approval (preview mode): now, or (articles) at --at TIME',
+  )
   .argument('<article>', ARTICLE_ARG)
   .option('--version <v>', 'the version you mean: refused if another one is waiting', positiveInt)
   .option('--at <time>', `publish at this time (${DATE_TIME_FORM}); approving again moves it`, dateTime)
@@ -586,7 +599,9 @@ program
 
 program
   .command('reject')
-  .description('reject the version of an article (or a copy, copy:<dataset>:<type>) waiting for a decision (awaiting approval, scheduled, rejected or failed), with the reason on record')
+  .description(
+    'reject the version of an article (or a copy, copy:<dataset>:<type>) waiting for a decision (awaiting approval, scheduled, rejected or failed), with the reason on record',
+  )
   .argument('<article>', ARTICLE_ARG)
   .option('--version <v>', 'the version you mean: refused if another one is waiting', positiveInt)
   .requiredOption('--reason <text>', "why: recorded in the article's history", nonBlank('--reason'))

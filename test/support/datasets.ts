@@ -6,7 +6,12 @@ import path from 'node:path';
 export function writeDatasetVersion(root: string, datasetId: string, version: number, files: Record<string, Buffer | string>, type = 'data'): void {
   const dir = path.join(root, datasetId, `v${version}`);
   fs.mkdirSync(path.join(dir, type), { recursive: true });
-  const metadata = { title: `${datasetId} version ${version}`, description: `Test dataset ${datasetId}`, upload_type: 'dataset', creators: [{ name: 'Tester, Test' }] };
+  const metadata = {
+    title: `${datasetId} version ${version}`,
+    description: `Test dataset ${datasetId}`,
+    upload_type: 'dataset',
+    creators: [{ name: 'Tester, Test' }],
+  };
   fs.writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify(metadata));
   for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(dir, type, name), data);
 }
