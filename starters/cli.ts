@@ -14,7 +14,18 @@ import { operatorName, planFreeze, planReenqueue, planUnfreeze, select, type Ope
 import { DATE_FORMS, DATE_TIME_FORM, InvalidDateError, parseDate, parseDateTime } from './dates';
 import { articleIdOf, assertObjectOrArticleIds, copyOf, isArticleRef, isCopyRef } from './object-ids';
 import { deliverNow, destinationSummary, formatDestinations } from './delivery';
-import { copyStatus, datasetsInSource, formatCopyStatus, planCopyFreeze, planCopyReenqueue, planCopyUnfreeze, sendCopies, type CopyOutcome } from './copies';
+import {
+  approveCopy,
+  copyStatus,
+  datasetsInSource,
+  rejectCopy,
+  formatCopyStatus,
+  planCopyFreeze,
+  planCopyReenqueue,
+  planCopyUnfreeze,
+  sendCopies,
+  type CopyOutcome,
+} from './copies';
 import { COPY_TYPES, DATASET_ID, type CopyType } from '../common/copies';
 import {
   approveArticle,
@@ -564,16 +575,23 @@ function reportArticle(o: ArticleOutcome, json?: boolean): void {
   if (!o.ok) throw new UserError(`${o.objectId}: refused: ${o.message}`);
 }
 
-const ARTICLE_ARG = 'the article: its id (00353) or article:<id>';
+const ARTICLE_ARG = 'the article: its id (00353) or article:<id>; or a copy, copy:<dataset>:<type>';
 
 program
   .command('approve')
-  .description('publish the version of an article that waits for approval (preview mode): now, or at --at TIME')
+  .description(
+    'publish the version of an article (or of a copy, copy:<dataset>:<type>) that waits for approval (preview mode): now, or (articles) at --at TIME',
+  )
   .argument('<article>', ARTICLE_ARG)
   .option('--version <v>', 'the version you mean: refused if another one is waiting', positiveInt)
   .option('--at <time>', `publish at this time (${DATE_TIME_FORM}); approving again moves it`, dateTime)
   .option('--json', 'print the outcome as JSON')
   .action(async (article: string, opts: { version?: number; at?: Date; json?: boolean }) => {
+    if (isCopyRef(article)) {
+      const ref = copyOf(article);
+      if (opts.at) throw new UserError('--at schedules an article; a copy is published when approved');
+      return withClient(async ({ client }) => reportArticle(await approveCopy(client, ref, opts, operatorName()), opts.json));
+    }
     const articleId = articleIdOf(article, { bare: true });
     assertToCome(opts.at);
     await withClient(async ({ client }) => reportArticle(await approveArticle(client, articleId, opts, operatorName()), opts.json));
@@ -581,12 +599,18 @@ program
 
 program
   .command('reject')
-  .description('reject the version of an article waiting for a decision (awaiting approval, scheduled, rejected or failed), with the reason on record')
+  .description(
+    'reject the version of an article (or a copy, copy:<dataset>:<type>) waiting for a decision (awaiting approval, scheduled, rejected or failed), with the reason on record',
+  )
   .argument('<article>', ARTICLE_ARG)
   .option('--version <v>', 'the version you mean: refused if another one is waiting', positiveInt)
   .requiredOption('--reason <text>', "why: recorded in the article's history", nonBlank('--reason'))
   .option('--json', 'print the outcome as JSON')
   .action(async (article: string, opts: { version?: number; reason: string; json?: boolean }) => {
+    if (isCopyRef(article)) {
+      const ref = copyOf(article);
+      return withClient(async ({ client }) => reportArticle(await rejectCopy(client, ref, opts, operatorName()), opts.json));
+    }
     const articleId = articleIdOf(article, { bare: true });
     await withClient(async ({ client }) => reportArticle(await rejectArticle(client, articleId, opts, operatorName()), opts.json));
   });

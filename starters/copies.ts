@@ -5,6 +5,8 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
   COPY_TASK_QUEUES,
+  copyApproveUpdate,
+  copyRejectUpdate,
   DATASET_ID,
   copyFreezeUpdate,
   copyReenqueueUpdate,
@@ -21,7 +23,7 @@ import {
 import type { Config } from '../config/config';
 import type { CopyVersionRow, DepositLogRow, EventRow, Ledger } from '../ledger';
 import { openStorage } from '../storage';
-import { refused, viaUpdate, type Plan } from './operator';
+import { refused, viaUpdate, type OperatorOutcome, type Plan } from './operator';
 import { printable, wrap } from './printable';
 import { UserError } from './user-error';
 
@@ -211,6 +213,48 @@ export async function planCopyReenqueue(client: Client, ref: { datasetId: string
   };
 }
 
+// approve and reject: publishing a copied version can wait for an operator, like an article.
+
+/** The running copy workflow, or a one-line error naming the copy. */
+async function runningCopy(client: Client, ref: { datasetId: string; type: CopyType }): Promise<WorkflowHandle> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  const run = await copyRun(client, ref.datasetId, ref.type);
+  if (!run.status) throw new UserError(`unknown copy ${copyId}: there is no such workflow (custody copy ${ref.datasetId} --type ${ref.type} starts it)`);
+  if (run.status !== 'RUNNING') throw new UserError(`${copyId}: its workflow is not running (${run.status})`);
+  return run.handle;
+}
+
+export async function approveCopy(
+  client: Client,
+  ref: { datasetId: string; type: CopyType },
+  opts: { version?: number },
+  by: string,
+): Promise<OperatorOutcome> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  const handle = await runningCopy(client, ref);
+  return viaUpdate(copyId, async () => {
+    const ack = await handle.executeUpdate(copyApproveUpdate, { args: [{ version: opts.version, by }] });
+    return { message: `v${ack.version} approved by ${by}; publishing its deposition now`, version: ack.version };
+  });
+}
+
+export async function rejectCopy(
+  client: Client,
+  ref: { datasetId: string; type: CopyType },
+  opts: { version?: number; reason: string },
+  by: string,
+): Promise<OperatorOutcome> {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  const handle = await runningCopy(client, ref);
+  return viaUpdate(copyId, async () => {
+    const ack = await handle.executeUpdate(copyRejectUpdate, { args: [{ version: opts.version, reason: opts.reason, by }] });
+    return {
+      message: `v${ack.version} rejected by ${by}: ${opts.reason} (its deposition stays a draft; the copy waits for its next version)`,
+      version: ack.version,
+    };
+  });
+}
+
 // status
 
 export interface CopyStatus {
@@ -246,6 +290,14 @@ export async function copyStatus(
   };
 }
 
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
 /** Steps every version passes through, left out of the human history (--json has them). */
 const STEPS = new Set(['waiting', 'checking', 'preparing', 'uploading', 'publishing'].map((s) => `copy-${s}`));
 
@@ -271,9 +323,13 @@ export function formatCopyStatus(s: CopyStatus): string {
     lines.push(`    ${e.at}  ${e.kind.replace(/^copy-/, '')}  ${d.message ?? JSON.stringify(e.detail)}`);
   }
   if (s.log) {
-    lines.push(`  deposit API requests (${s.log.length}, secrets redacted):`);
-    for (const r of s.log)
-      lines.push(`    ${r.at}  ${r.method} ${r.url} → ${r.status ?? r.error ?? '?'} (${r.ms} ms${r.attempt > 1 ? `, try ${r.attempt}` : ''})`);
+    // The API's address once; each request by its path, so a line reads at a glance.
+    const origins = [...new Set(s.log.map((r) => originOf(r.url)))];
+    lines.push(`  deposit API requests (${s.log.length}${origins.length === 1 ? ` to ${origins[0]}` : ''}, secrets redacted):`);
+    for (const r of s.log) {
+      const where = origins.length === 1 ? r.url.slice(origins[0]!.length) : r.url;
+      lines.push(`    ${r.at}  ${r.method} ${where} → ${r.status ?? r.error ?? '?'} (${r.ms} ms${r.attempt > 1 ? `, try ${r.attempt}` : ''})`);
+    }
   }
   return lines.flatMap((l) => wrap(printable(l))).join('\n');
 }

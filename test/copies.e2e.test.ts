@@ -4,31 +4,21 @@
 // while is waited out; a wrong checksum and every guard stop the copy with the reason; no token
 // reaches the request log or the workflow history.
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { copyStateQuery, copyWorkflowId, type CopyState } from '../common/copies';
 import { depositClient, type DepositClient } from '../deposits';
 import { startDepositService, type RunningDepositService } from '../reference-deposit-service/server';
+import { REPO_ROOT } from '../config/config';
 import { sendCopies } from '../starters/copies';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
+import { writeDatasetVersion } from './support/datasets';
+import { testTemporal } from './support/temporal-server';
 
 const TOKEN = 'deposit-secret-token-4c1e9f';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Writes `<root>/<dataset>/v<version>/dataset.json` and the files of one copy type. */
-export function writeDatasetVersion(root: string, datasetId: string, version: number, files: Record<string, Buffer | string>, type = 'data'): void {
-  const dir = path.join(root, datasetId, `v${version}`);
-  fs.mkdirSync(path.join(dir, type), { recursive: true });
-  const metadata = {
-    title: `${datasetId} version ${version}`,
-    description: `Test dataset ${datasetId}`,
-    upload_type: 'dataset',
-    creators: [{ name: 'Tester, Test' }],
-  };
-  fs.writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify(metadata));
-  for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(dir, type, name), data);
-}
 
 const md5 = (b: Buffer | string) => crypto.createHash('md5').update(b).digest('hex');
 
@@ -203,4 +193,113 @@ describe('repository copies (reference deposit service, real Temporal)', functio
       assert.equal((await sys.ledger.copies.version(copyId, 1))?.depositionId ?? null, null, 'no deposition made');
     });
   }
+});
+
+describe('repository copies: a worker process killed with SIGKILL mid-upload', function () {
+  this.timeout(300_000);
+  let sys: CustodySystem;
+  let service: RunningDepositService;
+  let configFile: string;
+  let datasets: string;
+  const children: ChildProcess[] = [];
+
+  function startChildWorker(): ChildProcess {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), 'worker'], {
+      env: {
+        ...process.env,
+        CUSTODY_CONFIG: configFile,
+        TEMPORAL_ADDRESS: testTemporal.address,
+        TEMPORAL_NAMESPACE: testTemporal.namespace,
+        DEPOSIT_TOKEN: TOKEN,
+      },
+      stdio: 'ignore',
+    });
+    children.push(child);
+    return child;
+  }
+  const kill = (child: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+
+  before(async function () {
+    this.timeout(120_000);
+    sys = await startCustodySystem({ inProcessWorkers: false });
+    service = await startDepositService({ port: 0, dataDir: path.join(sys.root, 'deposits'), token: TOKEN });
+    datasets = path.join(sys.root, 'datasets');
+    const copies = {
+      ...sys.config.copies,
+      source: datasets,
+      depositUrl: service.url,
+      requestRetries: { attempts: 3, initialDelay: '50ms', maxDelay: '200ms' },
+    };
+    Object.assign(sys.config.copies, copies);
+    configFile = sys.writeWorkerConfig('custody');
+    fs.writeFileSync(configFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(configFile, 'utf8')), copies }));
+  });
+  after(async () => {
+    for (const child of children) await kill(child);
+    await sys?.close();
+    await service?.close();
+  });
+
+  it('leaves one complete file in the deposition, not two, and publishes it once', async () => {
+    const big = crypto.randomBytes(6 * 1024 * 1024);
+    writeDatasetVersion(datasets, 'ds-crash', 1, { 'big.bin': big, 'small.txt': 'small\n' });
+    // Slow uploads: about 6 s for the big file, time to kill the worker in the middle of it.
+    const faults = await fetch(`${service.url}/_faults`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ uploadBytesPerSecond: 1024 * 1024, slowUploads: 1 }),
+    });
+    assert.equal(faults.status, 200);
+    let worker = startChildWorker();
+    await sendCopies({ client: sys.client, config: sys.config }, { datasetId: 'ds-crash', type: 'data', version: 1 }, 'tester');
+    const copyId = copyWorkflowId('ds-crash', 'data');
+    const statsNow = async () =>
+      (await (await fetch(`${service.url}/_stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+        uploadsStarted: number;
+        uploads: Record<string, Record<string, number>>;
+        publishes: Record<string, number>;
+      };
+    const deadline = Date.now() + 120_000;
+    while ((await statsNow()).uploadsStarted === 0) {
+      if (Date.now() > deadline) throw new Error('no upload began');
+      await sleep(50);
+    }
+    await sleep(1500);
+    await kill(worker);
+    worker = startChildWorker();
+
+    const handle = sys.client.workflow.getHandle(copyId);
+    for (;;) {
+      const s = await handle.query(copyStateQuery).catch(() => undefined);
+      if (s?.copied?.version === 1) break;
+      if (Date.now() > deadline + 60_000) throw new Error(`never copied; last ${JSON.stringify(s)}`);
+      await sleep(200);
+    }
+    const version = await sys.ledger.copies.version(copyId, 1);
+    const api = depositClient({ url: service.url, token: TOKEN });
+    const files = await api.listFiles(version!.depositionId!);
+    assert.deepEqual(files.map((f) => [f.filename, f.filesize, f.checksum]).sort(), [
+      ['big.bin', big.length, md5(big)],
+      ['small.txt', 6, md5('small\n')],
+    ]);
+    // The upload step ran again after the kill: the kill did land mid-upload.
+    const history = await handle.fetchHistory();
+    const scheduled = new Map<string, string>();
+    const retried: string[] = [];
+    for (const e of history.events ?? []) {
+      if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+      const started = e.activityTaskStartedEventAttributes;
+      if (started && (started.attempt ?? 1) > 1) retried.push(scheduled.get(String(started.scheduledEventId)) ?? '');
+    }
+    assert.ok(retried.includes('uploadCopyFiles'), `the upload was retried after the kill (retried: ${retried.join(', ')})`);
+    const s = await statsNow();
+    assert.equal(s.uploads[String(version!.depositionId)]?.['big.bin'], 1, 'the big file was stored once: the killed upload left nothing');
+    assert.equal(s.publishes[String(version!.depositionId)], 1);
+    await kill(worker);
+  });
 });

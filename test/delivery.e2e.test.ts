@@ -4,19 +4,25 @@
 // while: the other two finish meanwhile, it catches up when it is back. A second delivery skips
 // what is there; a corrupted copy at a destination is recorded, not retried blindly.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { deliveryWorkflowId, type DestinationOutcome } from '../common/delivery';
 import { preserveWorkflowId } from '../common/preservation';
+import { REPO_ROOT } from '../config/config';
 import type { DeliveryRow } from '../ledger';
 import { startReceiver, type RunningReceiver } from '../reference-receiver/server';
 import { deliverNow, destinationSummary } from '../starters/delivery';
 import { enqueue } from '../starters/enqueue';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { startTestS3, type TestS3 } from './support/s3-server';
+import { testTemporal } from './support/temporal-server';
 import { waitForStage } from './support/wait-for-stage';
+
+const execFileP = promisify(execFile);
 
 const TOKEN = 'receiver-secret-7f3a';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -203,6 +209,39 @@ describe('delivery to several destinations (folder, S3, HTTP receiver; real Temp
     await assert.rejects(
       deliverNow({ client: sys.client, config: sys.config, ledger: sys.ledger }, 'mus-0099', {}, 'tester'),
       /mus-0099 has no accepted package to deliver/,
+    );
+  });
+
+  it('the CLI: status --destinations per destination, deliver --to --wait, and status ID with each destination', async () => {
+    const configFile = path.join(sys.root, 'operator.json');
+    const { dataDir, storage, databaseUrl, service, verdict, heartbeatTimeout, retry, delivery } = sys.config;
+    fs.writeFileSync(configFile, JSON.stringify({ dataDir, storage, databaseUrl, service, verdict, heartbeatTimeout, retry, delivery }));
+    const env = { ...process.env, CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace };
+    const cli = (args: string[]) => execFileP(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), ...args], { env, timeout: 60_000 });
+
+    const summary = await cli(['status', '--destinations']);
+    const lines = summary.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^DESTINATION +DELIVERED +SKIPPED +PENDING +DELAYED +FAILED$/);
+    assert.match(summary.stdout, /\narchive-http +\d+ +\d+ +0 +0 +1\n/);
+    assert.match(summary.stdout, /\nmirror-folder +\d+ +\d+ +0 +0 +0\n/);
+    const json = JSON.parse((await cli(['status', '--destinations', '--json'])).stdout) as Array<{ destination: string; counts: Record<string, number> }>;
+    assert.deepEqual(
+      json.map((d) => d.destination),
+      ['archive-http', 'mirror-folder', 'mirror-s3'],
+    );
+
+    const deliver = await cli(['deliver', 'mus-0003', '--to', 'mirror-folder', '--wait']);
+    assert.match(deliver.stdout, /^mus-0003: delivering to mirror-folder \(deliver:mus-0003\)\n {2}mirror-folder: skipped, 0 of 1 file\(s\) sent\n$/);
+
+    const status = await cli(['status', 'mus-0003']);
+    assert.match(status.stdout, /\n {2}deliveries:\n {4}archive-http +delivered {2}attempts \d+ {2}sha256 [0-9a-f]{16}…/);
+    assert.match(status.stdout, /\n {4}mirror-folder +skipped/);
+
+    const refused = await cli(['deliver', 'mus-0003', '--to', 'elsewhere']).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((refused as { code: number }).code, 1);
+    assert.match(
+      (refused as { stderr: string }).stderr,
+      /^custody: unknown destination elsewhere \(delivery\.destinations has mirror-folder, mirror-s3, archive-http\)\n$/,
     );
   });
 

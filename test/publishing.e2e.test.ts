@@ -53,7 +53,7 @@ interface Publishing {
   close(): Promise<void>;
 }
 
-async function startPublishing(settings: ArticlesConfig = {}): Promise<Publishing> {
+async function startPublishing(settings: ArticlesConfig = {}, more: Record<string, unknown> = {}): Promise<Publishing> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-publishing-'));
   const store = await startArticleStore({ port: 0, dataDir: path.join(root, 'store') });
   const webhook = await startWebhookReceiver();
@@ -63,6 +63,7 @@ async function startPublishing(settings: ArticlesConfig = {}): Promise<Publishin
   const sys = await startCustodySystem({
     config: {
       articles: { site, siteUrl: 'http://site.example.org', store: { url: store.url }, webhookUrl: webhook.url, defaultMode: 'automatic', ...settings },
+      ...more,
     },
   });
   const articles = new Set<string>();
@@ -223,6 +224,43 @@ describe('publishing pipeline: article packages to the article store', function 
     const again = await stateOf('00353');
     assert.equal(again.stage, 'waiting');
     assert.equal(webhook.notifications.length, 1);
+  });
+
+  it('delivers a published version to the destinations the publishing rules select, each file checked', async () => {
+    const mirror = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-article-mirror-'));
+    p = await startPublishing(
+      {},
+      {
+        delivery: {
+          packages: path.join(mirror, 'kept'),
+          destinations: [{ kind: 'folder', name: 'article-mirror', path: path.join(mirror, 'out') }],
+          rules: [{ pipeline: 'publishing', match: '^article:00353$', to: ['article-mirror'] }],
+          retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '1s' },
+          slots: 2,
+        },
+      },
+    );
+    fs.copyFileSync(ELIFE, path.join(p.packages, path.basename(ELIFE)));
+    await feedAll();
+    await until('00353', published(1));
+    const deadline = Date.now() + 60_000;
+    let rows = await p.sys.ledger.deliveries.of('article:00353');
+    while (rows[0]?.state !== 'delivered') {
+      if (Date.now() > deadline) throw new Error(`never delivered: ${JSON.stringify(rows)}`);
+      await sleep(200);
+      rows = await p.sys.ledger.deliveries.of('article:00353');
+    }
+    assert.deepEqual(
+      rows.map((r) => [r.destination, r.state]),
+      [['article-mirror', 'delivered']],
+    );
+    const published1 = path.join(p.site, 'published', '00353', 'v1');
+    const delivered = path.join(mirror, 'out', '00353', 'v1');
+    const names = fs.readdirSync(published1).sort();
+    assert.ok(names.includes('record.json'));
+    assert.deepEqual(fs.readdirSync(delivered).sort(), names);
+    for (const n of names) assert.ok(fs.readFileSync(path.join(delivered, n)).equals(fs.readFileSync(path.join(published1, n))), `${n} delivered as published`);
+    fs.rmSync(mirror, { recursive: true, force: true });
   });
 
   it('preview mode: the version waits for approval, unpublished in the store and unannounced, until approve publishes it', async () => {
