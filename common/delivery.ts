@@ -5,7 +5,12 @@ import type { RetrySettings } from './preservation';
 /** Each destination has a task queue of its own, so one that is down or slow holds back only its own deliveries. */
 export const destinationTaskQueue = (destination: string): string => `custody-deliver-${destination}`;
 
-export const deliveryWorkflowId = (itemId: string): string => `deliver:${itemId}`;
+/**
+ * One delivery workflow per item and version (the SIP of a package, the version of an article):
+ * a new version is delivered even while an earlier one waits for a destination that is down.
+ */
+export const deliveryWorkflowId = (item: Pick<DeliveryItem, 'itemId' | 'prefix'>): string =>
+  `deliver:${item.itemId}:${item.prefix.split('/').filter(Boolean).pop()}`;
 
 /** What is delivered: the files under `prefix` in one of custody's storages, named at the destination under `as`. */
 export interface DeliveryItem {

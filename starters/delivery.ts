@@ -58,7 +58,7 @@ export async function deliverNow(
   const item = await deliveryItemOf(deps.ledger, deps.config, id);
   const destinations = destinationsOf(deps.config, item, opts.to);
   const settings = deliverySettings(deps.config).delivery ?? { rules: [], retry: deps.config.delivery.retry, heartbeatTimeout: deps.config.heartbeatTimeout };
-  const workflowId = deliveryWorkflowId(item.itemId);
+  const workflowId = deliveryWorkflowId(item);
   let handle;
   try {
     handle = await deps.client.workflow.start('deliverItem', {

@@ -11,7 +11,6 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { copyStateQuery, copyWorkflowId, type CopyState, type CopyType } from '../common/copies';
-import { deliveryWorkflowId } from '../common/delivery';
 import { REPO_ROOT, type Config } from '../config/config';
 import type { DeliveryRow, Ledger } from '../ledger';
 import { generateDatasets } from '../examples/generate-datasets';
@@ -94,7 +93,11 @@ export function setDemoTokens(): { depositToken: string; receiverToken: string }
  */
 export async function resetDemoCopies(client: Client, config: Config, ledger: Ledger): Promise<string[]> {
   const copies = Object.keys(expectedCopies().copies);
-  const deliveries = [...confirmedSamples(), ...sampleArticles()].map(deliveryWorkflowId);
+  // Delivery workflows are per item and version: the running ones of the demo's items.
+  const items = [...confirmedSamples(), ...sampleArticles()];
+  const deliveries: string[] = [];
+  for await (const wf of client.workflow.list({ query: 'WorkflowType = "deliverItem" AND ExecutionStatus = "Running"' }))
+    if (items.some((item) => wf.workflowId.startsWith(`deliver:${item}:`))) deliveries.push(wf.workflowId);
   const reset: string[] = [];
   for (const id of [...copies, ...deliveries]) {
     try {

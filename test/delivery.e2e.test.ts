@@ -142,7 +142,8 @@ describe('delivery to several destinations (folder, S3, HTTP receiver; real Temp
         60_000,
       );
     for (const id of ids) {
-      const done = await sys.client.workflow.getHandle(deliveryWorkflowId(id)).result();
+      const pkg = (await sys.ledger.packagesOf(id)).find((p) => p.verdict === 'accepted')!;
+      const done = await sys.client.workflow.getHandle(deliveryWorkflowId({ itemId: id, prefix: `${id}/${pkg.sipId}` })).result();
       assert.deepEqual(
         (done as DestinationOutcome[]).map((o) => [o.destination, o.state]),
         [
@@ -231,7 +232,10 @@ describe('delivery to several destinations (folder, S3, HTTP receiver; real Temp
     );
 
     const deliver = await cli(['deliver', 'mus-0003', '--to', 'mirror-folder', '--wait']);
-    assert.match(deliver.stdout, /^mus-0003: delivering to mirror-folder \(deliver:mus-0003\)\n {2}mirror-folder: skipped, 0 of 1 file\(s\) sent\n$/);
+    assert.match(
+      deliver.stdout,
+      /^mus-0003: delivering to mirror-folder \(deliver:mus-0003:mus-0003\.a1\.[0-9a-f]{8}\)\n {2}mirror-folder: skipped, 0 of 1 file\(s\) sent\n$/,
+    );
 
     const status = await cli(['status', 'mus-0003']);
     assert.match(status.stdout, /\n {2}deliveries:\n {4}archive-http +delivered {2}attempts \d+ {2}sha256 [0-9a-f]{16}…/);

@@ -18,7 +18,7 @@ export async function startDelivery(
   if (!settings || !destinations.length) return [];
   try {
     await startChild<typeof deliverItem>('deliverItem', {
-      workflowId: deliveryWorkflowId(item.itemId),
+      workflowId: deliveryWorkflowId(item),
       taskQueue: TASK_QUEUES.io,
       args: [{ item, destinations, settings, by }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
