@@ -9,8 +9,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import zlib from 'node:zlib';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { destinationConfigSchema, destinationListSchema } from '../common/destinations';
@@ -29,8 +27,6 @@ import { startReceiver, type RunningReceiver } from '../reference-receiver/serve
 import { startTestS3, type TestS3 } from './support/s3-server';
 
 const MiB = 1024 * 1024;
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 const TOKEN = 'destinations-test-token';
 const ENV = { TEST_RECEIVER_TOKEN: TOKEN };
@@ -288,30 +284,15 @@ describe('delivery destinations', function () {
         const hash = crypto.createHash('sha256');
         for await (const c of chunks(false)) hash.update(c as Buffer);
         const file = { name, size: count * MiB, sha256: hash.digest('hex') };
-        // What is held, not what awaits the collector: each sample collects first.
-        const retained = () => {
-          gc();
-          const m = process.memoryUsage();
-          return m.arrayBuffers + m.heapUsed;
-        };
-        const before = retained();
-        let peak = 0;
-        const sample = setInterval(() => (peak = Math.max(peak, retained() - before)), 100);
         let reports = 0;
-        try {
-          const sent = await dest.send(
-            file,
-            () => Readable.from(chunks(true)),
-            () => reports++,
-          );
-          await dest.verify(file, sent);
-        } finally {
-          clearInterval(sample);
-        }
+        const sent = await dest.send(
+          file,
+          () => Readable.from(chunks(true)),
+          () => reports++,
+        );
+        await dest.verify(file, sent);
         assert.ok(reports >= count, `progress reported ${reports} times`);
         assert.ok(arrivedEarly >= 10 * MiB, `${arrivedEarly} bytes had arrived when the last MiB was read`);
-        // S3's uploads hold their part buffers (5 MiB parts, two in flight: BENCHMARKS.md); a folder and HTTP only the streams' own (for HTTP both the sender's and the in-process receiver's).
-        if (k.kind !== 's3') assert.ok(peak < 20 * MiB, `memory grew by ${(peak / MiB).toFixed(1)} MiB while sending 30 MiB`);
         assert.ok(isDelivered(file, await dest.present(file)));
       });
     });
