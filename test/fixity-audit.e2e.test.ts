@@ -21,7 +21,7 @@ import { createSchedules } from '../starters/schedules';
 import { auditFixity } from '../workflows';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { testTemporal } from './support/temporal-server';
-import { waitForStage } from './support/wait-for-stage';
+import { currentDetails, waitForStage } from './support/wait-for-stage';
 
 const execFileP = promisify(execFile);
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -97,8 +97,15 @@ describe('fixity audit of kept and delivered packages (real Temporal, real servi
     const found = corrupt(keptFile('mus-0001'));
     fs.rmSync(keptFile('mus-0002'));
 
-    const r = await audit({ share: 1 });
+    const handle = await sys.client.workflow.start(auditFixity, {
+      taskQueue: SCHEDULES_TASK_QUEUE,
+      workflowId: `audit-fixity-test-${++runs}`,
+      args: [{ share: 1 }],
+    });
+    const r = await handle.result();
     const size = (id: string) => pkg[id]!.size;
+    // The Web UI's current details: the progress, here at the end of the run.
+    assert.equal(await currentDetails(handle), `checked 3 of 3 packages (3 audited in all): 4 copies ok, 1 mismatched, 1 missing, ${r.bytesRead} bytes read`);
     assert.deepEqual(
       { total: r.total, checked: r.checked, ok: r.ok, mismatched: r.mismatched, missing: r.missing, unreachable: r.unreachable },
       // Six copies: three kept (one corrupted, one gone) and three in the mirror, all whole.
