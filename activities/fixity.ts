@@ -6,6 +6,7 @@
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FIXITY_MISMATCH, FIXITY_MISSING, FIXITY_OK, type FixityProblem, type FixitySlice, type PackageFixity } from '../common/fixity';
+import { PermanentError } from '../common/errors';
 import { FolderDestination, storedNameOf, type Destination } from '../destinations';
 import { digesting } from '../storage/digest';
 import { joinKey } from '../storage';
@@ -53,7 +54,7 @@ export function createFixityActivities({ config, ledger, packages, destination }
      */
     async fixitySlice({ after, share, maxBytesPerRun }: { after?: string; share?: number; maxBytesPerRun?: number }): Promise<FixitySlice> {
       const s = share ?? config.fixity.share;
-      if (!(s > 0 && s <= 1)) throw new Error(`fixity share ${s} is not a fraction above 0 and at most 1`);
+      if (!(s > 0 && s <= 1)) throw new PermanentError(`fixity share ${s} is not a fraction above 0 and at most 1`, 'BadFixityShare');
       const maxBytes = maxBytesPerRun ?? config.fixity.maxBytesPerRun ?? Infinity;
       const total = await ledger.fixity.count();
       const take = Math.min(total, Math.ceil(s * total));

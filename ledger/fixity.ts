@@ -61,24 +61,11 @@ export class FixityLedger {
    * (re-preserved, `reenqueue --force`) or a later audit that found that same copy whole.
    */
   async unresolved(): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('events')
-      .select(['object_id', 'kind', 'detail'])
-      .where('kind', 'in', [...FIXITY_PROBLEMS, FIXITY_OK, 'confirmed'])
-      .orderBy('at')
-      .orderBy('id')
-      .execute();
-    const open = new Map<string, Set<string>>();
-    for (const r of rows) {
-      const where = r.detail === null ? '' : String((JSON.parse(r.detail) as { where?: unknown }).where ?? '');
-      if (r.kind === 'confirmed') open.delete(r.object_id);
-      else if (r.kind === FIXITY_OK) open.get(r.object_id)?.delete(where);
-      else open.set(r.object_id, (open.get(r.object_id) ?? new Set()).add(where));
-    }
-    return [...open]
-      .filter(([, copies]) => copies.size > 0)
-      .map(([id]) => id)
-      .sort();
+    const found = await this.db.selectFrom('events').select('object_id').distinct().where('kind', 'in', FIXITY_PROBLEMS).execute();
+    const out: string[] = [];
+    // Only objects that ever had a problem are read further: most never have.
+    for (const { object_id } of found) if ((await this.openProblems(object_id)).size > 0) out.push(object_id);
+    return out.sort();
   }
 
   /** The copies of `objectId` whose last fixity event is a problem, by `where`. */

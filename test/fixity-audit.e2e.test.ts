@@ -206,6 +206,16 @@ describe('fixity audit of kept and delivered packages (real Temporal, real servi
     assert.equal(kinds.length, 1 + [first, second, third].filter((r) => sipsOf(r).includes(pkg['mus-0001']!.sipId)).length);
   });
 
+  it('a run stops taking packages at maxBytesPerRun, one package at least', async () => {
+    const sizes = IDS.map((id) => pkg[id]!.size).sort((x, y) => x - y);
+    assert.equal((await audit({ share: 1, maxBytesPerRun: 1 })).checked, 1);
+    const [a, b] = IDS.map((id) => pkg[id]!.sipId).sort();
+    const bySip = Object.fromEntries(IDS.map((id) => [pkg[id]!.sipId, pkg[id]!.size]));
+    const r = await audit({ share: 1, maxBytesPerRun: bySip[a]! + bySip[b]! });
+    assert.equal(r.checked, 2, `sizes ${sizes.join(', ')}: the first two fit, the third would pass the limit`);
+    assert.equal(r.cursor, b);
+  });
+
   it('reports a corrupted delivered copy with its destination named', async () => {
     const found = corrupt(mirrorFile('mus-0003'));
     const r = await audit({ share: 1 });
