@@ -100,10 +100,10 @@ export function createFixityActivities({ config, ledger, packages, destination }
       const open = await ledger.fixity.openProblems(objectId);
       const at = new Date().toISOString();
 
-      async function found(where: string, expected: string, got: { sha256: string; size: number } | undefined, destination?: string) {
+      async function found(where: string, expected: string, expectedSize: number, got: { sha256: string; size: number } | undefined, destination?: string) {
         result.copies++;
         const key = `fixity:${audit}:${sipId}:${destination ?? 'kept'}`;
-        if (got && got.sha256 === expected && (destination !== undefined || got.size === pkg!.size)) {
+        if (got && got.sha256 === expected && got.size === expectedSize) {
           result.ok++;
           if (open.has(where))
             await ledger.recordEvent({ key, objectId, sipId, kind: FIXITY_OK, detail: { where, sipId, destination, sha256: expected, audit }, at });
@@ -124,7 +124,7 @@ export function createFixityActivities({ config, ledger, packages, destination }
           objectId,
           sipId,
           kind: problem.kind,
-          detail: { where, sipId, destination, expected, found: problem.found, expectedSize: pkg!.size, foundSize: got?.size ?? null, audit },
+          detail: { where, sipId, destination, expected, found: problem.found, expectedSize, foundSize: got?.size ?? null, audit },
           at,
         });
       }
@@ -134,8 +134,8 @@ export function createFixityActivities({ config, ledger, packages, destination }
       if (await packages.head(key)) {
         const got = await hashOf(await packages.read(key), sipId);
         result.bytesRead += got.bytes;
-        await found(packages.urlOf(key), pkg.sha256, { sha256: got.sha256, size: got.bytes });
-      } else if (rows.length > 0) await found(packages.urlOf(key), pkg.sha256, undefined);
+        await found(packages.urlOf(key), pkg.sha256, pkg.size, { sha256: got.sha256, size: got.bytes });
+      } else if (rows.length > 0) await found(packages.urlOf(key), pkg.sha256, pkg.size, undefined);
 
       for (const row of rows) {
         if (!row.sha256 || (row.state !== 'delivered' && row.state !== 'skipped')) continue;
@@ -150,7 +150,7 @@ export function createFixityActivities({ config, ledger, packages, destination }
           continue;
         }
         if (got && dest instanceof FolderDestination) result.bytesRead += got.size;
-        await found(`${dest.location}/${storedNameOf(name, dest.compress)}`, row.sha256, got, row.destination);
+        await found(`${dest.location}/${storedNameOf(name, dest.compress)}`, row.sha256, row.size ?? pkg.size, got, row.destination);
       }
       return result;
     },
