@@ -108,6 +108,14 @@ export const configSchema = z.strictObject({
      * run takes them.
      */
     watchArticles: z.strictObject({ every: duration, catchupWindow: duration, settleTime: duration }),
+    /** The fixity audit: every `every`, the next `fixity.share` of the kept and delivered packages is re-hashed. */
+    auditFixity: z.strictObject({ every: duration, catchupWindow: duration }),
+  }),
+  fixity: z.strictObject({
+    /** The fraction of packages each audit run re-reads, so a large archive is covered over 1/share runs. */
+    share: z.number().gt(0).max(1),
+    /** A run takes packages until their sizes would add up past this (always one at least); the next run goes on. */
+    maxBytesPerRun: z.number().int().positive().optional(),
   }),
   temporal: z.strictObject({
     /** Used when neither TEMPORAL_NAMESPACE nor a profile names one. */
@@ -238,7 +246,12 @@ export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
     guards: { maxObjectBytes: 50 * 1024 ** 3, maxFiles: 100_000, allowZeroLengthFiles: false, settleTime: '60s' },
     service: { url: 'http://127.0.0.1:8390', transfer: path.join(dataDir, 'service', 'transfer') },
     verdict: { pollAfter: '2h', deadline: '14d' },
-    schedules: { syncProcessedSips: { every: '1h', catchupWindow: '1d' }, watchArticles: { every: '5m', catchupWindow: '1h', settleTime: '30s' } },
+    schedules: {
+      syncProcessedSips: { every: '1h', catchupWindow: '1d' },
+      watchArticles: { every: '5m', catchupWindow: '1h', settleTime: '30s' },
+      auditFixity: { every: '7d', catchupWindow: '1d' },
+    },
+    fixity: { share: 0.1 },
     temporal: { namespace: 'custody', retention: '30d', webUiUrl: 'http://localhost:8233' },
     worker: {
       queues: ['io', 'download', 'package', 'submit'],

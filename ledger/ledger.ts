@@ -10,6 +10,7 @@ import { STAGES, type Stage } from '../common/preservation';
 import type { VerdictStatus } from '../common/sip';
 import { CopyLedger } from './copies';
 import { DeliveryLedger } from './deliveries';
+import { FixityLedger } from './fixity';
 import { ledgerMigrations } from './migrations';
 import type { EventsTable, LedgerDatabase, ObjectsTable, PackagesTable } from './schema';
 import { sqliteDialect } from './sqlite';
@@ -78,6 +79,8 @@ export interface Ledger {
   readonly copies: CopyLedger;
   /** One row per item and destination. */
   readonly deliveries: DeliveryLedger;
+  /** The fixity audit's packages and its unresolved findings. */
+  readonly fixity: FixityLedger;
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Insert or update the object's descriptive row (title, source modifiedAt). */
@@ -209,10 +212,12 @@ async function ensureObject(db: Db, objectId: string, state: Stage, at: string):
 class KyselyLedger implements Ledger {
   readonly copies: CopyLedger;
   readonly deliveries: DeliveryLedger;
+  readonly fixity: FixityLedger;
 
   constructor(private readonly db: Kysely<LedgerDatabase>) {
     this.copies = new CopyLedger(db);
     this.deliveries = new DeliveryLedger(db);
+    this.fixity = new FixityLedger(db);
   }
 
   async migrate(): Promise<void> {

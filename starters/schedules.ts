@@ -1,15 +1,16 @@
 // `custody schedules`: the Temporal Schedules that poll and watch — `sync-processed-sips` (the
 // preservation service's verdicts to the waiting objects) and `watch-articles` (new article
-// packages to their articles). Creating is idempotent: an existing schedule is updated to the
+// packages to their articles), and `audit-fixity` (the kept and delivered packages re-hashed against the ledger). Creating is idempotent: an existing schedule is updated to the
 // current config.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import { SCHEDULES_TASK_QUEUE, SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
 import { WATCH_ARTICLES_SCHEDULE } from '../common/watch-articles';
+import { AUDIT_FIXITY_SCHEDULE } from '../common/fixity';
 import type { Config } from '../config/config';
-import { syncProcessedSips, watchArticles } from '../workflows';
+import { auditFixity, syncProcessedSips, watchArticles } from '../workflows';
 import { fit, printable } from './printable';
 
-export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE, WATCH_ARTICLES_SCHEDULE] as const;
+export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE, WATCH_ARTICLES_SCHEDULE, AUDIT_FIXITY_SCHEDULE] as const;
 
 function syncProcessedSipsSchedule(config: Config): ScheduleOptions {
   const s = config.schedules.syncProcessedSips;
@@ -46,11 +47,31 @@ function watchArticlesSchedule(config: Config): ScheduleOptions {
   };
 }
 
+function auditFixitySchedule(config: Config): ScheduleOptions {
+  const s = config.schedules.auditFixity;
+  return {
+    scheduleId: AUDIT_FIXITY_SCHEDULE,
+    spec: { intervals: [{ every: s.every as never }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: auditFixity,
+      workflowId: AUDIT_FIXITY_SCHEDULE,
+      taskQueue: SCHEDULES_TASK_QUEUE,
+      // Share and byte limit are read from the worker's config when a run starts.
+      args: [{}],
+    },
+    // One audit at a time: two would take the same slice. Missed runs are not all made up: the
+    // first one after an outage goes on from the cursor.
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: s.catchupWindow as never },
+  };
+}
+
 export async function createSchedules(client: Client, config: Config): Promise<string[]> {
   const out: string[] = [];
   for (const [options, every, what] of [
     [syncProcessedSipsSchedule(config), config.schedules.syncProcessedSips.every, ''],
     [watchArticlesSchedule(config), config.schedules.watchArticles.every, `, watching ${config.articles.source}`],
+    [auditFixitySchedule(config), config.schedules.auditFixity.every, `, ${config.fixity.share * 100}% of the packages a run`],
   ] as const) {
     try {
       await client.schedule.create(options);

@@ -2,6 +2,7 @@
 // ledger, which outlives Temporal's retention), or one object's whole timeline.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Timestamp } from '@temporalio/common';
+import { FIXITY_MISMATCH, FIXITY_MISSING, FIXITY_OK } from '../common/fixity';
 import { STAGES, preserveWorkflowId, stateQuery, type PreserveObjectState, type Stage } from '../common/preservation';
 import type { DeliveryRow, EventRow, Ledger, ObjectRow, PackageRow } from '../ledger';
 import { formatDeliveries } from './delivery';
@@ -13,6 +14,8 @@ export interface StatusSummary {
   total: number;
   counts: Partial<Record<Stage, number>>;
   needsAttention: Array<{ id: string; state: Stage; frozen: boolean; reason: string | null; by: string | null; sipId: string | null }>;
+  /** Objects with a fixity-mismatch or fixity-missing event not resolved since (see `custody status ID`). */
+  fixityProblems: string[];
 }
 
 const ATTENTION: Stage[] = ['rejected', 'failed', 'frozen', 'no-verdict'];
@@ -35,6 +38,7 @@ export async function summarize(ledger: Ledger): Promise<StatusSummary> {
         by: r.frozen ? r.frozenBy : null,
         sipId: r.lastSipId,
       })),
+    fixityProblems: await ledger.fixity.unresolved(),
   };
 }
 
@@ -118,10 +122,23 @@ export function formatSummary(s: StatusSummary): string {
       lines.push(`  ${o.id.padEnd(14)} ${state.padEnd(11)} ${o.reason ?? ''}${o.by ? `  [by ${o.by}]` : ''}`);
     }
   }
+  if (s.fixityProblems.length) lines.push('', `fixity problems: ${s.fixityProblems.length} (${s.fixityProblems.join(', ')})`);
   return lines.map((l) => fit(printable(l))).join('\n');
 }
 
 function describeEvent(e: EventRow): string {
+  if (e.kind === FIXITY_MISMATCH || e.kind === FIXITY_MISSING || e.kind === FIXITY_OK) {
+    const d = (e.detail ?? {}) as { where?: string; destination?: string; expected?: string; found?: string | null; sha256?: string };
+    // Abbreviated as in the packages above; the ledger and --json keep the whole digests.
+    const short = (h: string | null | undefined) => (h ? `${h.slice(0, 16)}…` : '?');
+    const said =
+      e.kind === FIXITY_MISMATCH
+        ? `expected sha256 ${short(d.expected)} found ${short(d.found)}`
+        : e.kind === FIXITY_MISSING
+          ? `expected sha256 ${short(d.expected)}, not there`
+          : `sha256 ${short(d.sha256)} again`;
+    return `${e.kind}  ${d.destination ? `at ${d.destination} ` : ''}${d.where ?? '?'}: ${said}`;
+  }
   const what = e.kind === 'stage' ? (e.stage ?? 'stage') : e.kind;
   const d = (e.detail ?? {}) as { by?: string; reason?: string; attempt?: number };
   const extra = e.kind === 'reenqueued' ? `  attempt ${d.attempt ?? '?'} by ${d.by ?? '?'}${d.reason ? `: ${d.reason}` : ''}` : '';

@@ -79,7 +79,7 @@ describe('custody CLI', function () {
     assert.equal(status.code, 0, status.stderr);
     assert.equal(status.stdout, '0 objects in the ledger\n');
     assert.equal(status.stderr, '', 'no warning about a missing Temporal');
-    assert.deepEqual(JSON.parse((await custody(['status', '--json'], env)).stdout), { total: 0, counts: {}, needsAttention: [] });
+    assert.deepEqual(JSON.parse((await custody(['status', '--json'], env)).stdout), { total: 0, counts: {}, needsAttention: [], fixityProblems: [] });
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -484,21 +484,23 @@ describe('custody CLI', function () {
       const created = (await custody(['schedules', 'create'], env)).stdout;
       assert.match(created, /(created|updated) schedule sync-processed-sips/);
       assert.match(created, /(created|updated) schedule watch-articles \(every 5m, watching .+\)/);
+      assert.match(created, /(created|updated) schedule audit-fixity \(every 7d, 10% of the packages a run\)/);
       assert.match((await custody(['schedules', 'pause', 'sync-processed-sips'], env)).stdout, /paused/);
       const list = (await custody(['schedules', 'list'], env)).stdout;
       assert.match(
         list,
-        /^SCHEDULE +STATE +NEXT RUN +NOTE\nsync-processed-sips +paused +(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|-) +via custody schedules pause\nwatch-articles +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\n$/,
+        /^SCHEDULE +STATE +NEXT RUN +NOTE\naudit-fixity +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\nsync-processed-sips +paused +(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|-) +via custody schedules pause\nwatch-articles +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\n$/,
       );
       const json = JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<Record<string, unknown>>;
       assert.deepEqual(
         json.map((r) => ({ ...r, next: undefined, recent: undefined })),
         [
+          { id: 'audit-fixity', paused: false, note: '', next: undefined, recent: undefined },
           { id: 'sync-processed-sips', paused: true, note: 'via custody schedules pause', next: undefined, recent: undefined },
           { id: 'watch-articles', paused: false, note: '', next: undefined, recent: undefined },
         ],
       );
-      assert.equal(typeof json[0].recent, 'number');
+      assert.equal(typeof json[1].recent, 'number');
       const long = 'paused while the preservation service moves to its new data centre, back on Monday';
       await custody(['schedules', 'pause', 'sync-processed-sips', '--note', long], env);
       const longList = (await custody(['schedules', 'list'], env)).stdout;
@@ -507,13 +509,14 @@ describe('custody CLI', function () {
         .trimEnd()
         .split('\n')
         .forEach((l) => assert.ok([...l].length <= 80, l));
-      assert.equal((JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<{ note: string }>)[0].note, long);
+      assert.equal((JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<{ note: string }>)[1].note, long);
       assert.match((await custody(['schedules', 'trigger', 'sync-processed-sips'], env)).stdout, /triggered/);
       const missing = await custody(['schedules', 'pause', 'nope'], env);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /unknown schedule nope/);
       await sys.client.schedule.getHandle('sync-processed-sips').delete();
       await sys.client.schedule.getHandle('watch-articles').delete();
+      await sys.client.schedule.getHandle('audit-fixity').delete();
     });
   });
 });

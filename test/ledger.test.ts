@@ -265,6 +265,41 @@ for (const backend of BACKENDS)
       assert.deepEqual(kinds, ['packaged', 'verdict']);
     });
 
+    it("audits each delivered object's latest accepted package in SIP id order; a problem stands until a confirmation or a fixity-ok", async () => {
+      const pkg = { attempt: 1, sha256: 'd'.repeat(64), size: 10, payloadBytes: 5, payloadFiles: 1 };
+      const accepted = async (objectId: string, sipId: string, createdAt: string) => {
+        await ledger.recordPackage({ ...pkg, objectId, sipId, createdAt });
+        await ledger.recordVerdict({ sipId, status: 'accepted', decidedAt: createdAt, reasons: [], reportPath: 'r' });
+      };
+      await accepted('obj-b', 'b.a1', '2024-01-01T00:00:00.000Z');
+      await accepted('obj-b', 'b.a2', '2024-01-02T00:00:00.000Z'); // the later one is audited
+      await accepted('obj-a', 'a.a1', '2024-01-01T00:00:00.000Z');
+      await accepted('obj-c', 'c.a1', '2024-01-01T00:00:00.000Z'); // never delivered: custody keeps no copy
+      await ledger.recordPackage({ ...pkg, objectId: 'obj-a', sipId: 'a.a2', createdAt: '2024-01-03T00:00:00.000Z' }); // no verdict yet
+      for (const id of ['obj-a', 'obj-b']) await ledger.deliveries.set(id, 'mirror', { state: 'delivered', at: '2024-01-04T00:00:00.000Z' });
+      assert.equal(await ledger.fixity.count(), 2);
+      assert.deepEqual(
+        (await ledger.fixity.after(undefined, 10)).map((p) => p.sipId),
+        ['a.a1', 'b.a2'],
+      );
+      assert.deepEqual(
+        (await ledger.fixity.after('a.a1', 10)).map((p) => p.sipId),
+        ['b.a2'],
+      );
+      assert.deepEqual(await ledger.fixity.after('b.a2', 10), []);
+
+      const event = (objectId: string, kind: string, where: string, at: string) =>
+        ledger.recordEvent({ key: `${kind}:${objectId}:${where}:${at}`, objectId, kind, detail: { where }, at });
+      await event('obj-a', 'fixity-mismatch', 'kept', '2024-02-01T00:00:00.000Z');
+      await event('obj-a', 'fixity-missing', 'mirror', '2024-02-01T00:00:00.000Z');
+      await event('obj-b', 'fixity-mismatch', 'kept', '2024-02-01T00:00:00.000Z');
+      assert.deepEqual(await ledger.fixity.unresolved(), ['obj-a', 'obj-b']);
+      await event('obj-a', 'fixity-ok', 'kept', '2024-02-02T00:00:00.000Z');
+      assert.deepEqual([...(await ledger.fixity.openProblems('obj-a'))], ['mirror']);
+      await ledger.recordEvent({ key: 'confirmed:b.a3', objectId: 'obj-b', kind: 'confirmed', at: '2024-02-03T00:00:00.000Z' });
+      assert.deepEqual(await ledger.fixity.unresolved(), ['obj-a']);
+    });
+
     it('refuses a verdict for a SIP it never recorded', async () => {
       await assert.rejects(
         ledger.recordVerdict({ sipId: 'nope', status: 'accepted', decidedAt: '2024-01-01T00:00:00Z', reasons: [], reportPath: 'r' }),
