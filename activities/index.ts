@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import { createArticleActivities } from './articles';
 import { createCopyActivities } from './copies';
 import { createDeliveryActivities } from './delivery';
+import { createHarvestActivities } from './harvest';
 import { createPreservationActivities } from './preservation';
 import type { ActivityDeps } from './shared';
 import { createSyncProcessedSipsActivities } from './sync-processed-sips';
@@ -27,5 +28,6 @@ export function createActivities(deps: ActivityDeps, temporal?: Client) {
     ...createWatchArticlesActivities(deps, temporal),
     ...createCopyActivities(deps),
     ...createDeliveryActivities(deps),
+    ...createHarvestActivities(deps, temporal),
   };
 }

@@ -108,6 +108,27 @@ export const configSchema = z.strictObject({
      * run takes them.
      */
     watchArticles: z.strictObject({ every: duration, catchupWindow: duration, settleTime: duration }),
+    /** The scheduled harvest of the sources (`harvest`): one run at a time, every `every`. */
+    syncSource: z.strictObject({ every: duration, catchupWindow: duration }),
+  }),
+  /** The scheduled harvest: objects new or changed in each source since its cursor are recorded and enqueued. */
+  harvest: z.strictObject({
+    /** Named sources (a folder or s3://bucket/prefix); null: one source `main` at storage.source. */
+    sources: z
+      .array(z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lower-case letters, digits, - and _'), location }))
+      .min(1)
+      .nullable()
+      .refine((l) => !l || new Set(l.map((s) => s.name)).size === l.length, { message: 'names a source twice' }),
+    /** Objects changed more recently than this may still be being written: a later run takes them. */
+    settleTime: duration,
+    /** Objects enqueued per source per run, at most. */
+    maxPerRun: z.number().int().min(1),
+    /** A run stops at its cursors once it has run this long; the next run goes on. */
+    timeBudget: duration,
+    /** How far back a new cursor starts, and how far `custody cursors set` may rewind without --disaster-recovery. */
+    maxBackfill: duration,
+    /** Objects recorded between two moves of the cursor: a crash re-reads at most this many. */
+    batchSize: z.number().int().min(1),
   }),
   temporal: z.strictObject({
     /** Used when neither TEMPORAL_NAMESPACE nor a profile names one. */
@@ -221,6 +242,11 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** The harvest's sources as configured, or the one default: `main` at storage.source. */
+export function harvestSources(config: Config): Array<{ name: string; location: string }> {
+  return config.harvest.sources ?? [{ name: 'main', location: config.storage.source }];
+}
+
 const defaultRetry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 10, nonRetryableErrorTypes: [] };
 
 export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
@@ -238,7 +264,12 @@ export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
     guards: { maxObjectBytes: 50 * 1024 ** 3, maxFiles: 100_000, allowZeroLengthFiles: false, settleTime: '60s' },
     service: { url: 'http://127.0.0.1:8390', transfer: path.join(dataDir, 'service', 'transfer') },
     verdict: { pollAfter: '2h', deadline: '14d' },
-    schedules: { syncProcessedSips: { every: '1h', catchupWindow: '1d' }, watchArticles: { every: '5m', catchupWindow: '1h', settleTime: '30s' } },
+    schedules: {
+      syncProcessedSips: { every: '1h', catchupWindow: '1d' },
+      watchArticles: { every: '5m', catchupWindow: '1h', settleTime: '30s' },
+      syncSource: { every: '1d', catchupWindow: '1d' },
+    },
+    harvest: { sources: null, settleTime: '1h', maxPerRun: 1000, timeBudget: '1h', maxBackfill: '30d', batchSize: 50 },
     temporal: { namespace: 'custody', retention: '30d', webUiUrl: 'http://localhost:8233' },
     worker: {
       queues: ['io', 'download', 'package', 'submit'],

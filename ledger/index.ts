@@ -3,3 +3,4 @@ export { ledgerMigrations } from './migrations';
 export type { LedgerDatabase } from './schema';
 export type { CopyVersionRow, CopyFileRow, DepositLogRow } from './copies';
 export { DELIVERY_STATES, type DeliveryRow, type DeliveryState, type DeliveryChange } from './deliveries';
+export type { CursorRow, CursorPosition } from './cursors';

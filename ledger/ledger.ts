@@ -9,6 +9,7 @@ import { Kysely, Migrator, type Selectable, type Transaction } from 'kysely';
 import { STAGES, type Stage } from '../common/preservation';
 import type { VerdictStatus } from '../common/sip';
 import { CopyLedger } from './copies';
+import { CursorLedger } from './cursors';
 import { DeliveryLedger } from './deliveries';
 import { ledgerMigrations } from './migrations';
 import type { EventsTable, LedgerDatabase, ObjectsTable, PackagesTable } from './schema';
@@ -78,6 +79,8 @@ export interface Ledger {
   readonly copies: CopyLedger;
   /** One row per item and destination. */
   readonly deliveries: DeliveryLedger;
+  /** The scheduled harvest's cursor per source, and the fingerprint of each object it enqueued. */
+  readonly cursors: CursorLedger;
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Insert or update the object's descriptive row (title, source modifiedAt). */
@@ -209,10 +212,12 @@ async function ensureObject(db: Db, objectId: string, state: Stage, at: string):
 class KyselyLedger implements Ledger {
   readonly copies: CopyLedger;
   readonly deliveries: DeliveryLedger;
+  readonly cursors: CursorLedger;
 
   constructor(private readonly db: Kysely<LedgerDatabase>) {
     this.copies = new CopyLedger(db);
     this.deliveries = new DeliveryLedger(db);
+    this.cursors = new CursorLedger(db);
   }
 
   async migrate(): Promise<void> {

@@ -55,6 +55,8 @@ describe('activities', () => {
       'recordCopyEvent',
       'listDeliveryFiles',
       'deliverToDestination',
+      'harvestPlan',
+      'harvestSource',
     ]);
   });
 

@@ -5,3 +5,4 @@ export { publishArticle } from './publish-article';
 export { watchArticles } from './watch-articles';
 export { copyDataset } from './copy-dataset';
 export { deliverItem } from './deliver-item';
+export { syncSource } from './sync-source';
