@@ -106,7 +106,8 @@ export function createHarvestActivities({ config, ledger }: ActivityDeps, tempor
           });
         }
       } catch (e) {
-        result.error = `source ${source} (${location}) cannot be read: ${(e as Error).message}`;
+        const problem = (e as Error).message;
+        result.error = `source ${source}: ${problem.includes(location) ? problem : `${location} cannot be read: ${problem}`}`;
         await ledger.cursors.recordError(source, { location, error: result.error, at: now.toISOString(), initial: position });
         return result;
       }
