@@ -158,8 +158,8 @@ export function createHarvestActivities({ config, ledger }: ActivityDeps, tempor
           }
         }
       }
-      // Nothing new: the run is still recorded (and a recorded error cleared).
-      if (candidates.length === 0) await moveCursor('nothing new');
+      // Nothing new: the run is still recorded (and a recorded error cleared); who moved the cursor last stays.
+      if (candidates.length === 0) await ledger.cursors.recordRun(source, { location, initial: position, at: new Date().toISOString() });
       return result;
     },
   });

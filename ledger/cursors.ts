@@ -58,6 +58,25 @@ export class CursorLedger {
       .execute();
   }
 
+  /** A run that read the source and found nothing new: the position and who moved it last stay. */
+  async recordRun(source: string, c: { location: string; initial: CursorPosition; at: string }): Promise<void> {
+    await this.db
+      .insertInto('source_cursors')
+      .values({
+        source,
+        location: c.location,
+        position_at: c.initial.at,
+        position_key: c.initial.key,
+        updated_at: c.at,
+        updated_by: 'schedule sync-source',
+        reason: 'first run',
+        last_run_at: c.at,
+        last_error: null,
+      })
+      .onConflict((oc) => oc.column('source').doUpdateSet({ last_run_at: c.at, last_error: null }))
+      .execute();
+  }
+
   /** A run that could not read the source: the cursor stays, the error is kept until a run reads it again. */
   async recordError(source: string, c: { location: string; error: string; at: string; initial: CursorPosition }): Promise<void> {
     await this.db
