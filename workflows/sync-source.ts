@@ -22,9 +22,10 @@ export async function syncSource(input: SyncSourceInput = {}): Promise<SyncSourc
   const plan = await harvestPlan();
   const { harvestSource } = proxyActivities<Activities>({
     taskQueue: SCHEDULES_TASK_QUEUE,
-    // A source's scan takes up to the time budget and the batch it is in; a dead worker is noticed by its heartbeat.
+    // A source's scan takes up to the time budget and the batch it is in; a dead worker is noticed by its heartbeat,
+    // which the source's own listing (every object.json read before the first object is looked at) does not give.
     startToCloseTimeout: plan.timeBudgetMs + 30 * 60_000,
-    heartbeatTimeout: '2m',
+    heartbeatTimeout: '10m',
     // The next scheduled run tries again; a run must not pile up behind a ledger outage.
     retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3 },
   });
