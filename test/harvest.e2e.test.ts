@@ -19,6 +19,7 @@ import { enqueue } from '../starters/enqueue';
 import { createSchedules } from '../starters/schedules';
 import { syncSource } from '../workflows';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
+import { recordHistory } from './support/record-history';
 
 const execFileP = promisify(execFile);
 const HOUR = 3600_000;
@@ -247,7 +248,9 @@ describe('the scheduled harvest (sync-source)', function () {
       sys.config.harvest.timeBudget = '1ms';
       const more = ['late-1', 'late-2', 'late-3'];
       more.forEach((id, i) => writeObject(sys.sourceDir, id, ago(30 * 60_000 - i * 60_000)));
-      const first = await (await run('harvest-budget-1')).result();
+      const firstRun = await run('harvest-budget-1');
+      const first = await firstRun.result();
+      await recordHistory('sync-source-time-budget', firstRun);
       assert.deepEqual([main(first).enqueued, main(first).stoppedBy, main(first).more], [['late-1', 'late-2'], 'time budget', true]);
       const second = await (await run('harvest-budget-2')).result();
       assert.deepEqual([main(second).enqueued, main(second).stoppedBy, main(second).more], [['late-3'], undefined, false]);
