@@ -23,6 +23,7 @@ export interface EnqueueOptions {
   changedWithinDays?: number;
   /** Say what would be started; start and record nothing. */
   dryRun?: boolean;
+  /** Where --changed-within counts back from (default: now). */
   now?: Date;
 }
 
