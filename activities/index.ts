@@ -7,6 +7,7 @@ import { createArticleActivities } from './articles';
 import { createCopyActivities } from './copies';
 import { createDeliveryActivities } from './delivery';
 import { createFixityActivities } from './fixity';
+import { createHarvestActivities } from './harvest';
 import { createPreservationActivities } from './preservation';
 import type { ActivityDeps } from './shared';
 import { createSyncProcessedSipsActivities } from './sync-processed-sips';
@@ -29,5 +30,6 @@ export function createActivities(deps: ActivityDeps, temporal?: Client) {
     ...createCopyActivities(deps),
     ...createDeliveryActivities(deps),
     ...createFixityActivities(deps),
+    ...createHarvestActivities(deps, temporal),
   };
 }

@@ -110,12 +110,33 @@ export const configSchema = z.strictObject({
     watchArticles: z.strictObject({ every: duration, catchupWindow: duration, settleTime: duration }),
     /** The fixity audit: every `every`, the next `fixity.share` of the kept and delivered packages is re-hashed. */
     auditFixity: z.strictObject({ every: duration, catchupWindow: duration }),
+    /** The scheduled harvest of the sources (`harvest`): one run at a time, every `every`. */
+    syncSource: z.strictObject({ every: duration, catchupWindow: duration }),
   }),
   fixity: z.strictObject({
     /** The fraction of packages each audit run re-reads, so a large archive is covered over 1/share runs. */
     share: z.number().gt(0).max(1),
     /** A run takes packages until their sizes would add up past this (always one at least); the next run goes on. */
     maxBytesPerRun: z.number().int().positive().optional(),
+  }),
+  /** The scheduled harvest: objects new or changed in each source since its cursor are recorded and enqueued. */
+  harvest: z.strictObject({
+    /** Named sources (a folder or s3://bucket/prefix); null: one source `main` at storage.source. */
+    sources: z
+      .array(z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lower-case letters, digits, - and _'), location }))
+      .min(1)
+      .nullable()
+      .refine((l) => !l || new Set(l.map((s) => s.name)).size === l.length, { message: 'names a source twice' }),
+    /** Objects changed more recently than this may still be being written: a later run takes them. */
+    settleTime: duration,
+    /** Objects enqueued per source per run, at most. */
+    maxPerRun: z.number().int().min(1),
+    /** A run stops at its cursors once it has run this long; the next run goes on. */
+    timeBudget: duration,
+    /** How far back a new cursor starts, and how far `custody cursors set` may rewind without --disaster-recovery. */
+    maxBackfill: duration,
+    /** Objects recorded between two moves of the cursor: a crash re-reads at most this many. */
+    batchSize: z.number().int().min(1),
   }),
   temporal: z.strictObject({
     /** Used when neither TEMPORAL_NAMESPACE nor a profile names one. */
@@ -229,6 +250,11 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** The harvest's sources as configured, or the one default: `main` at storage.source. */
+export function harvestSources(config: Config): Array<{ name: string; location: string }> {
+  return config.harvest.sources ?? [{ name: 'main', location: config.storage.source }];
+}
+
 const defaultRetry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 10, nonRetryableErrorTypes: [] };
 
 export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
@@ -250,8 +276,10 @@ export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
       syncProcessedSips: { every: '1h', catchupWindow: '1d' },
       watchArticles: { every: '5m', catchupWindow: '1h', settleTime: '30s' },
       auditFixity: { every: '7d', catchupWindow: '1d' },
+      syncSource: { every: '1d', catchupWindow: '1d' },
     },
     fixity: { share: 0.1 },
+    harvest: { sources: null, settleTime: '1h', maxPerRun: 1000, timeBudget: '1h', maxBackfill: '30d', batchSize: 50 },
     temporal: { namespace: 'custody', retention: '30d', webUiUrl: 'http://localhost:8233' },
     worker: {
       queues: ['io', 'download', 'package', 'submit'],

@@ -9,6 +9,7 @@ import { Kysely, Migrator, type Selectable, type Transaction } from 'kysely';
 import { STAGES, type Stage } from '../common/preservation';
 import type { VerdictStatus } from '../common/sip';
 import { CopyLedger } from './copies';
+import { CursorLedger } from './cursors';
 import { DeliveryLedger } from './deliveries';
 import { FixityLedger } from './fixity';
 import { ledgerMigrations } from './migrations';
@@ -81,6 +82,8 @@ export interface Ledger {
   readonly deliveries: DeliveryLedger;
   /** The fixity audit's packages and its unresolved findings. */
   readonly fixity: FixityLedger;
+  /** The scheduled harvest's cursor per source, and the fingerprint of each object it enqueued. */
+  readonly cursors: CursorLedger;
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Insert or update the object's descriptive row (title, source modifiedAt). */
@@ -213,11 +216,13 @@ class KyselyLedger implements Ledger {
   readonly copies: CopyLedger;
   readonly deliveries: DeliveryLedger;
   readonly fixity: FixityLedger;
+  readonly cursors: CursorLedger;
 
   constructor(private readonly db: Kysely<LedgerDatabase>) {
     this.copies = new CopyLedger(db);
     this.deliveries = new DeliveryLedger(db);
     this.fixity = new FixityLedger(db);
+    this.cursors = new CursorLedger(db);
   }
 
   async migrate(): Promise<void> {

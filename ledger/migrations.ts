@@ -132,6 +132,32 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('deliveries_destination').ifNotExists().on('deliveries').columns(['destination', 'state']).execute();
     },
   },
+  '0003-source-cursors': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('source_cursors')
+        .ifNotExists()
+        .addColumn('source', 'text', (c) => c.primaryKey())
+        .addColumn('location', 'text', (c) => c.notNull())
+        .addColumn('position_at', 'text', (c) => c.notNull())
+        .addColumn('position_key', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('updated_by', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('last_run_at', 'text')
+        .addColumn('last_error', 'text')
+        .execute();
+      await db.schema
+        .createTable('harvested_objects')
+        .ifNotExists()
+        .addColumn('object_id', 'text', (c) => c.primaryKey())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('changed_at', 'text', (c) => c.notNull())
+        .addColumn('recorded_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

@@ -94,6 +94,28 @@ export interface DeliveriesTable {
   updated_at: string;
 }
 
+/** How far the scheduled harvest has got in one source: the last (change time, object id) it handled. */
+export interface SourceCursorsTable {
+  source: string;
+  location: string;
+  position_at: string;
+  position_key: string;
+  updated_at: string;
+  updated_by: string;
+  reason: string;
+  last_run_at: string | null;
+  last_error: string | null;
+}
+
+/** What the harvest last enqueued of an object: a later change time with the same fingerprint is a touch, not a change. */
+export interface HarvestedObjectsTable {
+  object_id: string;
+  source: string;
+  fingerprint: string;
+  changed_at: string;
+  recorded_at: string;
+}
+
 export interface LedgerDatabase {
   objects: ObjectsTable;
   packages: PackagesTable;
@@ -102,4 +124,6 @@ export interface LedgerDatabase {
   copy_files: CopyFilesTable;
   deposit_log: DepositLogTable;
   deliveries: DeliveriesTable;
+  source_cursors: SourceCursorsTable;
+  harvested_objects: HarvestedObjectsTable;
 }

@@ -47,6 +47,7 @@ import { StorageUrlError, parseStorageUrl } from '../config/storage-location';
 import { printable, say, wrap } from './printable';
 import { SingleBar, Presets } from 'cli-progress';
 import { createSchedules, formatSchedules, listSchedules } from './schedules';
+import { formatCursors, listCursors, setCursor } from './cursors';
 import { formatObjectStatus, formatSummary, objectStatus, summarize } from './status';
 import { UserError } from './user-error';
 import { buildId, custodyVersion } from '../config/build-id';
@@ -78,6 +79,12 @@ function positiveSeconds(v: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${v}" is not a positive number of seconds`);
   return n;
+}
+/** A window of whole days back from now: `4d`. */
+function dayWindow(v: string): number {
+  const m = /^(\d+)d$/.exec(v.trim());
+  if (!m || Number(m[1]) < 1) throw new InvalidArgumentError(`"${v}" is not a number of days such as 4d`);
+  return Number(m[1]);
 }
 function regex(v: string): RegExp {
   try {
@@ -139,6 +146,10 @@ program
   .option('--limit <n>', 'start at most N workflows', positiveInt)
   .option('--ids <ids>', 'only these object ids (comma-separated, repeatable)', idList('--ids'))
   .option('--since <date>', `only objects modified at or after this date (${DATE_FORMS})`, date)
+  .option('--max <n>', 'start at most N workflows (with --limit, the smaller)', positiveInt)
+  .option('--match <regex>', 'only object ids matching this regular expression', regex)
+  .option('--changed-within <days>', 'only objects modified within the last N days, such as 4d', dayWindow)
+  .option('--dry-run', 'say what would be started; start and record nothing')
   .addOption(
     new Option('--pipeline <pipeline>', 'preservation: objects of storage.source; copy: datasets of copies.source (--ids are dataset ids)')
       .choices(['preservation', 'copy'])
@@ -146,38 +157,58 @@ program
   )
   .addOption(new Option('--type <type>', 'with --pipeline copy: what is copied').choices(COPY_TYPES).default('data'))
   .option('--json', 'print each outcome as JSON')
-  .action(async (opts: { limit?: number; ids?: string[]; since?: Date; pipeline: 'preservation' | 'copy'; type: CopyType; json?: boolean }) =>
-    withClient(async ({ client, config }) => {
-      if (opts.pipeline === 'copy') return await enqueueCopies(client, config, opts);
-      const ledger = openLedger(config.databaseUrl);
-      try {
-        await ledger.migrate();
-        const outcomes = await enqueue({ client, config, ledger, source: openSource(config.storage.source, config.storage.s3) }, opts);
-        const refused = outcomes.filter((o) => o.action === 'refused').length;
-        // Like the other bulk commands: every object is acted on, and the exit says some were refused.
-        const exitRefused = () => {
-          if (refused)
-            throw new UserError(
-              `${refused} source entr${refused === 1 ? 'y' : 'ies'} refused (see above): rename ${refused === 1 ? 'it' : 'them'} in the source`,
-            );
-        };
-        if (opts.json) {
-          console.log(JSON.stringify(outcomes, null, 2));
-          return exitRefused();
+  .action(
+    async (opts: {
+      limit?: number;
+      ids?: string[];
+      since?: Date;
+      max?: number;
+      match?: RegExp;
+      changedWithin?: number;
+      dryRun?: boolean;
+      pipeline: 'preservation' | 'copy';
+      type: CopyType;
+      json?: boolean;
+    }) =>
+      withClient(async ({ client, config }) => {
+        if (opts.pipeline === 'copy') {
+          if (opts.max || opts.match || opts.changedWithin || opts.dryRun)
+            throw new UserError('--max, --match, --changed-within and --dry-run are for objects (--pipeline preservation)');
+          return await enqueueCopies(client, config, opts);
         }
-        for (const o of outcomes) {
-          if (o.action === 'started') sayWrapped(`${o.objectId}: started ${o.workflowId}`);
-          else if (o.action === 'already-running') sayWrapped(`${o.objectId}: already running as ${o.workflowId}; nothing to do`);
-          else if (o.action === 'refused') sayWrapped(`${o.objectId}: refused, ${o.reason}`);
-          else sayWrapped(`${o.objectId}: skipped, ${o.reason}`);
+        const ledger = openLedger(config.databaseUrl);
+        try {
+          await ledger.migrate();
+          const outcomes = await enqueue(
+            { client, config, ledger, source: openSource(config.storage.source, config.storage.s3) },
+            { ...opts, changedWithinDays: opts.changedWithin },
+          );
+          const refused = outcomes.filter((o) => o.action === 'refused').length;
+          // Like the other bulk commands: every object is acted on, and the exit says some were refused.
+          const exitRefused = () => {
+            if (refused)
+              throw new UserError(
+                `${refused} source entr${refused === 1 ? 'y' : 'ies'} refused (see above): rename ${refused === 1 ? 'it' : 'them'} in the source`,
+              );
+          };
+          if (opts.json) {
+            console.log(JSON.stringify(outcomes, null, 2));
+            return exitRefused();
+          }
+          for (const o of outcomes) {
+            if (o.action === 'started') sayWrapped(`${o.objectId}: started ${o.workflowId}`);
+            else if (o.action === 'would-start') sayWrapped(`${o.objectId}: would start ${o.workflowId} (dry run)`);
+            else if (o.action === 'already-running') sayWrapped(`${o.objectId}: already running as ${o.workflowId}; nothing to do`);
+            else if (o.action === 'refused') sayWrapped(`${o.objectId}: refused, ${o.reason}`);
+            else sayWrapped(`${o.objectId}: skipped, ${o.reason}`);
+          }
+          const started = outcomes.filter((o) => o.action === (opts.dryRun ? 'would-start' : 'started')).length;
+          say(opts.dryRun ? `dry run: ${started} would start, nothing started` : `${started} started, ${outcomes.length - started} not started`);
+          exitRefused();
+        } finally {
+          await ledger.close();
         }
-        const started = outcomes.filter((o) => o.action === 'started').length;
-        say(`${started} started, ${outcomes.length - started} not started`);
-        exitRefused();
-      } finally {
-        await ledger.close();
-      }
-    }),
+      }),
   );
 
 /** enqueue --pipeline copy: every version not yet copied of each dataset (or of the --ids). */
@@ -649,6 +680,42 @@ program
           JSON.stringify({ upToDate: true, database: postgres ? 'postgresql' : 'sqlite', ...(postgres ? {} : { path: config.databaseUrl }) }, null, 2),
         );
       else console.log(`ledger is up to date (${postgres ? 'PostgreSQL' : `SQLite ${config.databaseUrl}`})`);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+const cursors = program
+  .command('cursors')
+  .description("the scheduled harvest's cursor in each source: how far it has got, who moved it last and why")
+  .option('--json', 'print JSON')
+  .action(async (opts: { json?: boolean }) => {
+    const config = loadConfig();
+    const ledger = await openExistingLedger(config.databaseUrl);
+    try {
+      await ledger.migrate();
+      const list = await listCursors(config, ledger);
+      if (opts.json) console.log(JSON.stringify(list, null, 2));
+      else formatCursors(list).forEach((l) => console.log(l));
+    } finally {
+      await ledger.close();
+    }
+  });
+cursors
+  .command('set <source>')
+  .description("move a source's cursor back: the next harvest re-reads every object changed at or after --to (recorded with who and why)")
+  .requiredOption('--to <time>', `the new position (${DATE_FORMS})`, date)
+  .requiredOption('--reason <text>', 'why (recorded in the ledger)', nonBlank('--reason'))
+  .option('--disaster-recovery', 'allow a --to further back than harvest.maxBackfill')
+  .option('--json', 'print the new cursor as JSON')
+  .action(async (source: string, opts: { to: Date; reason: string; disasterRecovery?: boolean; json?: boolean }) => {
+    const config = loadConfig();
+    const ledger = await openExistingLedger(config.databaseUrl);
+    try {
+      await ledger.migrate();
+      const row = await setCursor({ config, ledger }, source, { ...opts, by: operatorName() });
+      if (opts.json) console.log(JSON.stringify(row, null, 2));
+      else say(`${source}: cursor moved to ${row.position.at} by ${row.updatedBy}: ${row.reason}`);
     } finally {
       await ledger.close();
     }

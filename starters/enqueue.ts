@@ -15,10 +15,21 @@ export interface EnqueueOptions {
   limit?: number;
   ids?: string[];
   since?: Date;
+  /** Start (or, dry, would start) at most this many; with --limit, the smaller counts. */
+  max?: number;
+  /** Only object ids this matches. */
+  match?: RegExp;
+  /** Only objects modified within this many days (a window of whole days back from now). */
+  changedWithinDays?: number;
+  /** Say what would be started; start and record nothing. */
+  dryRun?: boolean;
+  /** Where --changed-within counts back from (default: now). */
+  now?: Date;
 }
 
 export type EnqueueOutcome =
   | { objectId: string; action: 'started'; workflowId: string; runId: string }
+  | { objectId: string; action: 'would-start'; workflowId: string }
   | { objectId: string; action: 'already-running'; workflowId: string }
   | { objectId: string; action: 'skipped'; reason: string }
   /** A source entry that cannot be an object: its name breaks the id rule, so nothing is started or recorded. */
@@ -41,11 +52,14 @@ export async function enqueue(deps: { client: Client; config: Config; ledger: Le
     const wanted = new Set(opts.ids);
     candidates = listed.filter((o) => wanted.has(o.id));
   }
+  if (opts.match) candidates = candidates.filter((o) => opts.match!.test(o.id));
+  const changedSince = opts.changedWithinDays !== undefined ? new Date((opts.now ?? new Date()).getTime() - opts.changedWithinDays * 86_400_000) : undefined;
+  const limit = Math.min(opts.limit ?? Infinity, opts.max ?? Infinity);
 
   const outcomes: EnqueueOutcome[] = [];
   let started = 0;
   for (const candidate of candidates) {
-    if (opts.limit !== undefined && started >= opts.limit) break;
+    if (started >= limit) break;
     const objectId = candidate.id;
     const badId = objectIdProblem(objectId);
     if (badId) {
@@ -60,6 +74,10 @@ export async function enqueue(deps: { client: Client; config: Config; ledger: Le
       outcomes.push({ objectId, action: 'skipped', reason: `not modified since ${opts.since.toISOString()}` });
       continue;
     }
+    if (changedSince && (!modifiedAt || Date.parse(modifiedAt) < changedSince.getTime())) {
+      outcomes.push({ objectId, action: 'skipped', reason: `not modified within ${opts.changedWithinDays}d (since ${changedSince.toISOString()})` });
+      continue;
+    }
     const row = await ledger.getObject(objectId);
     if (row?.frozen) {
       outcomes.push({
@@ -71,6 +89,11 @@ export async function enqueue(deps: { client: Client; config: Config; ledger: Le
     }
     if (row?.preservedModifiedAt && modifiedAt && Date.parse(modifiedAt) <= Date.parse(row.preservedModifiedAt)) {
       outcomes.push({ objectId, action: 'skipped', reason: `already preserved (source unchanged since ${row.preservedModifiedAt})` });
+      continue;
+    }
+    if (opts.dryRun) {
+      outcomes.push({ objectId, action: 'would-start', workflowId: preserveWorkflowId(objectId) });
+      started++;
       continue;
     }
     const title = 'title' in candidate ? candidate.title : objectId;

@@ -1,16 +1,18 @@
 // `custody schedules`: the Temporal Schedules that poll and watch — `sync-processed-sips` (the
-// preservation service's verdicts to the waiting objects) and `watch-articles` (new article
-// packages to their articles), and `audit-fixity` (the kept and delivered packages re-hashed against the ledger). Creating is idempotent: an existing schedule is updated to the
+// preservation service's verdicts to the waiting objects), `watch-articles` (new article
+// packages to their articles), `audit-fixity` (the kept and delivered packages re-hashed
+// against the ledger) and `sync-source` (the harvest of new and changed objects). Creating is idempotent: an existing schedule is updated to the
 // current config.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import { SCHEDULES_TASK_QUEUE, SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
 import { WATCH_ARTICLES_SCHEDULE } from '../common/watch-articles';
 import { AUDIT_FIXITY_SCHEDULE } from '../common/fixity';
-import type { Config } from '../config/config';
-import { auditFixity, syncProcessedSips, watchArticles } from '../workflows';
+import { SYNC_SOURCE_SCHEDULE } from '../common/harvest';
+import { harvestSources, type Config } from '../config/config';
+import { auditFixity, syncProcessedSips, syncSource, watchArticles } from '../workflows';
 import { fit, printable } from './printable';
 
-export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE, WATCH_ARTICLES_SCHEDULE, AUDIT_FIXITY_SCHEDULE] as const;
+export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE, WATCH_ARTICLES_SCHEDULE, AUDIT_FIXITY_SCHEDULE, SYNC_SOURCE_SCHEDULE] as const;
 
 function syncProcessedSipsSchedule(config: Config): ScheduleOptions {
   const s = config.schedules.syncProcessedSips;
@@ -66,12 +68,30 @@ function auditFixitySchedule(config: Config): ScheduleOptions {
   };
 }
 
+function syncSourceSchedule(config: Config): ScheduleOptions {
+  const s = config.schedules.syncSource;
+  return {
+    scheduleId: SYNC_SOURCE_SCHEDULE,
+    spec: { intervals: [{ every: s.every as never }] },
+    action: { type: 'startWorkflow', workflowType: syncSource, workflowId: SYNC_SOURCE_SCHEDULE, taskQueue: SCHEDULES_TASK_QUEUE, args: [{}] },
+    // One harvest at a time: two would read the same cursors and enqueue the same batch.
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: s.catchupWindow as never },
+  };
+}
+
 export async function createSchedules(client: Client, config: Config): Promise<string[]> {
   const out: string[] = [];
   for (const [options, every, what] of [
     [syncProcessedSipsSchedule(config), config.schedules.syncProcessedSips.every, ''],
     [watchArticlesSchedule(config), config.schedules.watchArticles.every, `, watching ${config.articles.source}`],
     [auditFixitySchedule(config), config.schedules.auditFixity.every, `, ${config.fixity.share * 100}% of the packages a run`],
+    [
+      syncSourceSchedule(config),
+      config.schedules.syncSource.every,
+      `, harvesting ${harvestSources(config)
+        .map((x) => x.name)
+        .join(', ')}`,
+    ],
   ] as const) {
     try {
       await client.schedule.create(options);

@@ -57,6 +57,8 @@ describe('activities', () => {
       'deliverToDestination',
       'fixitySlice',
       'checkPackageFixity',
+      'harvestPlan',
+      'harvestSource',
     ]);
   });
 

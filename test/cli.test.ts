@@ -485,11 +485,12 @@ describe('custody CLI', function () {
       assert.match(created, /(created|updated) schedule sync-processed-sips/);
       assert.match(created, /(created|updated) schedule watch-articles \(every 5m, watching .+\)/);
       assert.match(created, /(created|updated) schedule audit-fixity \(every 7d, 10% of the packages a run\)/);
+      assert.match(created, /(created|updated) schedule sync-source \(every 1d, harvesting main\)/);
       assert.match((await custody(['schedules', 'pause', 'sync-processed-sips'], env)).stdout, /paused/);
       const list = (await custody(['schedules', 'list'], env)).stdout;
       assert.match(
         list,
-        /^SCHEDULE +STATE +NEXT RUN +NOTE\naudit-fixity +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\nsync-processed-sips +paused +(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|-) +via custody schedules pause\nwatch-articles +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\n$/,
+        /^SCHEDULE +STATE +NEXT RUN +NOTE\naudit-fixity +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\nsync-processed-sips +paused +(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|-) +via custody schedules pause\nsync-source +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\nwatch-articles +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\n$/,
       );
       const json = JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<Record<string, unknown>>;
       assert.deepEqual(
@@ -497,6 +498,7 @@ describe('custody CLI', function () {
         [
           { id: 'audit-fixity', paused: false, note: '', next: undefined, recent: undefined },
           { id: 'sync-processed-sips', paused: true, note: 'via custody schedules pause', next: undefined, recent: undefined },
+          { id: 'sync-source', paused: false, note: '', next: undefined, recent: undefined },
           { id: 'watch-articles', paused: false, note: '', next: undefined, recent: undefined },
         ],
       );
@@ -517,6 +519,7 @@ describe('custody CLI', function () {
       await sys.client.schedule.getHandle('sync-processed-sips').delete();
       await sys.client.schedule.getHandle('watch-articles').delete();
       await sys.client.schedule.getHandle('audit-fixity').delete();
+      await sys.client.schedule.getHandle('sync-source').delete();
     });
   });
 });

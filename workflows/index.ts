@@ -6,3 +6,4 @@ export { watchArticles } from './watch-articles';
 export { copyDataset } from './copy-dataset';
 export { deliverItem } from './deliver-item';
 export { auditFixity } from './audit-fixity';
+export { syncSource } from './sync-source';
