@@ -237,7 +237,7 @@ async function checkStorage(config: Config, key: string, location: string, write
   } catch {
     return [fail(key, stat ? `${dir} is not writable by this user` : `${dir} cannot be created: ${existing} is not writable`)];
   }
-  return [ok(key, stat ? `${dir} writable` : `${dir} will be created (in ${existing})`)];
+  return [ok(key, stat ? `${dir} writable` : `${dir} will be created (${existing === path.dirname(dir) ? 'parent' : existing} writable)`)];
 }
 
 async function checkDisk(config: Config): Promise<CheckResult[]> {
@@ -245,7 +245,7 @@ async function checkDisk(config: Config): Promise<CheckResult[]> {
   const s = await fs.promises.statfs(dir);
   const free = s.bavail * s.bsize;
   const share = s.blocks ? s.bavail / s.blocks : 1;
-  const found = `${(free / GIB).toFixed(1)} GiB free (${Math.round(share * 100)} %) where ${dir} is`;
+  const found = `${(free / GIB).toFixed(1)} GiB free (${Math.round(share * 100)} %) for dataDir ${config.dataDir}`;
   if (free < GIB) return [fail('disk', `only ${found}`)];
   if (share < 0.1) return [warn('disk', `only ${found}`)];
   return [ok('disk', found)];
@@ -313,7 +313,9 @@ async function checkDestinations(config: Config, env: NodeJS.ProcessEnv): Promis
         size: 0,
         sha256: '0'.repeat(64),
       });
-      out.push(present ? warn(check, `${c.url}: answers, but holds the probe name .custody-doctor/no-such-file`) : ok(check, `${shownUrl(c.url)}: answers`));
+      out.push(
+        present ? warn(check, `${shownUrl(c.url)}: answers, but holds the probe name .custody-doctor/no-such-file`) : ok(check, `${shownUrl(c.url)}: answers`),
+      );
     } catch (e) {
       out.push(fail(check, why(e)));
     }
