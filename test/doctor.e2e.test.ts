@@ -3,16 +3,19 @@
 // preservation service, article store, deposit service and receiver, a SQLite ledger, folders and
 // a real S3 server. First everything up, then one part down at a time.
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../config/config';
+import { inspectLedger, openLedger } from '../ledger';
 import { startArticleStore, type RunningArticleStore } from '../reference-article-store/server';
 import { startDepositService, type RunningDepositService } from '../reference-deposit-service/server';
 import { startReceiver, type RunningReceiver } from '../reference-receiver/server';
-import { POLLER_RECENT_MS, searchAttributeProblems, type CheckResult } from '../starters/doctor';
+import { CHECK_TIMEOUT_MS, POLLER_RECENT_MS, searchAttributeProblems, type CheckResult } from '../starters/doctor';
 import { createSchedules } from '../starters/schedules';
 import { SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
@@ -261,6 +264,23 @@ describe('custody doctor: whether a deployment can work, one line per check', fu
     expectState(unset.checks, 'deposit API', 'warn', /answers, but DEPOSIT_TOKEN is not set/);
   });
 
+  it('a service that takes the connection and never answers: FAIL after the time limit, the other checks still made', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    try {
+      const { code, checks } = await doctor({ ...env, CUSTODY_SERVICE_URL: url });
+      assert.equal(code, 1);
+      expectState(checks, 'preservation service', 'FAIL', new RegExp(`^no answer within ${CHECK_TIMEOUT_MS / 1000}s`));
+      expectState(checks, 'article store', 'ok');
+      expectState(checks, 'temporal server', 'ok');
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('a paused schedule is a warning, exit 0', async () => {
     const handle = sys.client.schedule.getHandle(SYNC_PROCESSED_SIPS_SCHEDULE);
     await handle.pause('service maintenance until 14:00');
@@ -305,5 +325,46 @@ describe('custody doctor: search attributes compared with what the namespace reg
       'CustodyStage is Text, not Keyword',
       'CustodyFrozen (Bool) missing',
     ]);
+  });
+});
+
+describe('custody doctor: the migrations of the ledger read without applying them', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-doctor-ledger-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function ledgerWhere(change: (db: Database.Database) => void): Promise<string> {
+    const file = path.join(dir, 'ledger.sqlite');
+    const ledger = openLedger(file);
+    await ledger.migrate();
+    await ledger.setState('obj-1', 'queued', { key: 'k1', at: '2026-11-30T00:00:00Z' });
+    await ledger.close();
+    const db = new Database(file);
+    change(db);
+    db.close();
+    return file;
+  }
+
+  it('up to date: nothing pending or unknown, the objects counted', async () => {
+    const h = await inspectLedger(await ledgerWhere(() => undefined));
+    assert.deepEqual(h.pending, []);
+    assert.deepEqual(h.unknown, []);
+    assert.equal(h.objects, 1);
+    assert.ok(h.applied > 0);
+  });
+
+  it('a migration not yet applied is named, and stays unapplied', async () => {
+    let last = '';
+    const file = await ledgerWhere((db) => {
+      last = (db.prepare('select name from kysely_migration order by name desc limit 1').get() as { name: string }).name;
+      db.prepare('delete from kysely_migration where name = ?').run(last);
+    });
+    assert.deepEqual((await inspectLedger(file)).pending, [last]);
+    assert.deepEqual((await inspectLedger(file)).pending, [last], 'inspecting applied nothing');
+  });
+
+  it('a migration from a newer custody is named as unknown', async () => {
+    const file = await ledgerWhere((db) => db.prepare("insert into kysely_migration (name, timestamp) values ('9999_from_the_future', '2030-01-01')").run());
+    assert.deepEqual((await inspectLedger(file)).unknown, ['9999_from_the_future']);
   });
 });
