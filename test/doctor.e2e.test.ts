@@ -19,6 +19,7 @@ import { CHECK_TIMEOUT_MS, POLLER_RECENT_MS, searchAttributeProblems, type Check
 import { createSchedules } from '../starters/schedules';
 import { SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
+import { freshPostgresDatabase } from './support/postgres';
 import { startTestS3, type TestS3 } from './support/s3-server';
 import { testTemporal } from './support/temporal-server';
 
@@ -361,6 +362,17 @@ describe('custody doctor: the migrations of the ledger read without applying the
     });
     assert.deepEqual((await inspectLedger(file)).pending, [last]);
     assert.deepEqual((await inspectLedger(file)).pending, [last], 'inspecting applied nothing');
+  });
+
+  it('reads a PostgreSQL ledger the same way', async () => {
+    const url = await freshPostgresDatabase();
+    const ledger = openLedger(url);
+    await ledger.migrate();
+    await ledger.setState('obj-1', 'queued', { key: 'k1', at: '2026-11-30T00:00:00Z' });
+    await ledger.close();
+    const h = await inspectLedger(url);
+    assert.deepEqual([h.pending, h.unknown, h.objects], [[], [], 1]);
+    assert.ok(h.applied > 0);
   });
 
   it('a migration from a newer custody is named as unknown', async () => {
