@@ -498,6 +498,13 @@ const CREATED_BY = '`custody enqueue`, `custody worker` or `custody db migrate` 
  * archive. An existing ledger is brought up to date with the migrations.
  */
 export async function openExistingLedger(databaseUrl: string): Promise<Ledger> {
+  const ledger = new KyselyLedger(await openExistingDb(databaseUrl));
+  await ledger.migrate();
+  return ledger;
+}
+
+/** The database of a ledger that must already exist, not migrated. */
+async function openExistingDb(databaseUrl: string): Promise<Kysely<LedgerDatabase>> {
   const postgres = isPostgresUrl(databaseUrl);
   const where = postgres ? `the PostgreSQL database ${redact(databaseUrl.trim())}` : sqlitePathOf(databaseUrl);
   // Checked before opening: opening a SQLite file creates it.
@@ -514,7 +521,46 @@ export async function openExistingLedger(databaseUrl: string): Promise<Ledger> {
     await db.destroy();
     throw e;
   }
-  const ledger = new KyselyLedger(db);
-  await ledger.migrate();
-  return ledger;
+  return db;
+}
+
+export interface LedgerHealth {
+  /** Migrations this custody knows that the ledger has not had yet. */
+  pending: string[];
+  /** Migrations the ledger has had that this custody does not know (a newer custody migrated it). */
+  unknown: string[];
+  applied: number;
+  objects: number;
+}
+
+/**
+ * What `custody doctor` reports of an existing ledger, read without changing it: unlike
+ * openExistingLedger it applies no migration, so the pending ones can be named.
+ */
+export async function inspectLedger(databaseUrl: string): Promise<LedgerHealth> {
+  const db = await openExistingDb(databaseUrl);
+  try {
+    const known = await new Migrator({ db, provider: ledgerMigrations }).getMigrations();
+    const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+    const applied = tables.some((t) => t.name === 'kysely_migration')
+      ? (
+          await db
+            .selectFrom('kysely_migration' as never)
+            .select('name' as never)
+            .execute()
+        ).map((r) => (r as { name: string }).name)
+      : [];
+    const { n } = await db
+      .selectFrom('objects')
+      .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+      .executeTakeFirstOrThrow();
+    return {
+      pending: known.filter((m) => !m.executedAt).map((m) => m.name),
+      unknown: applied.filter((name) => !known.some((m) => m.name === name)),
+      applied: applied.length,
+      objects: Number(n),
+    };
+  } finally {
+    await db.destroy();
+  }
 }

@@ -51,6 +51,7 @@ import { formatCursors, listCursors, setCursor } from './cursors';
 import { formatObjectStatus, formatSummary, objectStatus, summarize } from './status';
 import { UserError } from './user-error';
 import { buildId, custodyVersion } from '../config/build-id';
+import { doctorFailed, formatDoctor, runDoctor } from './doctor';
 
 const QUEUES: QueueRole[] = ['io', 'download', 'package', 'submit'];
 
@@ -761,6 +762,18 @@ for (const [name, verb] of [
       }),
     );
 }
+
+program
+  .command('doctor')
+  .description('check whether this deployment can work: config, Temporal, ledger, storage, services, workers, disk, versions')
+  .option('--json', 'print the checks as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    const results = await runDoctor();
+    if (opts.json) console.log(JSON.stringify(results, null, 2));
+    else formatDoctor(results).forEach((l) => console.log(l));
+    // A check that timed out may leave its request open: it must not keep the command waiting.
+    process.exit(doctorFailed(results) ? 1 : 0);
+  });
 
 program
   .command('worker')

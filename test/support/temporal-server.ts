@@ -9,12 +9,14 @@ import { REPO_ROOT } from '../../config/config';
 
 const run = promisify(execFile);
 const port = Number(process.env.CUSTODY_TEST_TEMPORAL_PORT ?? 17233);
+// Its own setting for when port + 1000 is another run's server port (several runs on one machine).
+const uiPort = Number(process.env.CUSTODY_TEST_TEMPORAL_UI_PORT ?? port + 1000);
 
 export const testTemporal = {
   address: `127.0.0.1:${port}`,
   namespace: 'custody',
   /** The dev server's Web UI, which the browser test drives. */
-  webUiUrl: `http://127.0.0.1:${port + 1000}`,
+  webUiUrl: `http://127.0.0.1:${uiPort}`,
 };
 
 let stateDir: string | undefined;
@@ -24,7 +26,7 @@ function env() {
   return {
     ...process.env,
     CUSTODY_TEMPORAL_PORT: String(port),
-    CUSTODY_TEMPORAL_UI_PORT: String(port + 1000),
+    CUSTODY_TEMPORAL_UI_PORT: String(uiPort),
     // With the Web UI: the browser test reads what an operator would.
     CUSTODY_TEMPORAL_HEADLESS: '0',
     CUSTODY_TEMPORAL_STATE_DIR: stateDir!,
