@@ -2,6 +2,7 @@
 // and deliver it to one destination — ask for what is there first and skip what matches, send
 // the rest, verify name, size and checksum of what arrived. The ledger keeps one row per item and
 // destination; a delayed destination's row says until when.
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import ms from 'ms';
 import type { DeliveryItem, DestinationOutcome } from '../common/delivery';
@@ -30,13 +31,23 @@ export function createDeliveryActivities(deps: ActivityDeps) {
     return new Date(Date.now() + delay).toISOString();
   }
 
+  /**
+   * A kept package's SHA-256 is in the ledger since its SIP was built: hashing a tar of gigabytes
+   * again to learn it would read it twice. send() hashes what it reads against this value, so a
+   * kept copy damaged since is refused, not delivered.
+   */
+  async function checksumOf(item: DeliveryItem, key: string): Promise<string> {
+    const pkg = item.storage === 'packages' ? await ledger.getPackage(path.posix.basename(key, '.tar')) : undefined;
+    return pkg?.sha256 ?? (await storageOf(item).sha256Of(key));
+  }
+
   const activities = {
     async listDeliveryFiles({ item, destinations }: { item: DeliveryItem; destinations: string[] }): Promise<DeliveryFile[]> {
       const storage = storageOf(item);
       const prefix = item.prefix.endsWith('/') ? item.prefix : `${item.prefix}/`;
       const files: DeliveryFile[] = [];
       for await (const o of storage.list(prefix)) {
-        files.push({ key: o.key, name: joinKey(item.as, o.key.slice(prefix.length)), size: o.size, sha256: await storage.sha256Of(o.key) });
+        files.push({ key: o.key, name: joinKey(item.as, o.key.slice(prefix.length)), size: o.size, sha256: await checksumOf(item, o.key) });
         heartbeat({ listed: files.length });
       }
       if (!files.length) throw new PermanentError(`nothing to deliver for ${item.itemId}: ${storage.location}/${prefix} is empty`, 'NothingToDeliver');
