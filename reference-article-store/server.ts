@@ -2,10 +2,7 @@
 // article, publishes it once approved, and silently updates a published one. An HTTP JSON API
 // (README.md beside this file), its state in one file per article under the data folder, so
 // it survives a restart. Shipped so the demo and the tests run the pipeline against a real store.
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
@@ -17,7 +14,7 @@ import {
   type ArticleStoreErrorCode,
   type ArticleSummary,
 } from '../common/article-store';
-import { lockDataFolder } from '../reference-service/data-lock';
+import { BodyRefused, bearerToken, readJsonBody, sameSecret, serveHttp, withDataFolder } from '../reference-service/http-service';
 import { faultPlanSchema, Faults } from './faults';
 import { ArticleFiles, latestPublished, type StoredArticle } from './store';
 import { Refusal, ingest, publish } from './versions';
@@ -42,8 +39,6 @@ export interface RunningArticleStore {
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 const VERSION_IN_PATH = /^[1-9]\d{0,8}$/;
-/** A body past this is not read to its end: its connection is dropped. */
-const DRAIN_LIMIT = 64 * 1024 * 1024;
 
 /** "assets[0].sha256" for the path ["assets", 0, "sha256"]. */
 function fieldName(p: readonly PropertyKey[]): string {
@@ -63,11 +58,6 @@ function describeIssues(issues: z.core.$ZodIssue[]): string {
 
 /** Missing fields read "is required" rather than "expected string, received undefined". */
 const requiredMessage = (iss: z.core.$ZodRawIssue) => (iss.input === undefined && iss.code !== 'custom' ? 'is required' : undefined);
-
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
-  return crypto.timingSafeEqual(digest(given), digest(expected));
-}
 
 function parsePathId(raw: string): string {
   const parsed = articleIdSchema.safeParse(raw);
@@ -94,25 +84,11 @@ async function readJson(req: http.IncomingMessage, limit: number): Promise<unkno
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type))
     throw new Refusal(415, 'unsupported-media-type', `content-type: "${type}" is not application/json: send the body as JSON`);
-  const tooLarge = () => new Refusal(413, 'too-large', `the body is larger than ${limit} bytes, the most the store takes`);
-  if (Number(req.headers['content-length'] ?? 0) > limit) throw tooLarge();
-  // Read on past the limit without keeping it, so the sender gets to read the 413; up to a point.
-  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
-    const kept: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) kept.push(chunk);
-      else if (size > DRAIN_LIMIT) req.socket.destroy();
-    });
-    req.on('end', () => (size > limit ? reject(tooLarge()) : resolve(kept)));
-    req.on('error', reject);
-  });
-  const text = Buffer.concat(chunks).toString('utf8');
   try {
-    return JSON.parse(text) as unknown;
+    return await readJsonBody(req, limit);
   } catch (e) {
-    throw new Refusal(400, 'bad-request', `the body is not JSON: ${(e as Error).message}`);
+    if (!(e instanceof BodyRefused)) throw e;
+    throw e.status === 413 ? new Refusal(413, 'too-large', `${e.message}, the most the store takes`) : new Refusal(400, 'bad-request', e.message);
   }
 }
 
@@ -128,15 +104,7 @@ function summaryOf(article: StoredArticle): ArticleSummary {
 }
 
 export async function startArticleStore(opts: ArticleStoreOptions): Promise<RunningArticleStore> {
-  fs.mkdirSync(opts.dataDir, { recursive: true });
-  // Two stores on one folder would each answer from their own memory of it.
-  const lock = lockDataFolder(opts.dataDir);
-  try {
-    return await serve(opts, lock.release);
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
+  return await withDataFolder(opts.dataDir, (release) => serve(opts, release));
 }
 
 async function serve(opts: ArticleStoreOptions, release: () => void): Promise<RunningArticleStore> {
@@ -161,8 +129,8 @@ async function serve(opts: ArticleStoreOptions, release: () => void): Promise<Ru
     try {
       pathname = new URL(req.url ?? '/', 'http://store').pathname;
       if (opts.token !== undefined) {
-        const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-        if (!m || !sameSecret(m[1].trim(), opts.token))
+        const given = bearerToken(req);
+        if (given === undefined || !sameSecret(given, opts.token))
           return refuse(
             401,
             'unauthorized',
@@ -263,36 +231,6 @@ async function serve(opts: ArticleStoreOptions, release: () => void): Promise<Ru
     }
   }
 
-  const inflight = new Set<Promise<void>>();
-  const server = http.createServer((req, res) => {
-    const p = handle(req, res);
-    inflight.add(p);
-    void p.finally(() => inflight.delete(p));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', resolve);
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-
-  let closed: Promise<void> | undefined;
-  return {
-    url,
-    // Once: SIGINT and SIGTERM may both ask.
-    close() {
-      closed ??= (async () => {
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        closing.abort();
-        // Changes under way are written before the folder is given up.
-        await Promise.allSettled(inflight);
-        await files.idle();
-        server.closeAllConnections();
-        await stopped;
-        release();
-      })();
-      return closed;
-    },
-  };
+  // Changes under way are written before the folder is given up.
+  return await serveHttp(handle, { port: opts.port, host: opts.host, requestsAtClose: 'finish', closing, idle: () => files.idle(), release });
 }

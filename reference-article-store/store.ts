@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { articleIdSchema, articleVersionSchema, type ArticleVersion } from '../common/article-store';
+import { KeyedQueue } from '../reference-service/keyed-queue';
 
 const storedArticleSchema = z.object({ id: articleIdSchema, versions: z.array(articleVersionSchema) });
 export type StoredArticle = z.infer<typeof storedArticleSchema>;
@@ -15,8 +16,8 @@ const TMP_EXT = '.tmp';
 
 export class ArticleFiles {
   private readonly articles = new Map<string, StoredArticle>();
-  /** The tail of each article's queue of changes; removed once the queue is idle. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Changes to one article run one at a time. */
+  private readonly queue = new KeyedQueue<string>();
   private tmpCounter = 0;
 
   /** Reads every article file; a file that is not an article is named, not skipped. */
@@ -63,22 +64,12 @@ export class ArticleFiles {
       }
       return result;
     };
-    const tail = this.queues.get(id) ?? Promise.resolve();
-    const done = tail.then(run, run);
-    const settled = done.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(id, settled);
-    void settled.then(() => {
-      if (this.queues.get(id) === settled) this.queues.delete(id);
-    });
-    return done;
+    return this.queue.run(id, run);
   }
 
   /** Resolves once every change already asked for has been written (or refused). */
-  async idle(): Promise<void> {
-    while (this.queues.size) await Promise.all(this.queues.values());
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 
   private async write(article: StoredArticle): Promise<void> {

@@ -5,9 +5,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { lockDataFolder } from '../reference-service/data-lock';
+import { BodyRefused, bearerToken, readJsonBody, sameSecret, serveHttp, withDataFolder } from '../reference-service/http-service';
 import { ApiError, Depositions, fileJson } from './depositions';
 import { DepositFaults, depositFaultPlanSchema } from './faults';
 import { DepositionFiles } from './store';
@@ -43,31 +42,20 @@ const MAX_JSON_BYTES = 1024 * 1024;
 const UNAUTHORIZED =
   "The server could not verify that you are authorized to access the URL requested. You either supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply the credentials required.";
 
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
-  return crypto.timingSafeEqual(digest(given), digest(expected));
-}
-
 /** The token of a request, from its header or its query; undefined when it sent none. */
 function tokenOf(req: http.IncomingMessage, url: URL): string | undefined {
-  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-  return m ? m[1].trim() : (url.searchParams.get('access_token') ?? undefined);
+  return bearerToken(req) ?? url.searchParams.get('access_token') ?? undefined;
 }
 
+/** A JSON body (an empty one is `{}`), refused in Zenodo's words. */
 async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_JSON_BYTES) throw new ApiError(413, `The body is larger than ${MAX_JSON_BYTES} bytes.`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (!text) return {};
   try {
-    return JSON.parse(text) as unknown;
+    return await readJsonBody(req, MAX_JSON_BYTES, {});
   } catch (e) {
-    throw new ApiError(400, `The browser (or proxy) sent a request that this server could not understand: ${(e as Error).message}`);
+    if (!(e instanceof BodyRefused)) throw e;
+    throw e.status === 413
+      ? new ApiError(413, `The body is larger than ${MAX_JSON_BYTES} bytes.`)
+      : new ApiError(400, `The browser (or proxy) sent a request that this server could not understand: ${e.message}`);
   }
 }
 
@@ -87,15 +75,7 @@ function parseId(raw: string): number {
 
 export async function startDepositService(opts: DepositServiceOptions): Promise<RunningDepositService> {
   if (!opts.token) throw new Error('the deposit service needs a token');
-  fs.mkdirSync(opts.dataDir, { recursive: true });
-  // Two services on one folder would each answer from their own memory of it.
-  const lock = lockDataFolder(opts.dataDir);
-  try {
-    return await serve(opts, lock.release);
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
+  return await withDataFolder(opts.dataDir, (release) => serve(opts, release));
 }
 
 async function serve(opts: DepositServiceOptions, release: () => void): Promise<RunningDepositService> {
@@ -284,38 +264,6 @@ async function serve(opts: DepositServiceOptions, release: () => void): Promise<
     }
   }
 
-  const inflight = new Set<Promise<void>>();
-  const server = http.createServer((req, res) => {
-    const p = handle(req, res);
-    inflight.add(p);
-    void p.finally(() => inflight.delete(p));
-  });
-  // Uploads of many gigabytes take as long as they take.
-  server.requestTimeout = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', resolve);
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-
-  let closed: Promise<void> | undefined;
-  return {
-    url,
-    // Once: SIGINT and SIGTERM may both ask.
-    close() {
-      closed ??= (async () => {
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        closing.abort();
-        // Uploads under way are cut (their temp files removed); changes under way are written.
-        server.closeAllConnections();
-        await Promise.allSettled(inflight);
-        await files.idle();
-        await stopped;
-        release();
-      })();
-      return closed;
-    },
-  };
+  // Uploads under way are cut (their temp files removed); changes under way are written.
+  return await serveHttp(handle, { port: opts.port, host: opts.host, requestTimeout: 0, requestsAtClose: 'cut', closing, idle: () => files.idle(), release });
 }

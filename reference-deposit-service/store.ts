@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { KeyedQueue } from '../reference-service/keyed-queue';
 
 const storedFileSchema = z.object({
   id: z.string(),
@@ -67,7 +68,7 @@ async function writeJsonAtomically(file: string, value: unknown, tmpName: string
 export class DepositionFiles {
   private readonly depositions = new Map<number, StoredDeposition>();
   private readonly byBucket = new Map<string, number>();
-  private readonly queues = new Map<number, Promise<unknown>>();
+  private readonly queue = new KeyedQueue<number>();
   private readonly depositionDir: string;
   private readonly bucketDir: string;
   private readonly counterFile: string;
@@ -176,20 +177,10 @@ export class DepositionFiles {
       }
       return result;
     };
-    const tail = this.queues.get(concept) ?? Promise.resolve();
-    const done = tail.then(run, run);
-    const settled = done.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(concept, settled);
-    void settled.then(() => {
-      if (this.queues.get(concept) === settled) this.queues.delete(concept);
-    });
-    return done;
+    return this.queue.run(concept, run);
   }
 
-  async idle(): Promise<void> {
-    while (this.queues.size) await Promise.all(this.queues.values());
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 }

@@ -2,13 +2,10 @@
 // observatory archive's export targets, for custody's http destinations. Streams each upload to
 // disk (never into memory), its state in the data folder so it survives a restart. API in
 // README.md beside this file.
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { destinationPathProblem } from '../common/destinations';
-import { lockDataFolder } from '../reference-service/data-lock';
+import { BodyRefused, bearerToken, readJsonBody, sameSecret, serveHttp, withDataFolder } from '../reference-service/http-service';
 import { receiverFaultPlanSchema, ReceiverFaults } from './faults';
 import { BodyMismatch, ReceivedFiles, type FileInfo } from './files';
 
@@ -41,11 +38,6 @@ class Refusal extends Error {
   }
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
-  return crypto.timingSafeEqual(digest(given), digest(expected));
-}
-
 function nameParam(url: URL): string {
   const name = url.searchParams.get('name');
   if (name === null) throw new Refusal(400, 'bad-request', 'the query parameter name is required: ?name=<path>');
@@ -75,30 +67,17 @@ function originalOf(req: http.IncomingMessage): FileInfo['original'] {
 }
 
 async function readSmallJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > FAULT_PLAN_LIMIT) throw new Refusal(413, 'too-large', `the body is larger than ${FAULT_PLAN_LIMIT} bytes`);
-    chunks.push(chunk as Buffer);
-  }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    return await readJsonBody(req, FAULT_PLAN_LIMIT, {});
   } catch (e) {
-    throw new Refusal(400, 'bad-request', `the body is not JSON: ${(e as Error).message}`);
+    if (!(e instanceof BodyRefused)) throw e;
+    throw new Refusal(e.status, e.status === 413 ? 'too-large' : 'bad-request', e.message);
   }
 }
 
 export async function startReceiver(opts: ReceiverOptions): Promise<RunningReceiver> {
-  fs.mkdirSync(opts.dataDir, { recursive: true });
   // Two receivers on one folder would each trust records the other rewrites.
-  const lock = lockDataFolder(opts.dataDir);
-  try {
-    return await serve(opts, lock.release);
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
+  return await withDataFolder(opts.dataDir, (release) => serve(opts, release));
 }
 
 async function serve(opts: ReceiverOptions, release: () => void): Promise<RunningReceiver> {
@@ -119,8 +98,8 @@ async function serve(opts: ReceiverOptions, release: () => void): Promise<Runnin
       const url = new URL(req.url ?? '/', 'http://receiver');
       pathname = url.pathname;
       if (opts.token !== undefined) {
-        const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-        if (!m || !sameSecret(m[1].trim(), opts.token))
+        const given = bearerToken(req);
+        if (given === undefined || !sameSecret(given, opts.token))
           throw new Refusal(
             401,
             'unauthorized',
@@ -200,34 +179,6 @@ async function serve(opts: ReceiverOptions, release: () => void): Promise<Runnin
     }
   }
 
-  const inflight = new Set<Promise<void>>();
-  const server = http.createServer((req, res) => {
-    const p = handle(req, res);
-    inflight.add(p);
-    void p.finally(() => inflight.delete(p));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', resolve);
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-
-  let closed: Promise<void> | undefined;
-  return {
-    url,
-    close() {
-      closed ??= (async () => {
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        closing.abort();
-        // An upload cut here leaves only its partial file, never a half file under its name.
-        server.closeAllConnections();
-        await Promise.allSettled(inflight);
-        await stopped;
-        release();
-      })();
-      return closed;
-    },
-  };
+  // An upload cut here leaves only its partial file, never a half file under its name.
+  return await serveHttp(handle, { port: opts.port, host: opts.host, requestTimeout: 0, requestsAtClose: 'cut', closing, release });
 }

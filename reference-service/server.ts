@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { FileStorage, type Storage } from '../storage';
-import { lockDataFolder } from './data-lock';
+import { withDataFolder } from './http-service';
 import { ingestReport } from './ingest-report';
 import { ServiceState, latestDecision, statusOf, type Decision, type Submission } from './state';
 import { DEFAULT_ACCEPTED_FORMATS, reasonsOf, validateSip, type CheckResult } from './validate-sip';
@@ -32,14 +32,7 @@ const TAR = '.tar';
 class BadRequest extends Error {}
 
 export async function startReferenceService(opts: ReferenceServiceOptions): Promise<RunningReferenceService> {
-  fs.mkdirSync(opts.dataDir, { recursive: true });
-  const lock = lockDataFolder(opts.dataDir);
-  try {
-    return await serveDataFolder(opts, lock.release);
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
+  return await withDataFolder(opts.dataDir, (release) => serveDataFolder(opts, release));
 }
 
 /** The service on a data folder this process holds the lock of; `release` gives it up once closed. */
