@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import type { CopyStage, CopyType } from '../common/copies';
 import { PermanentError } from '../common/errors';
-import { digestFile, listDatasetVersion } from '../datasets/dataset-version';
+import { digestFile, listDatasetVersion, readDatasetMetadata } from '../datasets/dataset-version';
 import { DepositRefused, type DepositClient, type DepositLogEntry } from '../deposits';
 import type { DepositLogRow } from '../ledger';
 import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
@@ -74,7 +74,8 @@ export function createCopyActivities(deps: ActivityDeps) {
      * of the previous version's deposition, else a new deposition. Recorded the moment it exists.
      */
     async prepareDeposition(job: CopyJob & { previousDepositionId?: number }): Promise<{ depositionId: number; bucketUrl: string; reused: boolean }> {
-      const { metadata } = await listDatasetVersion(datasets, job.datasetId, job.version, job.type, config.copies.guards);
+      // The files were listed and checked by checkCopyVersion; the deposit needs only the metadata.
+      const metadata = await readDatasetMetadata(datasets, job.datasetId, job.version);
       return await withClient(job.copyId, async (client) => {
         const known = await ledger.copies.version(job.copyId, job.version);
         let deposition;

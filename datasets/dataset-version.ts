@@ -46,8 +46,7 @@ export async function listDatasetVersion(
   type: CopyType,
   guards: DatasetGuards,
 ): Promise<{ files: Array<Omit<DatasetFile, 'sha256' | 'md5'>>; totalBytes: number; metadata: DepositMetadata }> {
-  const where = `${source.location}/${versionPrefix(datasetId, version)}`;
-  const metadata = await readMetadata(source, datasetId, version, where);
+  const metadata = await readDatasetMetadata(source, datasetId, version);
   const prefix = joinKey(versionPrefix(datasetId, version), type) + '/';
   const files: Array<Omit<DatasetFile, 'sha256' | 'md5'>> = [];
   let totalBytes = 0;
@@ -83,7 +82,9 @@ export async function digestFile(source: Storage, key: string, onProgress?: (byt
   return { sha256: sha256.digest('hex'), md5: md5.digest('hex'), size };
 }
 
-async function readMetadata(source: Storage, datasetId: string, version: number, where: string): Promise<DepositMetadata> {
+/** The version's dataset.json as the deposit's metadata: one small read, no listing. */
+export async function readDatasetMetadata(source: Storage, datasetId: string, version: number): Promise<DepositMetadata> {
+  const where = `${source.location}/${versionPrefix(datasetId, version)}`;
   const key = joinKey(versionPrefix(datasetId, version), 'dataset.json');
   if (!(await source.head(key))) throw new PermanentError(`${datasetId} v${version}: no dataset.json in ${where}`, 'InvalidDataset');
   const chunks: Buffer[] = [];
