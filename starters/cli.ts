@@ -321,7 +321,7 @@ function progressBar(total: number): SingleBar | undefined {
 async function actOnEach(
   ids: string[],
   plan: (id: string) => Promise<Plan>,
-  opts: { dryRun?: boolean; progress?: boolean; json?: boolean } = {},
+  opts: { dryRun?: boolean; progress?: boolean; json?: boolean; summary?: (done: number, refused: number) => string } = {},
 ): Promise<void> {
   const plans: Plan[] = [];
   for (const id of ids) plans.push(await plan(id));
@@ -356,6 +356,7 @@ async function actOnEach(
   if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
   else if (bar) outcomes.forEach((o) => say(`${o.objectId}: ${o.message}`));
   const refused = outcomes.filter((o) => !o.ok).length;
+  if (opts.summary && !opts.json) say(opts.summary(plans.length - refused, refused));
   if (refused) throw new UserError(`${refused} of ${plans.length} not done (see ${opts.json ? 'the JSON above' : 'above'})`);
 }
 
@@ -471,10 +472,18 @@ program
                 ? planCopyReenqueue(deps.client, copyOf(id), operatorName(), unforced(id))
                 : planReenqueue(deps, id, operatorName(), opts)),
           ),
-        { dryRun: opts.dryRun, json: opts.json, progress: true },
+        {
+          dryRun: opts.dryRun,
+          json: opts.json,
+          progress: true,
+          ...(opts.build !== undefined
+            ? {
+                summary: (done, refused) =>
+                  `${done + refused} item(s)${selected.length > byBuild.length ? `, ${byBuild.length} of them` : ''} touched by build ${opts.build}: ${done} reenqueued, ${refused} refused`,
+              }
+            : {}),
+        },
       );
-      if (opts.build !== undefined && !opts.dryRun && !opts.json)
-        say(`${selected.length} item(s) reenqueued, ${byBuild.length} of them touched by build ${opts.build}`);
     });
   });
 

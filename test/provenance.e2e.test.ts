@@ -12,6 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { XMLParser } from 'fast-xml-parser';
 import { preserveWorkflowId, stateQuery, type PreserveObjectState } from '../common/preservation';
+import { copyStateQuery, copyWorkflowId } from '../common/copies';
+import { SA } from '../common/search-attributes';
+import { startDepositService, type RunningDepositService } from '../reference-deposit-service/server';
+import { sendCopies } from '../starters/copies';
+import { writeDatasetVersion } from './support/datasets';
 import { deliveryWorkflowId } from '../common/delivery';
 import { REPO_ROOT } from '../config/config';
 import type { BuildFootprint } from '../ledger';
@@ -23,6 +28,8 @@ const execFileP = promisify(execFile);
 const BUILD_A = '0.1.0+prov0000000a';
 const BUILD_B = '0.1.0+prov0000000b';
 const SCHEMAS = path.join(REPO_ROOT, 'reference-service', 'schemas');
+const TOKEN = 'provenance-deposit-token-5d1';
+const COPY = copyWorkflowId('ds-prov', 'data');
 
 async function custody(args: string[], env: Record<string, string>) {
   try {
@@ -51,6 +58,7 @@ describe('build ids and provenance: find --build, reenqueue --build, chain of cu
   this.timeout(300_000);
   let sys: CustodySystem;
   let env: Record<string, string>;
+  let deposits: RunningDepositService;
   const savedBuildId = process.env.CUSTODY_BUILD_ID;
 
   /** Until the object's workflow is confirmed in attempt `attempt` and its package is at the mirror. */
@@ -64,6 +72,18 @@ describe('build ids and provenance: find --build, reenqueue --build, chain of cu
         return state;
       }
       if (Date.now() > deadline) throw new Error(`${id} not confirmed in attempt ${attempt}; last state ${JSON.stringify(state)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Until the copy's v1 is published and its workflow waits for the next version. */
+  async function copied(): Promise<void> {
+    const handle = sys.client.workflow.getHandle(COPY);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const s = await handle.query(copyStateQuery).catch(() => undefined);
+      if (s?.copied?.version === 1 && s.stage === 'waiting') return;
+      if (Date.now() > deadline) throw new Error(`${COPY} never copied v1; last state ${JSON.stringify(s)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -87,26 +107,35 @@ describe('build ids and provenance: find --build, reenqueue --build, chain of cu
       inProcessWorkers: false,
       config: { verdict: { pollAfter: '1s', deadline: '14d' } },
     });
+    process.env.DEPOSIT_TOKEN = TOKEN;
+    deposits = await startDepositService({ port: 0, dataDir: path.join(sys.root, 'deposits'), token: TOKEN });
+    const datasets = path.join(sys.root, 'datasets');
+    writeDatasetVersion(datasets, 'ds-prov', 1, { 'table.csv': 'x,1\n' });
+    Object.assign(sys.config.copies, { source: datasets, depositUrl: deposits.url, requestRetries: { attempts: 2, initialDelay: '50ms', maxDelay: '100ms' } });
     Object.assign(sys.config.delivery, {
       packages: path.join(sys.root, 'packages'),
       destinations: [{ kind: 'folder', name: 'mirror', path: path.join(sys.root, 'mirror'), compress: false }],
       rules: [{ pipeline: 'preservation', to: ['mirror'] }],
     });
     const configFile = path.join(sys.root, 'operator.json');
-    const { dataDir, storage, databaseUrl, service, verdict, guards, heartbeatTimeout, retry, delivery } = sys.config;
-    fs.writeFileSync(configFile, JSON.stringify({ dataDir, storage, databaseUrl, service, verdict, guards, heartbeatTimeout, retry, delivery }));
+    const { dataDir, storage, databaseUrl, service, verdict, guards, heartbeatTimeout, retry, delivery, copies } = sys.config;
+    fs.writeFileSync(configFile, JSON.stringify({ dataDir, storage, databaseUrl, service, verdict, guards, heartbeatTimeout, retry, delivery, copies }));
     env = { CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace };
 
     const deps = { client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source };
     await workersOf(BUILD_A);
     await enqueue(deps, { ids: ['mus-0001', 'mus-0002'] });
+    await sendCopies({ client: sys.client, config: sys.config }, { datasetId: 'ds-prov', type: 'data' }, 'tester');
     for (const id of ['mus-0001', 'mus-0002']) await preserved(id, 1);
+    await copied();
     await workersOf(BUILD_B);
     await enqueue(deps, { ids: ['mus-0003'] });
     await preserved('mus-0003', 1);
   });
   after(async () => {
     await sys?.close();
+    await deposits?.close();
+    delete process.env.DEPOSIT_TOKEN;
     if (savedBuildId === undefined) delete process.env.CUSTODY_BUILD_ID;
     else process.env.CUSTODY_BUILD_ID = savedBuildId;
   });
@@ -132,7 +161,12 @@ describe('build ids and provenance: find --build, reenqueue --build, chain of cu
         ['mus-0002', 'mirror', 'delivered'],
       ],
     );
-    assert.deepEqual([a.articles, a.copies], [[], []]);
+    assert.deepEqual(a.articles, []);
+    assert.deepEqual(
+      a.copies.map((c) => [c.id, c.versions]),
+      [[COPY, [1]]],
+    );
+    assert.equal((await sys.client.workflow.getHandle(COPY).describe()).typedSearchAttributes.get(SA.buildId), BUILD_A, "the copy workflow's CustodyBuildId");
     const b = await find(BUILD_B);
     assert.deepEqual(
       [b.objects.map((o) => o.id), b.packages.map((p) => p.objectId), b.deliveries.map((d) => d.itemId)],
@@ -142,11 +176,19 @@ describe('build ids and provenance: find --build, reenqueue --build, chain of cu
     const table = await custody(['find', '--build', BUILD_A], env);
     assert.equal(table.code, 0, table.stderr);
     const lines = table.stdout.trimEnd().split('\n');
-    assert.equal(lines[0], `build ${BUILD_A} touched 2 objects, 2 packages, 0 articles, 0 copies, 2 deliveries`);
+    assert.equal(lines[0], `build ${BUILD_A} touched 2 objects, 2 packages, 0 articles, 1 copy, 2 deliveries`);
     assert.match(lines[2], /^KIND\s+ID\s+DETAIL$/);
     assert.deepEqual(
       lines.slice(3).map((l) => l.split(/\s+/).slice(0, 2).join(' ')),
-      ['object mus-0001', 'object mus-0002', `package ${a.packages[0].sipId}`, `package ${a.packages[1].sipId}`, 'delivery mus-0001', 'delivery mus-0002'],
+      [
+        'object mus-0001',
+        'object mus-0002',
+        `package ${a.packages[0].sipId}`,
+        `package ${a.packages[1].sipId}`,
+        `copy ${COPY}`,
+        'delivery mus-0001',
+        'delivery mus-0002',
+      ],
     );
     assert.match(lines.at(-1)!, /to mirror: delivered/);
   });
@@ -244,16 +286,20 @@ describe('build ids and provenance: find --build, reenqueue --build, chain of cu
       'mus-0002: refused: mus-0002 is confirmed (SIP ' +
         before.packages[1].sipId +
         `, ${(await sys.ledger.packagesOf('mus-0002'))[0].decidedAt}); use --force --reason TEXT to preserve it again`,
-      '2 object(s), 2 would be refused; nothing changed (--dry-run)',
+      `${COPY}: refused: ${COPY} is waiting, not a version waiting for an operator (reenqueue takes a failed or frozen version)`,
+      '3 object(s), 3 would be refused; nothing changed (--dry-run)',
     ]);
 
     const redo = await custody(['reenqueue', '--build', BUILD_A, '--force', '--reason', 'build A packed bad METS'], env);
-    assert.equal(redo.code, 0, redo.stderr);
+    // The copy's v1 is published: it is replaced by copying a new version, not redone, so it is refused and named.
+    assert.equal(redo.code, 1, redo.stderr);
     assert.deepEqual(redo.stdout.trimEnd().split('\n'), [
       'mus-0001: started again as a new preservation of a confirmed object, attempt 2',
       'mus-0002: started again as a new preservation of a confirmed object, attempt 2',
-      `2 item(s) reenqueued, 2 of them touched by build ${BUILD_A}`,
+      `${COPY}: ${COPY} is waiting, not a version waiting for an operator (reenqueue takes a failed or frozen version)`,
+      `3 item(s) touched by build ${BUILD_A}: 2 reenqueued, 1 refused`,
     ]);
+    assert.equal(redo.stderr, 'custody: 1 of 3 not done (see above)\n');
     for (const id of ['mus-0001', 'mus-0002']) await preserved(id, 2);
 
     const b = await find(BUILD_B);
