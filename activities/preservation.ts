@@ -71,7 +71,8 @@ export function createPreservationActivities({ config, ledger, source, service, 
   const writeChainOfCustody = async (objectId: string, sipId: string, verdict: Verdict, chain: CustodyStep[]): Promise<string> => {
     const confirmed = (await ledger.timeline(objectId)).find((e) => e.key === `confirmed:${sipId}`);
     const steps: CustodyStep[] = [
-      ...chain.map((s) => (s.stage === 'confirming' ? { ...s, buildId: buildId(), detail: s.detail ?? `verdict ${verdict.status} recorded` } : s)),
+      // Confirming is this activity's own work; its outcome is the verdict it recorded.
+      ...chain.map((s) => (s.stage === 'confirming' ? { ...s, buildId: buildId(), outcome: verdict.status } : s)),
       { stage: 'confirmed', at: confirmed?.at ?? new Date().toISOString(), buildId: buildId(), outcome: 'success', detail: `preserved as SIP ${sipId}` },
     ];
     const key = joinKey(objectId, `${sipId}.chain-of-custody.premis.xml`);

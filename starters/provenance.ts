@@ -2,7 +2,7 @@
 // workers produced, read from the build id stamped on every ledger row an activity writes, so
 // a bad deployment's output can be listed and redone instead of hunted for by hand.
 import type { BuildFootprint, Ledger } from '../ledger';
-import { fit, printable } from './printable';
+import { fit, printable, wrap } from './printable';
 import { UserError } from './user-error';
 
 const MAX_BUILD_ID = 200;
@@ -35,7 +35,6 @@ export const touchedNothing = (f: BuildFootprint): boolean =>
 /** The ids `reenqueue --build` acts on: objects, then articles (article:<id>), then copies (copy:<dataset>:<type>). */
 export const itemsOf = (f: BuildFootprint): string[] => [...f.objects, ...f.articles, ...f.copies].map((i) => i.id);
 
-const span = (first: string, last: string) => (first === last ? first : `${first} to ${last}`);
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** One line per item, a table like status's, with a summary line first. */
@@ -45,19 +44,21 @@ export function formatFootprint(f: BuildFootprint & { knownBuilds: string[] }): 
     return [printable(`no ledger row names build ${f.buildId} (${known})`)];
   }
   const lines = [
-    printable(
-      `build ${f.buildId} touched ${plural(f.objects.length, 'object')}, ${plural(f.packages.length, 'package')}, ${plural(f.articles.length, 'article')}, ` +
-        `${plural(f.copies.length, 'copy', 'copies')}, ${plural(f.deliveries.length, 'delivery', 'deliveries')}`,
+    ...wrap(
+      printable(
+        `build ${f.buildId} touched ${plural(f.objects.length, 'object')}, ${plural(f.packages.length, 'package')}, ${plural(f.articles.length, 'article')}, ` +
+          `${plural(f.copies.length, 'copy', 'copies')}, ${plural(f.deliveries.length, 'delivery', 'deliveries')}`,
+      ),
     ),
     '',
     `${'KIND'.padEnd(9)} ${'ID'.padEnd(28)} DETAIL`,
   ];
   const row = (kind: string, id: string, detail: string) => lines.push(fit(printable(`${kind.padEnd(9)} ${id.padEnd(28)} ${detail}`)));
-  for (const o of f.objects) row('object', o.id, `${plural(o.events, 'event')}, ${span(o.first, o.last)}`);
+  for (const o of f.objects) row('object', o.id, `${plural(o.events, 'event')}, last ${o.last}`);
   for (const p of f.packages) row('package', p.sipId, `${p.verdict ?? 'no verdict yet'}, made ${p.createdAt}`);
-  for (const a of f.articles) row('article', a.id, `${plural(a.events, 'event')}, ${span(a.first, a.last)}`);
+  for (const a of f.articles) row('article', a.id, `${plural(a.events, 'event')}, last ${a.last}`);
   for (const c of f.copies)
     row('copy', c.id, [c.versions.length ? `v${c.versions.join(', v')}` : '', c.events ? plural(c.events, 'event') : ''].filter(Boolean).join('; '));
-  for (const d of f.deliveries) row('delivery', d.itemId, `to ${d.destination}: ${d.state}, ${d.updatedAt}`);
+  for (const d of f.deliveries) row('delivery', d.itemId, `to ${d.destination}: ${d.state}`);
   return lines;
 }
