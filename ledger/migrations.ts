@@ -165,8 +165,11 @@ const migrations: Record<string, Migration> = {
     // The build of the worker that wrote a row, so what one deployment produced can be found
     // again (`custody find --build`); null for rows written before this or by the CLI.
     async up(db: Kysely<unknown>): Promise<void> {
+      // Like the ifNotExists of the others: a column already there (a half-applied run) is kept.
+      const tables = await db.introspection.getTables();
       for (const table of BUILD_STAMPED) {
-        await db.schema.alterTable(table).addColumn('build_id', 'text').execute();
+        if (!tables.some((t) => t.name === table && t.columns.some((c) => c.name === 'build_id')))
+          await db.schema.alterTable(table).addColumn('build_id', 'text').execute();
         await db.schema.createIndex(`${table}_build`).ifNotExists().on(table).column('build_id').execute();
       }
     },
