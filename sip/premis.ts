@@ -3,7 +3,6 @@
 // writer for both, so the two cannot drift apart.
 import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
-import { PermanentError } from '../common/errors';
 import type { CustodyStep } from '../common/preservation';
 
 export const PREMIS_NS = 'info:lc/xmlns/premis-v2';
@@ -67,7 +66,9 @@ const UNKNOWN_BUILD = 'unknown';
  * representation, one event per step in order, one agent per build that ran a step.
  */
 export function buildChainOfCustody({ objectId, sipId, steps }: ChainOfCustodyInput): Buffer {
-  const doc = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: refuseNonXmlChar });
+  // A character XML cannot carry (an operator's freeze reason with an escape in it) is shown as
+  // its code rather than refused: the record of a confirmed preservation must not fail on it.
+  const doc = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: showNonXmlChar });
   const root = doc.ele(PREMIS_NS, 'premis:premis', {
     'xmlns:xsi': XSI_NS,
     'xsi:schemaLocation': `${PREMIS_NS} ${PREMIS_SCHEMA}`,
@@ -94,7 +95,6 @@ export function buildChainOfCustody({ objectId, sipId, steps }: ChainOfCustodyIn
   return Buffer.from(doc.end({ prettyPrint: true }), 'utf8');
 }
 
-function refuseNonXmlChar(char: string): never {
-  const code = `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-  throw new PermanentError(`the PREMIS document would contain ${code}, a character XML 1.0 cannot carry`, 'InvalidObjectMetadata');
+function showNonXmlChar(char: string): string {
+  return `\\u{${(char.codePointAt(0) ?? 0).toString(16)}}`;
 }
