@@ -339,7 +339,7 @@ export function createArticleActivities({ config, ledger, work, site, articleSto
       detail?: unknown;
       at: string;
       key: string;
-    }): Promise<{ articleId: string; kind: string; at: string }> {
+    }): Promise<{ articleId: string; kind: string; at: string; buildId: string }> {
       await ledger.recordEvent({
         key: e.key,
         objectId: `article:${e.articleId}`,
@@ -347,7 +347,7 @@ export function createArticleActivities({ config, ledger, work, site, articleSto
         detail: { message: e.message, version: e.version, detail: e.detail },
         at: e.at,
       });
-      return { articleId: e.articleId, kind: e.kind, at: e.at };
+      return { articleId: e.articleId, kind: e.kind, at: e.at, buildId: buildId() };
     },
   };
   return mapLibraryErrors(activities);

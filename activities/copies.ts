@@ -8,6 +8,7 @@ import { PermanentError } from '../common/errors';
 import { digestFile, listDatasetVersion, readDatasetMetadata } from '../datasets/dataset-version';
 import { DepositRefused, type DepositClient, type DepositLogEntry } from '../deposits';
 import type { DepositLogRow } from '../ledger';
+import { buildId } from '../config/build-id';
 import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
 
 export interface CopyJob {
@@ -180,7 +181,7 @@ export function createCopyActivities(deps: ActivityDeps) {
         detail: { message: e.message, version: e.version, detail: e.detail },
         at: e.at,
       });
-      return { copyId: e.copyId, kind: e.kind, at: e.at };
+      return { copyId: e.copyId, kind: e.kind, at: e.at, buildId: buildId() };
     },
   };
   return mapLibraryErrors(activities);

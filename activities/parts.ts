@@ -9,6 +9,7 @@ import { DepositClient } from '../deposits';
 import { PermanentError } from '../common/errors';
 import { openDestination, type Destination } from '../destinations';
 import ms from 'ms';
+import { buildId } from '../config/build-id';
 import type { ActivityDeps } from './shared';
 
 /** Opened on first use: a destination whose token is not set fails its deliveries with that reason, not the worker. */
@@ -27,7 +28,8 @@ function lazyDestinations(config: Config): (name: string) => Destination {
 }
 
 export async function openParts(config: Config): Promise<ActivityDeps> {
-  const ledger = openLedger(config.databaseUrl);
+  // Every row the activities write names this worker's build (custody find --build).
+  const ledger = openLedger(config.databaseUrl, { buildId: buildId() });
   await ledger.migrate();
   const { s3 } = config.storage;
   return {

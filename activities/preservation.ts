@@ -4,7 +4,7 @@
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { DownloadedObject, FreezeRequest, ObjectCheck, Stage } from '../common/preservation';
+import type { CustodyStep, DownloadedObject, FreezeRequest, ObjectCheck, Stage } from '../common/preservation';
 import { PermanentError } from '../common/errors';
 import type { ObjectMetadata } from '../common/object-metadata';
 import type { SipBuildResult, Verdict } from '../common/sip';
@@ -12,6 +12,7 @@ import type { DownloadedFile } from '../sources';
 import { joinKey } from '../storage';
 import { getJson, putBytes, putJson } from '../storage/small-objects';
 import { buildSip } from '../sip/build-sip';
+import { buildChainOfCustody } from '../sip/premis';
 import { IDENTIFY_SAMPLE_BYTES, identifyFormat } from '../sip/identify-format';
 import { MAX_LOCAL_PATH_BYTES, MAX_S3_KEY_BYTES, checkPayloadNames } from '../sip/payload-paths';
 import ms from 'ms';
@@ -29,6 +30,8 @@ export interface RecordedStage {
   objectId: string;
   stage: Stage;
   at: string;
+  /** The recording worker's build: the chain of custody's agent for a stage with no work of its own. */
+  buildId?: string;
 }
 export interface RecordedFreeze {
   objectId: string;
@@ -58,6 +61,23 @@ export function createPreservationActivities({ config, ledger, source, service, 
       ? MAX_S3_KEY_BYTES - Buffer.byteLength(workUrl.slice(workUrl.indexOf('/', 's3://'.length) + 1)) - 1
       : MAX_LOCAL_PATH_BYTES - Buffer.byteLength(workUrl) - 1;
     return Math.min(MAX_LOCAL_PATH_BYTES - scratch, workRoom);
+  };
+
+  /**
+   * The object's chain of custody as PREMIS beside the service's report: the workflow's stages,
+   * the service's verdict and the confirmation, each with the build that ran it. A retry writes
+   * the same document: the confirmation's time is the one the ledger kept first.
+   */
+  const writeChainOfCustody = async (objectId: string, sipId: string, verdict: Verdict, chain: CustodyStep[]): Promise<string> => {
+    const confirmed = (await ledger.timeline(objectId)).find((e) => e.key === `confirmed:${sipId}`);
+    const steps: CustodyStep[] = [
+      // Confirming is this activity's own work; its outcome is the verdict it recorded.
+      ...chain.map((s) => (s.stage === 'confirming' ? { ...s, buildId: buildId(), outcome: verdict.status } : s)),
+      { stage: 'confirmed', at: confirmed?.at ?? new Date().toISOString(), buildId: buildId(), outcome: 'success', detail: `preserved as SIP ${sipId}` },
+    ];
+    const key = joinKey(objectId, `${sipId}.chain-of-custody.premis.xml`);
+    await putBytes(reports, key, buildChainOfCustody({ objectId, sipId, steps }));
+    return reports.urlOf(key);
   };
 
   return mapLibraryErrors({
@@ -99,7 +119,7 @@ export function createPreservationActivities({ config, ledger, source, service, 
           reason: `files changed at ${lastChangedAt}, within guards.settleTime (${guards.settleTime}): still being written?`,
         };
       }
-      return { ready: true, payloadBytes, payloadFiles: files.length };
+      return { ready: true, payloadBytes, payloadFiles: files.length, buildId: buildId() };
     },
 
     /** Keep the ledger's freeze flag in step with the workflow: enqueue skips frozen objects. */
@@ -214,7 +234,7 @@ export function createPreservationActivities({ config, ledger, source, service, 
       tarKey: string;
       size: number;
       sha256: string;
-    }): Promise<{ alreadySubmitted: boolean }> {
+    }): Promise<{ alreadySubmitted: boolean; buildId: string }> {
       const outcome = await service.submit({ sipId, sha256, size, open: () => work.read(tarKey) }, (bytes) =>
         heartbeat({ bytesDone: bytes, bytesTotal: size }),
       );
@@ -226,7 +246,7 @@ export function createPreservationActivities({ config, ledger, source, service, 
         detail: { sha256, alreadySubmitted: outcome.alreadySubmitted },
         at: new Date().toISOString(),
       });
-      return outcome;
+      return { ...outcome, buildId: buildId() };
     },
 
     /** The workflow's own poll, in case the scheduled poller's signal was missed. */
@@ -241,6 +261,7 @@ export function createPreservationActivities({ config, ledger, source, service, 
       workPrefix,
       verdict,
       keepPackage,
+      chain,
     }: {
       objectId: string;
       sipId: string;
@@ -248,12 +269,15 @@ export function createPreservationActivities({ config, ledger, source, service, 
       verdict: Verdict;
       /** Delivery will send the package: it is kept under packages before the working copy goes. */
       keepPackage?: boolean;
-    }): Promise<{ report: string; kept?: string }> {
+      /** The workflow's stages so far, for the chain of custody written beside the report of an accepted SIP. */
+      chain?: CustodyStep[];
+    }): Promise<{ report: string; kept?: string; chainOfCustody?: string }> {
       const reportKey = joinKey(objectId, `${sipId}.xml`);
       await putBytes(reports, reportKey, Buffer.from(await service.report(sipId), 'utf8'));
       const report = reports.urlOf(reportKey);
       await ledger.recordVerdict({ sipId, status: verdict.status, decidedAt: verdict.decidedAt, reasons: verdict.reasons, reportPath: report });
       if (verdict.status === 'accepted') await ledger.markPreserved(objectId, sipId, new Date().toISOString());
+      const chainOfCustody = chain && verdict.status === 'accepted' ? await writeChainOfCustody(objectId, sipId, verdict, chain) : undefined;
       let kept: string | undefined;
       if (keepPackage && verdict.status === 'accepted') {
         const pkg = await ledger.getPackage(sipId);
@@ -271,7 +295,7 @@ export function createPreservationActivities({ config, ledger, source, service, 
       }
       // The verdict and report are recorded: this attempt's working files have served their purpose.
       await work.remove(`${workPrefix}/`);
-      return { report, ...(kept ? { kept } : {}) };
+      return { report, ...(kept ? { kept } : {}), ...(chainOfCustody ? { chainOfCustody } : {}) };
     },
 
     /** Keep the object's timeline in the ledger, independent of Temporal's history retention. */
@@ -285,7 +309,7 @@ export function createPreservationActivities({ config, ledger, source, service, 
       detail?: unknown;
     }): Promise<RecordedStage> {
       await ledger.setState(s.objectId, s.stage, { key: s.key, at: s.at, sipId: s.sipId, error: s.error, detail: s.detail });
-      return { objectId: s.objectId, stage: s.stage, at: s.at };
+      return { objectId: s.objectId, stage: s.stage, at: s.at, buildId: buildId() };
     },
   });
 }

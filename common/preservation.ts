@@ -143,7 +143,20 @@ export interface PipelineSettings {
 }
 
 /** What the check before any work found. */
-export type ObjectCheck = { ready: true; payloadBytes: number; payloadFiles: number } | { ready: false; deferMs: number; reason: string };
+/** One stage of a preservation as its workflow saw it, for the chain of custody: when it began and which build ran it. */
+export interface CustodyStep {
+  stage: string;
+  /** From the workflow's clock (its history's time). */
+  at: string;
+  /** The build id of the worker that ran the stage's work; undefined when the workflow did not learn it. */
+  buildId?: string;
+  outcome?: string;
+  detail?: string;
+}
+
+export type ObjectCheck =
+  // buildId: the checking worker's, for the chain of custody (absent in histories from before it).
+  { ready: true; payloadBytes: number; payloadFiles: number; buildId?: string } | { ready: false; deferMs: number; reason: string };
 
 export interface PreserveObjectResult {
   objectId: string;

@@ -13,9 +13,11 @@ export function custodyVersion(): string {
 }
 
 export function buildId(): string {
+  // Read each time: a test runs two builds' workers in one process one after the other.
+  if (process.env.CUSTODY_BUILD_ID) return process.env.CUSTODY_BUILD_ID;
   if (cached) return cached;
   const stamped = path.join(REPO_ROOT, 'dist', 'build-id');
-  if (!process.env.CUSTODY_BUILD_ID && __filename.endsWith('.js') && existsSync(stamped)) return (cached = readFileSync(stamped, 'utf8').trim());
+  if (__filename.endsWith('.js') && existsSync(stamped)) return (cached = readFileSync(stamped, 'utf8').trim());
   let commit = 'nogit';
   try {
     commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
@@ -24,6 +26,6 @@ export function buildId(): string {
   } catch {
     // Not a checkout (an installed package): the version alone identifies the build.
   }
-  cached = process.env.CUSTODY_BUILD_ID || `${custodyVersion()}+${commit}`;
+  cached = `${custodyVersion()}+${commit}`;
   return cached;
 }

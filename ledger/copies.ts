@@ -36,7 +36,10 @@ export interface DepositLogRow {
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
 export class CopyLedger {
-  constructor(private readonly db: Kysely<LedgerDatabase>) {}
+  constructor(
+    private readonly db: Kysely<LedgerDatabase>,
+    private readonly buildId: string | null = null,
+  ) {}
 
   async version(copyId: string, version: number): Promise<CopyVersionRow | undefined> {
     const r = await this.db.selectFrom('copy_versions').selectAll().where('copy_id', '=', copyId).where('version', '=', version).executeTakeFirst();
@@ -57,6 +60,7 @@ export class CopyLedger {
     const update = {
       state: change.state,
       updated_at: change.updatedAt,
+      ...(this.buildId ? { build_id: this.buildId } : {}),
       ...(change.depositionId !== undefined ? { deposition_id: change.depositionId } : {}),
       ...(change.recordId !== undefined ? { record_id: change.recordId } : {}),
       ...(change.doi !== undefined ? { doi: change.doi } : {}),

@@ -32,12 +32,16 @@ export interface DeliveryChange {
 }
 
 export class DeliveryLedger {
-  constructor(private readonly db: Kysely<LedgerDatabase>) {}
+  constructor(
+    private readonly db: Kysely<LedgerDatabase>,
+    private readonly buildId: string | null = null,
+  ) {}
 
   async set(itemId: string, destination: string, c: DeliveryChange): Promise<void> {
     const update = {
       state: c.state,
       updated_at: c.at,
+      ...(this.buildId ? { build_id: this.buildId } : {}),
       ...(c.attempts !== undefined ? { attempts: c.attempts } : {}),
       ...(c.lastError !== undefined ? { last_error: c.lastError } : {}),
       ...(c.name !== undefined ? { name: c.name } : {}),

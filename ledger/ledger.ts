@@ -8,6 +8,7 @@ import { PermanentError } from '../common/errors';
 import { Kysely, Migrator, type Selectable, type Transaction } from 'kysely';
 import { STAGES, type Stage } from '../common/preservation';
 import type { VerdictStatus } from '../common/sip';
+import { BuildLedger } from './builds';
 import { CopyLedger } from './copies';
 import { CursorLedger } from './cursors';
 import { DeliveryLedger } from './deliveries';
@@ -84,6 +85,8 @@ export interface Ledger {
   readonly fixity: FixityLedger;
   /** The scheduled harvest's cursor per source, and the fingerprint of each object it enqueued. */
   readonly cursors: CursorLedger;
+  /** What the rows stamped with one build id name (custody find --build). */
+  readonly builds: BuildLedger;
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Insert or update the object's descriptive row (title, source modifiedAt). */
@@ -187,10 +190,11 @@ function isoTime(value: string, what: string): string {
   return new Date(ms).toISOString();
 }
 
-async function insertEvent(db: Db, e: LedgerEvent): Promise<void> {
+async function insertEvent(db: Db, e: LedgerEvent, buildId: string | null): Promise<void> {
   await db
     .insertInto('events')
     .values({
+      build_id: buildId,
       key: e.key,
       object_id: e.objectId,
       sip_id: e.sipId ?? null,
@@ -217,12 +221,18 @@ class KyselyLedger implements Ledger {
   readonly deliveries: DeliveryLedger;
   readonly fixity: FixityLedger;
   readonly cursors: CursorLedger;
+  readonly builds: BuildLedger;
 
-  constructor(private readonly db: Kysely<LedgerDatabase>) {
-    this.copies = new CopyLedger(db);
-    this.deliveries = new DeliveryLedger(db);
+  constructor(
+    private readonly db: Kysely<LedgerDatabase>,
+    /** Stamped on every row this ledger writes (LedgerOptions.buildId). */
+    private readonly buildId: string | null = null,
+  ) {
+    this.copies = new CopyLedger(db, buildId);
+    this.deliveries = new DeliveryLedger(db, buildId);
     this.fixity = new FixityLedger(db);
     this.cursors = new CursorLedger(db);
+    this.builds = new BuildLedger(db);
   }
 
   async migrate(): Promise<void> {
@@ -271,7 +281,7 @@ class KyselyLedger implements Ledger {
         .where('id', '=', objectId)
         .execute();
       const detail = opts.error !== undefined ? { ...(isRecord(opts.detail) ? opts.detail : {}), error: opts.error } : opts.detail;
-      await insertEvent(trx, { key: opts.key, objectId, sipId: opts.sipId, kind: 'stage', stage: state, detail, at: opts.at });
+      await insertEvent(trx, { key: opts.key, objectId, sipId: opts.sipId, kind: 'stage', stage: state, detail, at: opts.at }, this.buildId);
     });
   }
 
@@ -288,22 +298,27 @@ class KyselyLedger implements Ledger {
         })
         .where('id', '=', objectId)
         .execute();
-      await insertEvent(trx, {
-        key: opts.key,
-        objectId,
-        kind: freeze ? 'frozen' : 'unfrozen',
-        detail: freeze ?? undefined,
-        at: opts.at,
-      });
+      await insertEvent(
+        trx,
+        {
+          key: opts.key,
+          objectId,
+          kind: freeze ? 'frozen' : 'unfrozen',
+          detail: freeze ?? undefined,
+          at: opts.at,
+        },
+        this.buildId,
+      );
     });
   }
 
   async recordEvent(e: LedgerEvent): Promise<void> {
-    await insertEvent(this.db, e);
+    await insertEvent(this.db, e, this.buildId);
   }
 
   async recordPackage(p: NewPackage): Promise<void> {
     const values = {
+      ...(this.buildId ? { build_id: this.buildId } : {}),
       object_id: p.objectId,
       attempt: p.attempt,
       sha256: p.sha256,
@@ -318,14 +333,18 @@ class KyselyLedger implements Ledger {
         .values({ sip_id: p.sipId, ...values })
         .onConflict((oc) => oc.column('sip_id').doUpdateSet(values))
         .execute();
-      await insertEvent(trx, {
-        key: `packaged:${p.sipId}`,
-        objectId: p.objectId,
-        sipId: p.sipId,
-        kind: 'packaged',
-        detail: { attempt: p.attempt, sha256: p.sha256, size: p.size, payloadBytes: p.payloadBytes, payloadFiles: p.payloadFiles },
-        at: p.createdAt,
-      });
+      await insertEvent(
+        trx,
+        {
+          key: `packaged:${p.sipId}`,
+          objectId: p.objectId,
+          sipId: p.sipId,
+          kind: 'packaged',
+          detail: { attempt: p.attempt, sha256: p.sha256, size: p.size, payloadBytes: p.payloadBytes, payloadFiles: p.payloadFiles },
+          at: p.createdAt,
+        },
+        this.buildId,
+      );
     });
   }
 
@@ -340,14 +359,18 @@ class KyselyLedger implements Ledger {
         .set({ verdict: v.status, reasons: JSON.stringify(v.reasons), decided_at: v.decidedAt, report_path: v.reportPath })
         .where('sip_id', '=', v.sipId)
         .execute();
-      await insertEvent(trx, {
-        key: `verdict:${v.sipId}`,
-        objectId: pkg.object_id,
-        sipId: v.sipId,
-        kind: 'verdict',
-        detail: { status: v.status, reasons: v.reasons, reportPath: v.reportPath },
-        at: v.decidedAt,
-      });
+      await insertEvent(
+        trx,
+        {
+          key: `verdict:${v.sipId}`,
+          objectId: pkg.object_id,
+          sipId: v.sipId,
+          kind: 'verdict',
+          detail: { status: v.status, reasons: v.reasons, reportPath: v.reportPath },
+          at: v.decidedAt,
+        },
+        this.buildId,
+      );
     });
   }
 
@@ -379,7 +402,7 @@ class KyselyLedger implements Ledger {
       if (Number(updated.numUpdatedRows) === 0) {
         throw new PermanentError(`ledger has no object "${objectId}" to mark preserved`, 'UnknownObject');
       }
-      await insertEvent(trx, { key: `confirmed:${sipId}`, objectId, sipId, kind: 'confirmed', stage: 'confirmed', at });
+      await insertEvent(trx, { key: `confirmed:${sipId}`, objectId, sipId, kind: 'confirmed', stage: 'confirmed', at }, this.buildId);
     });
   }
 
@@ -441,7 +464,7 @@ class KyselyLedger implements Ledger {
   }
 
   async recordVerdictSignalled(d: { objectId: string; sipId: string; at: string }): Promise<void> {
-    await insertEvent(this.db, { key: signalledKey(d.sipId), objectId: d.objectId, sipId: d.sipId, kind: 'verdict-signalled', at: d.at });
+    await insertEvent(this.db, { key: signalledKey(d.sipId), objectId: d.objectId, sipId: d.sipId, kind: 'verdict-signalled', at: d.at }, this.buildId);
   }
 }
 
@@ -477,9 +500,17 @@ function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
+export interface LedgerOptions {
+  /**
+   * The build of the worker writing through this ledger: stamped on every event, package,
+   * delivery and copy version it writes, so `custody find --build` finds them. The CLI gives none.
+   */
+  buildId?: string;
+}
+
 /** PostgreSQL for a postgres:// URL, SQLite otherwise: the same queries and migrations. */
-export function openLedger(databaseUrl: string): Ledger {
-  return new KyselyLedger(openDb(databaseUrl));
+export function openLedger(databaseUrl: string, opts: LedgerOptions = {}): Ledger {
+  return new KyselyLedger(openDb(databaseUrl), opts.buildId ?? null);
 }
 
 function openDb(databaseUrl: string): Kysely<LedgerDatabase> {

@@ -8,6 +8,9 @@ function isPostgres(db: Kysely<unknown>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
+/** The tables whose rows carry the build id of the worker that wrote them. */
+export const BUILD_STAMPED = ['events', 'packages', 'deliveries', 'copy_versions'] as const;
+
 const migrations: Record<string, Migration> = {
   '0001-initial': {
     async up(db: Kysely<unknown>): Promise<void> {
@@ -156,6 +159,19 @@ const migrations: Record<string, Migration> = {
         .addColumn('changed_at', 'text', (c) => c.notNull())
         .addColumn('recorded_at', 'text', (c) => c.notNull())
         .execute();
+    },
+  },
+  '0004-build-ids': {
+    // The build of the worker that wrote a row, so what one deployment produced can be found
+    // again (`custody find --build`); null for rows written before this or by the CLI.
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Like the ifNotExists of the others: a column already there (a half-applied run) is kept.
+      const tables = await db.introspection.getTables();
+      for (const table of BUILD_STAMPED) {
+        if (!tables.some((t) => t.name === table && t.columns.some((c) => c.name === 'build_id')))
+          await db.schema.alterTable(table).addColumn('build_id', 'text').execute();
+        await db.schema.createIndex(`${table}_build`).ifNotExists().on(table).column('build_id').execute();
+      }
     },
   },
 };

@@ -32,6 +32,8 @@ export interface PackagesTable {
   reasons: string | null;
   decided_at: string | null;
   report_path: string | null;
+  /** The build of the worker that wrote the row (migration 0004); null when unknown. */
+  build_id: string | null;
 }
 
 export interface EventsTable {
@@ -43,6 +45,8 @@ export interface EventsTable {
   stage: string | null;
   detail: string | null;
   at: string;
+  /** The build of the worker that wrote the row (migration 0004); null when unknown. */
+  build_id: string | null;
 }
 
 /** One version of a dataset copied to the deposit service: its deposition, once made, is reused by every retry. */
@@ -54,6 +58,8 @@ export interface CopyVersionsTable {
   doi: string | null;
   state: string;
   updated_at: string;
+  /** The build of the worker that wrote the row (migration 0004); null when unknown. */
+  build_id: string | null;
 }
 
 /** The digest of each file of a version, taken when it was checked: what the upload must match. */
@@ -92,6 +98,8 @@ export interface DeliveriesTable {
   sha256: string | null;
   delayed_until: string | null;
   updated_at: string;
+  /** The build of the worker that wrote the row (migration 0004); null when unknown. */
+  build_id: string | null;
 }
 
 /** How far the scheduled harvest has got in one source: the last (change time, object id) it handled. */

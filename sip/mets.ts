@@ -6,10 +6,11 @@ import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
 import type { ObjectMetadata } from '../common/object-metadata';
 import type { ChecksumAlgorithm, PackagedFile } from '../common/sip';
+import { PREMIS_NS, PREMIS_SCHEMA, addPremisAgent, addPremisEvent, premisIdentifier } from './premis';
 
 const NS = {
   mets: 'http://www.loc.gov/METS/',
-  premis: 'info:lc/xmlns/premis-v2',
+  premis: PREMIS_NS,
   dc: 'http://purl.org/dc/elements/1.1/',
   xlink: 'http://www.w3.org/1999/xlink',
   xsi: 'http://www.w3.org/2001/XMLSchema-instance',
@@ -21,7 +22,7 @@ const SCHEMA_LOCATION = [
   NS.mets,
   'http://www.loc.gov/standards/mets/mets.xsd',
   NS.premis,
-  'http://www.loc.gov/standards/premis/v2/premis-v2-3.xsd',
+  PREMIS_SCHEMA,
   NS.dc,
   'http://dublincore.org/schemas/xmls/qdc/dc.xsd',
 ].join(' ');
@@ -92,7 +93,7 @@ export function buildMets(input: MetsInput): Buffer {
       'xsi:type': 'premis:file',
       version: '2.3',
     });
-    identifier(object, 'object', 'local', `${sipId}/data/${file.path}`);
+    premisIdentifier(object, 'object', 'local', `${sipId}/data/${file.path}`);
     const chars = object.ele(NS.premis, 'premis:objectCharacteristics');
     chars.ele(NS.premis, 'premis:compositionLevel').txt('0');
     for (const alg of algorithms) {
@@ -104,25 +105,22 @@ export function buildMets(input: MetsInput): Buffer {
     chars.ele(NS.premis, 'premis:size').txt(String(file.size));
     chars.ele(NS.premis, 'premis:format').ele(NS.premis, 'premis:formatDesignation').ele(NS.premis, 'premis:formatName').txt(file.formatName);
     object.ele(NS.premis, 'premis:originalName').txt(file.path);
-    identifier(object, 'linkingEvent', 'local', eventId);
+    premisIdentifier(object, 'linkingEvent', 'local', eventId);
   });
 
-  const event = wrap(amd.ele(NS.mets, 'mets:digiprovMD', { ID: 'event-creation', CREATED: created }), 'PREMIS:EVENT').ele(NS.premis, 'premis:event', {
-    version: '2.3',
+  addPremisEvent(wrap(amd.ele(NS.mets, 'mets:digiprovMD', { ID: 'event-creation', CREATED: created }), 'PREMIS:EVENT'), {
+    id: eventId,
+    type: 'creation',
+    dateTime: created,
+    detail: `SIP ${sipId} packed as a BagIt bag with ${algorithms.map((a) => ALGORITHM_NAME[a]).join(', ')} manifests`,
+    outcome: 'success',
+    agent: { type: 'local', value: agentId },
   });
-  identifier(event, 'event', 'local', eventId);
-  event.ele(NS.premis, 'premis:eventType').txt('creation');
-  event.ele(NS.premis, 'premis:eventDateTime').txt(created);
-  event.ele(NS.premis, 'premis:eventDetail').txt(`SIP ${sipId} packed as a BagIt bag with ${algorithms.map((a) => ALGORITHM_NAME[a]).join(', ')} manifests`);
-  event.ele(NS.premis, 'premis:eventOutcomeInformation').ele(NS.premis, 'premis:eventOutcome').txt('success');
-  identifier(event, 'linkingAgent', 'local', agentId).ele(NS.premis, 'premis:linkingAgentRole').txt('executing program');
-
-  const premisAgent = wrap(amd.ele(NS.mets, 'mets:digiprovMD', { ID: 'agent-software', CREATED: created }), 'PREMIS:AGENT').ele(NS.premis, 'premis:agent', {
-    version: '2.3',
+  addPremisAgent(wrap(amd.ele(NS.mets, 'mets:digiprovMD', { ID: 'agent-software', CREATED: created }), 'PREMIS:AGENT'), {
+    type: 'local',
+    value: agentId,
+    name: `${agent.name} ${agent.version}`,
   });
-  identifier(premisAgent, 'agent', 'local', agentId);
-  premisAgent.ele(NS.premis, 'premis:agentName').txt(`${agent.name} ${agent.version}`);
-  premisAgent.ele(NS.premis, 'premis:agentType').txt('software');
 
   const grp = mets.ele(NS.mets, 'mets:fileSec').ele(NS.mets, 'mets:fileGrp', { USE: 'payload' });
   files.forEach((file, i) => {
@@ -156,14 +154,6 @@ function wrap(section: XMLBuilder, mdType: 'DC' | 'PREMIS:OBJECT' | 'PREMIS:EVEN
   const attrs: Record<string, string> = { MDTYPE: mdType };
   if (mdType.startsWith('PREMIS')) attrs.MDTYPEVERSION = '2.3';
   return section.ele(NS.mets, 'mets:mdWrap', attrs).ele(NS.mets, 'mets:xmlData');
-}
-
-/** premis:<kind>Identifier with its Type and Value children; returns the identifier element. */
-function identifier(parent: XMLBuilder, kind: string, type: string, value: string): XMLBuilder {
-  const id = parent.ele(NS.premis, `premis:${kind}Identifier`);
-  id.ele(NS.premis, `premis:${kind}IdentifierType`).txt(type);
-  id.ele(NS.premis, `premis:${kind}IdentifierValue`).txt(value);
-  return id;
 }
 
 /** The file's URL relative to mets.xml, which sits in data/ beside the payload. */

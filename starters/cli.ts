@@ -52,6 +52,7 @@ import { formatObjectStatus, formatSummary, objectStatus, summarize } from './st
 import { UserError } from './user-error';
 import { buildId, custodyVersion } from '../config/build-id';
 import { doctorFailed, formatDoctor, runDoctor } from './doctor';
+import { assertBuildId, findBuild, formatFootprint, itemsOf } from './provenance';
 
 const QUEUES: QueueRole[] = ['io', 'download', 'package', 'submit'];
 
@@ -320,7 +321,7 @@ function progressBar(total: number): SingleBar | undefined {
 async function actOnEach(
   ids: string[],
   plan: (id: string) => Promise<Plan>,
-  opts: { dryRun?: boolean; progress?: boolean; json?: boolean } = {},
+  opts: { dryRun?: boolean; progress?: boolean; json?: boolean; summary?: (done: number, refused: number) => string } = {},
 ): Promise<void> {
   const plans: Plan[] = [];
   for (const id of ids) plans.push(await plan(id));
@@ -355,6 +356,7 @@ async function actOnEach(
   if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
   else if (bar) outcomes.forEach((o) => say(`${o.objectId}: ${o.message}`));
   const refused = outcomes.filter((o) => !o.ok).length;
+  if (opts.summary && !opts.json) say(opts.summary(plans.length - refused, refused));
   if (refused) throw new UserError(`${refused} of ${plans.length} not done (see ${opts.json ? 'the JSON above' : 'above'})`);
 }
 
@@ -437,30 +439,68 @@ program
   .option('--frozen-reason <text>', 'every frozen object whose reason contains TEXT', nonBlank('--frozen-reason'))
   .option('--force', 'also preserve again an object that is already confirmed (needs --reason)')
   .option('--reason <text>', 'why (recorded in the ledger; required with --force)', nonBlank('--reason'))
+  .option('--build <id>', 'every object, article and copy that build of the workers touched (see `custody find --build`; needs --reason)')
   .option('--dry-run', 'print what would be done to each object, or why it would be refused; change nothing')
   .option('--json', "print each object's outcome as JSON")
-  .action(async (ids: string[], opts: Selector & { force?: boolean; reason?: string; dryRun?: boolean; json?: boolean }) => {
+  .action(async (ids: string[], opts: Selector & { force?: boolean; reason?: string; build?: string; dryRun?: boolean; json?: boolean }) => {
     assertObjectOrArticleIds(ids);
     if (opts.force && !opts.reason) throw new UserError('--force needs --reason TEXT: a new preservation of a confirmed object is recorded with why');
+    if (opts.build !== undefined) assertBuildId(opts.build);
+    if (opts.build !== undefined && !opts.reason) throw new UserError('--build needs --reason TEXT: redoing what a build did is recorded with why');
     await withOperatorDeps(async (deps) => {
-      const selected = [...new Set([...ids, ...(await select(deps.ledger, opts))])];
+      const byBuild = opts.build === undefined ? [] : itemsOf(await findBuild(deps.ledger, opts.build));
+      const selected = [...new Set([...ids, ...(await select(deps.ledger, opts)), ...byBuild])];
+      // --force re-preserves confirmed objects; a build's articles and copies are redone the way each takes.
+      const unforced = (id: string) => (byBuild.includes(id) && !ids.includes(id) ? { ...opts, force: undefined } : opts);
       if (selected.length === 0) {
+        if (opts.build !== undefined) throw new UserError(`nothing to reenqueue: no object, article or copy in the ledger names build ${opts.build}`);
         const given = ids.length || opts.all || opts.rejected || opts.failed || opts.frozenReason !== undefined;
         throw new UserError(
           given ? 'nothing to reenqueue: no object matches' : 'nothing to reenqueue: give ids, or --all, --rejected, --failed or --frozen-reason TEXT',
         );
       }
+      // An item of the build whose workflow is gone is refused on its line; it does not stop the others.
+      const tolerant = (id: string, plan: Plan): Plan => (byBuild.includes(id) && !ids.includes(id) ? { ...plan, unknown: false } : plan);
       await actOnEach(
         selected,
-        (id) =>
-          isArticleRef(id)
-            ? planArticleReenqueue(deps, articleIdOf(id), operatorName(), opts)
-            : isCopyRef(id)
-              ? planCopyReenqueue(deps.client, copyOf(id), operatorName(), opts)
-              : planReenqueue(deps, id, operatorName(), opts),
-        { dryRun: opts.dryRun, json: opts.json, progress: true },
+        async (id) =>
+          tolerant(
+            id,
+            await (isArticleRef(id)
+              ? planArticleReenqueue(deps, articleIdOf(id), operatorName(), unforced(id))
+              : isCopyRef(id)
+                ? planCopyReenqueue(deps.client, copyOf(id), operatorName(), unforced(id))
+                : planReenqueue(deps, id, operatorName(), opts)),
+          ),
+        {
+          dryRun: opts.dryRun,
+          json: opts.json,
+          progress: true,
+          ...(opts.build !== undefined
+            ? {
+                summary: (done, refused) =>
+                  `${done + refused} item(s)${selected.length > byBuild.length ? `, ${byBuild.length} of them` : ''} touched by build ${opts.build}: ${done} reenqueued, ${refused} refused`,
+              }
+            : {}),
+        },
       );
     });
+  });
+
+program
+  .command('find')
+  .description('what one build of the workers touched: objects, packages, articles, copies and deliveries (reads the ledger)')
+  .requiredOption('--build <id>', 'the build id (`custody --version`, the CustodyBuildId search attribute, a SIP’s PREMIS agent)')
+  .option('--json', 'print JSON')
+  .action(async (opts: { build: string; json?: boolean }) => {
+    assertBuildId(opts.build);
+    const ledger = await openExistingLedger(loadConfig().databaseUrl);
+    try {
+      const found = await findBuild(ledger, opts.build);
+      console.log(opts.json ? JSON.stringify(found, null, 2) : formatFootprint(found).join('\n'));
+    } finally {
+      await ledger.close();
+    }
   });
 
 // The publishing pipeline: packages in, and the operator's decisions on each article.

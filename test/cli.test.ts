@@ -147,7 +147,7 @@ describe('custody CLI', function () {
   it('read-only commands refuse a ledger that does not exist, naming it, and create nothing', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-cli-typo-'));
     const typo = path.join(dir, 'dta');
-    for (const args of [['status'], ['status', 'mus-0001'], ['reenqueue', '--all', '--dry-run'], ['unfreeze', 'mus-0001']]) {
+    for (const args of [['status'], ['status', 'mus-0001'], ['reenqueue', '--all', '--dry-run'], ['unfreeze', 'mus-0001'], ['find', '--build', '0.1.0+abc']]) {
       const { code, stderr } = await custody(args, { CUSTODY_DATA_DIR: typo, TEMPORAL_ADDRESS: '127.0.0.1:1' });
       assert.equal(code, 1, args.join(' '));
       assert.equal(stderr.trim().split('\n').length, 1, stderr);

@@ -118,6 +118,69 @@ for (const backend of BACKENDS)
       );
     });
 
+    it("stamps each row a worker's ledger writes with its build id; footprint lists exactly that build's objects, packages, articles, copies and deliveries", async () => {
+      const a = openLedger(file, { buildId: '1.0.0+aaaa' });
+      const b = openLedger(file, { buildId: '1.0.1+bbbb' });
+      try {
+        const at = '2026-01-01T00:00:00.000Z';
+        const pkg = (sipId: string, objectId: string) => ({
+          sipId,
+          objectId,
+          attempt: 1,
+          sha256: 's'.repeat(64),
+          size: 10,
+          payloadBytes: 5,
+          payloadFiles: 1,
+          createdAt: at,
+        });
+        await a.setState('obj-a', 'downloading', { key: 'k1', at });
+        await a.recordPackage(pkg('obj-a.a1.00000001', 'obj-a'));
+        await a.deliveries.set('obj-a', 'mirror', { state: 'delivered', at });
+        await a.recordEvent({ key: 'k2', objectId: 'article:00353', kind: 'article-published', at });
+        await a.copies.setVersion('copy:ds-1:data', 2, { state: 'checked', updatedAt: at });
+        await b.setState('obj-b', 'downloading', { key: 'k3', at });
+        await b.recordPackage(pkg('obj-b.a1.00000002', 'obj-b'));
+        // B's poller and fixity audit write about A's object: that is not work on it.
+        await b.recordVerdictSignalled({ objectId: 'obj-a', sipId: 'obj-a.a1.00000001', at });
+        await b.recordEvent({ key: 'k4', objectId: 'obj-a', kind: 'fixity-ok', at });
+        // The CLI's ledger stamps nothing and keeps the stamp a worker wrote.
+        await ledger.deliveries.set('obj-a', 'mirror', { state: 'delivered', at: '2026-01-02T00:00:00.000Z' });
+
+        const found = await ledger.builds.footprint('1.0.0+aaaa');
+        assert.deepEqual(
+          found.objects.map((o) => [o.id, o.events]),
+          [['obj-a', 2]],
+        );
+        assert.deepEqual(
+          found.articles.map((o) => o.id),
+          ['article:00353'],
+        );
+        assert.deepEqual(
+          found.copies.map((c) => [c.id, c.versions]),
+          [['copy:ds-1:data', [2]]],
+        );
+        assert.deepEqual(
+          found.packages.map((p) => p.sipId),
+          ['obj-a.a1.00000001'],
+        );
+        assert.deepEqual(
+          found.deliveries.map((d) => [d.itemId, d.destination]),
+          [['obj-a', 'mirror']],
+        );
+        const other = await ledger.builds.footprint('1.0.1+bbbb');
+        assert.deepEqual(
+          [other.objects.map((o) => o.id), other.packages.map((p) => p.sipId), other.deliveries, other.articles, other.copies],
+          [['obj-b'], ['obj-b.a1.00000002'], [], [], []],
+        );
+        assert.deepEqual(await ledger.builds.known(), ['1.0.0+aaaa', '1.0.1+bbbb']);
+        const none = await ledger.builds.footprint('1.0.0');
+        assert.equal(none.objects.length + none.packages.length + none.deliveries.length, 0, 'a prefix of a build id is not that build');
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
     it('migrates twice without error and keeps the data', async () => {
       await ledger.upsertObject({ id: 'mus-0001', title: 'Harbour at dawn', sourceModifiedAt: '2024-03-01T10:00:00Z' });
       await ledger.migrate();
@@ -134,7 +197,7 @@ for (const backend of BACKENDS)
         const migrations = db.prepare('select name from kysely_migration').all() as { name: string }[];
         assert.deepEqual(
           migrations.map((m) => m.name),
-          ['0001-initial', '0002-copies-and-deliveries', '0003-source-cursors'],
+          ['0001-initial', '0002-copies-and-deliveries', '0003-source-cursors', '0004-build-ids'],
         );
         assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
       } finally {

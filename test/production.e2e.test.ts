@@ -66,6 +66,8 @@ describe('production parts: S3, PostgreSQL and three worker processes', function
           NODE_ENV: 'production',
           CUSTODY_WORKFLOW_BUNDLE: '',
           CUSTODY_CONFIG: configFile,
+          // A build id per process: the chain of custody names the worker that ran each stage.
+          CUSTODY_BUILD_ID: `prod-${role}`,
           TEMPORAL_ADDRESS: testTemporal.address,
           TEMPORAL_NAMESPACE: testTemporal.namespace,
         },
@@ -133,7 +135,30 @@ describe('production parts: S3, PostgreSQL and three worker processes', function
       const reportKey = `${id}/${pkg.sipId}.xml`;
       assert.equal(pkg.reportPath, reports.urlOf(reportKey));
       assert.match((await buffer(await reports.read(reportKey))).toString('utf8'), new RegExp(pkg.sipId.replace(/\./g, '\\.')));
+      // Beside it in S3, the chain of custody: each stage with the build of the process that ran its work.
+      const chain = (await buffer(await reports.read(`${id}/${pkg.sipId}.chain-of-custody.premis.xml`))).toString('utf8');
+      const steps = [...chain.matchAll(/<premis:eventType>([^<]+)<\/premis:eventType>[\s\S]*?<premis:linkingAgentIdentifierValue>([^<]+)</g)].map(
+        (m) => `${m[1]} ${m[2]}`,
+      );
+      assert.deepEqual(
+        steps,
+        [
+          'queued prod-submit+io',
+          'downloading prod-download',
+          'packaging prod-package',
+          'submitting prod-submit+io',
+          'awaiting-verdict prod-submit+io',
+          'confirming prod-submit+io',
+          'confirmed prod-submit+io',
+        ],
+        id,
+      );
     }
+    // The ledger (PostgreSQL) names the package process's build on each package it made.
+    assert.deepEqual(
+      (await sys.ledger.builds.footprint('prod-package')).packages.map((p) => p.objectId),
+      IDS,
+    );
 
     // One submission each, taken in by the service from its bucket; working files cleaned up.
     const subs = await submissions(sys);

@@ -136,20 +136,22 @@ export async function copyDataset(input: CopyDatasetInput): Promise<CopyState> {
       ['rejected', 'failed', 'frozen'].includes(stage) && state.current ? undefined : `${copyId} is ${stage}, not a version waiting for an operator`,
   });
 
-  async function event(kind: string, message: string, extra: { version?: number; stage?: CopyStage; detail?: unknown } = {}): Promise<void> {
+  async function event(kind: string, message: string, extra: { version?: number; stage?: CopyStage; detail?: unknown } = {}): Promise<string | undefined> {
     const at = new Date().toISOString();
     const key = book.nextKey(kind);
-    await recordCopyEvent.executeWithOptions({ summary: `${kind}: ${copyId}${extra.version ? ` v${extra.version}` : ''}` }, [
+    const recorded = await recordCopyEvent.executeWithOptions({ summary: `${kind}: ${copyId}${extra.version ? ` v${extra.version}` : ''}` }, [
       { copyId, kind, message, version: extra.version, stage: extra.stage, detail: extra.detail, at, key },
     ]);
     state.updatedAt = at;
+    // Histories from before the result carried the build replay it as undefined.
+    return (recorded as Partial<typeof recorded> | undefined)?.buildId;
   }
 
   async function enterStage(stage: CopyStage, message: string, detail?: unknown): Promise<void> {
-    await event('stage', message, { version: state.current?.version, stage, detail });
+    const buildId = await event('stage', message, { version: state.current?.version, stage, detail });
     state.stage = stage;
     state.details = stage === 'waiting' && !current ? waitingMessage() : message;
-    book.show(stage, state.details);
+    book.show(stage, state.details, buildId);
   }
 
   function describeNow(message: string): void {

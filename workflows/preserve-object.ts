@@ -7,6 +7,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -25,6 +26,7 @@ import {
   sipProcessedSignal,
   stateQuery,
   unfreezeUpdate,
+  type CustodyStep,
   type PreserveObjectInput,
   type PreserveObjectResult,
   type PreserveObjectState,
@@ -72,6 +74,12 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   /** Who delivered the verdict: the scheduled poller's signal or this workflow's own poll. */
   let verdictVia: 'signal' | 'own-poll' | undefined;
   const book = new StageBook<Stage>(custodyState);
+  /** This attempt's stages for the chain of custody, each with the build that ran its work. */
+  const chain: CustodyStep[] = [];
+  const ranBy = (buildId: string | undefined) => {
+    const step = chain.at(-1);
+    if (step && buildId) step.buildId = buildId;
+  };
   const operator = new OperatorState<Stage>('queued', {
     async frozen({ reason, by }, stoppedBefore) {
       Object.assign(state, { frozenReason: reason, frozenBy: by });
@@ -115,12 +123,15 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     const at = new Date().toISOString();
     const key = book.nextKey(stage);
     // The ledger first: whoever sees a stage in the query or the Web UI finds it in the ledger too.
-    await recordStage.executeWithOptions({ summary: `stage ${stage}: ${objectId}` }, [
+    const recorded = await recordStage.executeWithOptions({ summary: `stage ${stage}: ${objectId}` }, [
       { objectId, stage, sipId: state.sipId, at, key, error: extra.error, detail: extra.detail },
     ]);
     state.stage = stage;
     state.updatedAt = at;
-    book.show(stage, currentDetails(state, extra.detail));
+    const details = currentDetails(state, extra.detail);
+    // Histories from before recordStage returned anything replay it as undefined.
+    chain.push({ stage, at, buildId: (recorded as Partial<typeof recorded> | undefined)?.buildId, detail: details });
+    book.show(stage, details);
   }
 
   /** A new attempt from download with a new SIP id; this run stays visible in the chain. */
@@ -155,7 +166,10 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     for (;;) {
       await checkpoint('queued');
       const check = await checkObject.executeWithOptions({ summary: `check ${objectId}` }, [{ objectId }]);
-      if (check.ready) break;
+      if (check.ready) {
+        ranBy(check.buildId);
+        break;
+      }
       // Still being written: look again later instead of failing.
       state.deferredUntil = new Date(Date.now() + check.deferMs).toISOString();
       await enterStage('deferred', { detail: { reason: check.reason, until: state.deferredUntil } });
@@ -166,6 +180,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     await checkpoint('downloading');
     await enterStage('downloading');
     const downloaded = await downloadObject.executeWithOptions({ summary: `download ${objectId}` }, [{ objectId, sipId: state.sipId }]);
+    ranBy(downloaded.buildId);
 
     await checkpoint('packaging');
     await enterStage('packaging');
@@ -173,13 +188,15 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
       { objectId, sipId: state.sipId, attempt, workPrefix: downloaded.workPrefix },
     ]);
     state.buildId = sip.buildId;
+    ranBy(sip.buildId);
     upsertSearchAttributes([{ key: SA.buildId, value: sip.buildId }]);
 
     await checkpoint('submitting');
     await enterStage('submitting');
-    await submitSip.executeWithOptions({ summary: `submit SIP ${sip.sipId}` }, [
+    const submitted = await submitSip.executeWithOptions({ summary: `submit SIP ${sip.sipId}` }, [
       { objectId, sipId: sip.sipId, tarKey: sip.tarKey, size: sip.tarSize, sha256: sip.tarSha256 },
     ]);
+    ranBy((submitted as Partial<typeof submitted> | undefined)?.buildId);
 
     await enterStage('awaiting-verdict');
     verdict = await awaitVerdict(state.sipId);
@@ -194,7 +211,15 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     await enterStage('confirming', { detail: { verdict: verdict.status, via: verdictVia } });
     // A package that will be delivered is kept: the working copy goes at confirm.
     const keepPackage = verdict.status === 'accepted' && destinationsFor(settings.delivery, 'preservation', objectId).length > 0;
-    const confirm = { objectId, sipId: state.sipId, workPrefix: downloaded.workPrefix, verdict, ...(keepPackage ? { keepPackage } : {}) };
+    const confirm: Parameters<Activities['confirmOutcome']>[0] = {
+      objectId,
+      sipId: state.sipId,
+      workPrefix: downloaded.workPrefix,
+      verdict,
+      ...(keepPackage ? { keepPackage } : {}),
+    };
+    // Runs recorded before the chain of custody existed replay without it (test/replay.test.ts).
+    if (verdict.status === 'accepted' && patched('chain-of-custody')) confirm.chain = chain;
     await confirmOutcome.executeWithOptions({ summary: `confirm ${verdict.status} verdict on SIP ${state.sipId}` }, [confirm]);
   } catch (error) {
     // A new attempt (reenqueue while frozen) and a cancellation are not failures of this run.

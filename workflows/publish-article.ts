@@ -172,22 +172,24 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       ['rejected', 'failed', 'frozen'].includes(stage) && state.current ? undefined : `${articleId} is ${stage}, not a package waiting for an operator`,
   });
 
-  async function event(kind: string, message: string, extra: { version?: number; stage?: ArticleStage; detail?: unknown } = {}): Promise<void> {
+  async function event(kind: string, message: string, extra: { version?: number; stage?: ArticleStage; detail?: unknown } = {}): Promise<string | undefined> {
     const at = new Date().toISOString();
     const key = book.nextKey(kind);
-    await recordArticleEvent.executeWithOptions({ summary: `${kind}: ${articleId}${extra.version ? ` v${extra.version}` : ''}` }, [
+    const recorded = await recordArticleEvent.executeWithOptions({ summary: `${kind}: ${articleId}${extra.version ? ` v${extra.version}` : ''}` }, [
       { articleId, kind, message, version: extra.version, stage: extra.stage, detail: extra.detail, at, key },
     ]);
     state.lastEvent = { at, kind, version: extra.version, message };
     state.updatedAt = at;
+    // Histories from before the result carried the build replay it as undefined.
+    return (recorded as Partial<typeof recorded> | undefined)?.buildId;
   }
 
   async function enterStage(stage: ArticleStage, message: string, detail?: unknown): Promise<void> {
-    await event('stage', message, { version: state.current?.version, stage, detail });
+    const buildId = await event('stage', message, { version: state.current?.version, stage, detail });
     state.stage = stage;
     // Packages that arrived while the event was being recorded change what an idle article waits for.
     state.details = stage === 'waiting' && !currentPackage ? waitingMessage() : message;
-    book.show(stage, state.details);
+    book.show(stage, state.details, buildId);
   }
 
   /** The words an operator sees: the state's details and the Web UI's current details. */

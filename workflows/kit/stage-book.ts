@@ -20,11 +20,16 @@ export class StageBook<Stage extends string> {
     return `${workflowInfo().runId}:${this.entries}:${kind}`;
   }
 
-  /** One upsert for both attributes: recorded histories replay unchanged. */
-  show(stage: Stage, details: string): void {
+  /**
+   * One upsert for both attributes: recorded histories replay unchanged. `buildId` (the build
+   * that recorded the stage, from the recording activity's result) rides along in the same
+   * upsert; a history from before results carried it replays without it.
+   */
+  show(stage: Stage, details: string, buildId?: string): void {
     upsertSearchAttributes([
       { key: SA.stage, value: stage },
       { key: SA.state, value: this.stateOf(stage) },
+      ...(buildId ? [{ key: SA.buildId, value: buildId }] : []),
     ]);
     setCurrentDetails(details);
   }
