@@ -12,6 +12,7 @@ import { CopyLedger } from './copies';
 import { CursorLedger } from './cursors';
 import { DeliveryLedger } from './deliveries';
 import { FixityLedger } from './fixity';
+import { NotificationLedger, insertNotification, notificationOf } from './notifications';
 import { ledgerMigrations } from './migrations';
 import type { EventsTable, LedgerDatabase, ObjectsTable, PackagesTable } from './schema';
 import { sqliteDialect } from './sqlite';
@@ -84,6 +85,8 @@ export interface Ledger {
   readonly fixity: FixityLedger;
   /** The scheduled harvest's cursor per source, and the fingerprint of each object it enqueued. */
   readonly cursors: CursorLedger;
+  /** The outbox of webhook notifications. */
+  readonly notifications: NotificationLedger;
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Insert or update the object's descriptive row (title, source modifiedAt). */
@@ -187,7 +190,13 @@ function isoTime(value: string, what: string): string {
   return new Date(ms).toISOString();
 }
 
+/** The event, and in the same transaction the notification it calls for (see notifications.ts). */
 async function insertEvent(db: Db, e: LedgerEvent): Promise<void> {
+  const notification = notificationOf(e);
+  if (notification && !db.isTransaction) {
+    await db.transaction().execute((trx) => insertEvent(trx, e));
+    return;
+  }
   await db
     .insertInto('events')
     .values({
@@ -201,6 +210,7 @@ async function insertEvent(db: Db, e: LedgerEvent): Promise<void> {
     })
     .onConflict((oc) => oc.column('key').doNothing())
     .execute();
+  if (notification) await insertNotification(db, notification);
 }
 
 /** Ensures the object has a row, so state and freezes can be recorded before its metadata is read. */
@@ -217,8 +227,10 @@ class KyselyLedger implements Ledger {
   readonly deliveries: DeliveryLedger;
   readonly fixity: FixityLedger;
   readonly cursors: CursorLedger;
+  readonly notifications: NotificationLedger;
 
   constructor(private readonly db: Kysely<LedgerDatabase>) {
+    this.notifications = new NotificationLedger(db);
     this.copies = new CopyLedger(db);
     this.deliveries = new DeliveryLedger(db);
     this.fixity = new FixityLedger(db);
