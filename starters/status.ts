@@ -132,7 +132,7 @@ export function formatSummary(s: StatusSummary): string {
   }
   if (s.fixityProblems.length) lines.push('', `fixity problems: ${s.fixityProblems.length} (${s.fixityProblems.join(', ')})`);
   const n = s.notifications;
-  if (n) lines.push('', `notifications: ${n.waiting} waiting (oldest ${n.oldest})${n.lastError ? `, last error: ${n.lastError}` : ''}`);
+  if (n) lines.push('', `notifications: ${n.waiting} waiting (oldest ${n.oldest})`, ...(n.lastError ? [`  last error: ${n.lastError}`] : []));
   return lines.map((l) => fit(printable(l))).join('\n');
 }
 
