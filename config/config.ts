@@ -248,7 +248,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Where every kind goes, unless `urls` names another for it; null: only the kinds in `urls` are sent. */
       url: z.string().url().nullable(),
-      urls: z.partialRecord(z.enum(NOTIFICATION_KINDS), z.string().url()),
+      urls: z.record(z.string(), z.string().url()).superRefine((urls, ctx) => {
+        for (const kind of Object.keys(urls))
+          if (!(NOTIFICATION_KINDS as readonly string[]).includes(kind))
+            ctx.addIssue({ code: 'custom', path: [kind], message: `names no kind of notification: expected one of ${NOTIFICATION_KINDS.join(', ')}` });
+      }),
       /** The kinds to send; the others are recorded and set aside. */
       events: z.array(z.enum(NOTIFICATION_KINDS)).refine((l) => new Set(l).size === l.length, { message: 'names a kind twice' }),
       /** The environment variable holding a bearer token for the POSTs (never the token itself); null: none. */

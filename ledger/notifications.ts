@@ -153,7 +153,10 @@ export class NotificationLedger {
       .execute();
     for (const e of events) {
       const stage = e.kind.replace(/^(article|copy)-/, '');
-      const message = e.detail === null ? null : text(record(JSON.parse(e.detail)).message);
+      const detail = record(e.detail === null ? null : JSON.parse(e.detail));
+      // An operator's reject of a version is recorded under the same kind, and nothing waits after it.
+      if ((stage === 'rejected' || stage === 'failed') && text(record(detail.detail).error) === null) continue;
+      const message = text(detail.message);
       found.push({
         key: `held:${e.object_id}:${stage}:${e.at}`,
         what: 'held',
