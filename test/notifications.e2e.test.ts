@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { NotificationBody, NotifyResult } from '../common/notifications';
+import { NOTIFY_SCHEDULE, type NotificationBody, type NotifyResult } from '../common/notifications';
 import { SCHEDULES_TASK_QUEUE, preserveWorkflowId } from '../common/preservation';
 import type { ActivityDeps } from '../activities';
 import { enqueue } from '../starters/enqueue';
+import { createSchedules } from '../starters/schedules';
 import { formatSummary, summarize } from '../starters/status';
 import { auditFixity, notify } from '../workflows';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
@@ -44,6 +45,7 @@ describe('webhook notifications (real Temporal, real service, loopback receiver)
   let sys: CustodySystem;
   let receiver: WebhookReceiver;
   let runs = 0;
+  let kept = '';
 
   const runNotifier = (): Promise<NotifyResult> =>
     sys.client.workflow.execute(notify, { taskQueue: SCHEDULES_TASK_QUEUE, workflowId: `notify-test-${++runs}` });
@@ -103,7 +105,7 @@ describe('webhook notifications (real Temporal, real service, loopback receiver)
 
     // One byte of the kept package flipped: the audit finds a mismatch.
     const pkg = (await sys.ledger.packagesOf('mus-0001')).find((p) => p.verdict === 'accepted')!;
-    const kept = path.join(sys.root, 'packages', 'mus-0001', pkg.sipId, `${pkg.sipId}.tar`);
+    kept = path.join(sys.root, 'packages', 'mus-0001', pkg.sipId, `${pkg.sipId}.tar`);
     const bytes = fs.readFileSync(kept);
     bytes[bytes.length >> 1]! ^= 0xff;
     fs.writeFileSync(kept, bytes);
@@ -191,5 +193,19 @@ describe('webhook notifications (real Temporal, real service, loopback receiver)
     const last = await runNotifier();
     assert.deepEqual(last, { held: 0, sent: 0, failed: 0, skipped: 0, waiting: 0 });
     assert.equal(receiver.attempts, 10);
+  });
+
+  it('the notify Schedule sends a new finding: the same copy corrupted otherwise is a new problem', async () => {
+    const bytes = fs.readFileSync(kept);
+    bytes[0]! ^= 0xff;
+    fs.writeFileSync(kept, bytes);
+    const audit = await sys.client.workflow.execute(auditFixity, { taskQueue: SCHEDULES_TASK_QUEUE, workflowId: 'notify-test-audit-2', args: [{ share: 1 }] });
+    assert.equal(audit.mismatched, 1);
+    const created = await createSchedules(sys.client, sys.config);
+    assert.ok(created.includes(`created schedule ${NOTIFY_SCHEDULE} (every 1m, sending failed, rejected, frozen, fixity, held)`), created.join('\n'));
+    await sys.client.schedule.getHandle(NOTIFY_SCHEDULE).trigger();
+    const eighth = (await receiver.nth(8, 60_000)).body as NotificationBody;
+    assert.deepEqual([eighth.what, eighth.id, eighth.stage], ['fixity', 'mus-0001', 'fixity-mismatch']);
+    assert.equal(receiver.notifications.length, 8);
   });
 });
