@@ -97,6 +97,7 @@ export interface Ledger {
   setState(objectId: string, state: Stage, opts: { key: string; at: string; sipId?: string; detail?: unknown; error?: string }): Promise<void>;
   /** Freeze (with a reason) or unfreeze (null) an object; records a 'frozen' or 'unfrozen' event. */
   setFrozen(objectId: string, freeze: { reason: string; by?: string } | null, opts: { key: string; at: string }): Promise<void>;
+  /** Idempotent by key. A notifiable event (see notifications.ts) adds its outbox row in the same transaction. */
   recordEvent(e: LedgerEvent): Promise<void>;
   /** Idempotent: a second call for the same sipId updates the row. Records a 'packaged' event. */
   recordPackage(p: NewPackage): Promise<void>;
