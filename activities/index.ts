@@ -8,6 +8,7 @@ import { createCopyActivities } from './copies';
 import { createDeliveryActivities } from './delivery';
 import { createFixityActivities } from './fixity';
 import { createHarvestActivities } from './harvest';
+import { createNotifyActivities } from './notifications';
 import { createPreservationActivities } from './preservation';
 import type { ActivityDeps } from './shared';
 import { createSyncProcessedSipsActivities } from './sync-processed-sips';
@@ -31,5 +32,6 @@ export function createActivities(deps: ActivityDeps, temporal?: Client) {
     ...createDeliveryActivities(deps),
     ...createFixityActivities(deps),
     ...createHarvestActivities(deps, temporal),
+    ...createNotifyActivities(deps),
   };
 }

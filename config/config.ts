@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import ms from 'ms';
 import { destinationListSchema } from '../common/destinations';
+import { NOTIFICATION_KINDS } from '../common/notifications';
 import { storageLocation as location } from './storage-location';
 
 /** The checkout (or installed package): the nearest folder above this file with a package.json,
@@ -238,6 +239,36 @@ export const configSchema = z.strictObject({
         }),
       );
     }),
+  /**
+   * Webhook notifications (POST, JSON) of final failures, rejections, automatic freezes, fixity
+   * problems and work held longer than `heldLongerThan`; the `notify` Schedule sends them every
+   * `every`, each retried with backoff until it is delivered. No URL: nothing is sent.
+   */
+  notifications: z
+    .strictObject({
+      /** Where every kind goes, unless `urls` names another for it; null: only the kinds in `urls` are sent. */
+      url: z.string().url().nullable(),
+      urls: z.record(z.string(), z.string().url()).superRefine((urls, ctx) => {
+        for (const kind of Object.keys(urls))
+          if (!(NOTIFICATION_KINDS as readonly string[]).includes(kind))
+            ctx.addIssue({ code: 'custom', path: [kind], message: `names no kind of notification: expected one of ${NOTIFICATION_KINDS.join(', ')}` });
+      }),
+      /** The kinds to send; the others are recorded and set aside. */
+      events: z.array(z.enum(NOTIFICATION_KINDS)).refine((l) => new Set(l).size === l.length, { message: 'names a kind twice' }),
+      /** The environment variable holding a bearer token for the POSTs (never the token itself); null: none. */
+      tokenEnv: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable, such as NOTIFY_TOKEN')
+        .nullable(),
+      heldLongerThan: duration,
+      every: duration,
+      /** A failed POST is tried again after initialInterval, doubling up to maximumInterval, without limit. */
+      retry: z.strictObject({ initialInterval: duration, maximumInterval: duration }),
+    })
+    .superRefine((n, ctx) => {
+      if (ms(n.retry.maximumInterval) < ms(n.retry.initialInterval))
+        ctx.addIssue({ code: 'custom', path: ['retry', 'maximumInterval'], message: `must be at least retry.initialInterval (${n.retry.initialInterval})` });
+    }),
   /** How soon a dead worker's data-moving step is retried elsewhere. */
   heartbeatTimeout: duration,
   retry: z.strictObject({
@@ -312,6 +343,15 @@ export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
       rules: [],
       retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
       slots: 4,
+    },
+    notifications: {
+      url: null,
+      urls: {},
+      events: [...NOTIFICATION_KINDS],
+      tokenEnv: null,
+      heldLongerThan: '1d',
+      every: '1m',
+      retry: { initialInterval: '30s', maximumInterval: '1h' },
     },
     heartbeatTimeout: '1m',
     retry: { download: defaultRetry, package: defaultRetry, submit: defaultRetry, io: defaultRetry },

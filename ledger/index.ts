@@ -6,3 +6,4 @@ export { DELIVERY_STATES, type DeliveryRow, type DeliveryState, type DeliveryCha
 export type { AuditedPackage } from './fixity';
 export type { CursorRow, CursorPosition } from './cursors';
 export type { BuildFootprint, TouchedItem } from './builds';
+export type { NotificationRow, OutboxSummary } from './notifications';

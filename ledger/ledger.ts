@@ -13,6 +13,7 @@ import { CopyLedger } from './copies';
 import { CursorLedger } from './cursors';
 import { DeliveryLedger } from './deliveries';
 import { FixityLedger } from './fixity';
+import { NotificationLedger, insertNotification, notificationOf } from './notifications';
 import { ledgerMigrations } from './migrations';
 import type { EventsTable, LedgerDatabase, ObjectsTable, PackagesTable } from './schema';
 import { sqliteDialect } from './sqlite';
@@ -87,6 +88,8 @@ export interface Ledger {
   readonly cursors: CursorLedger;
   /** What the rows stamped with one build id name (custody find --build). */
   readonly builds: BuildLedger;
+  /** The outbox of webhook notifications. */
+  readonly notifications: NotificationLedger;
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Insert or update the object's descriptive row (title, source modifiedAt). */
@@ -97,6 +100,7 @@ export interface Ledger {
   setState(objectId: string, state: Stage, opts: { key: string; at: string; sipId?: string; detail?: unknown; error?: string }): Promise<void>;
   /** Freeze (with a reason) or unfreeze (null) an object; records a 'frozen' or 'unfrozen' event. */
   setFrozen(objectId: string, freeze: { reason: string; by?: string } | null, opts: { key: string; at: string }): Promise<void>;
+  /** Idempotent by key. A notifiable event (see notifications.ts) adds its outbox row in the same transaction. */
   recordEvent(e: LedgerEvent): Promise<void>;
   /** Idempotent: a second call for the same sipId updates the row. Records a 'packaged' event. */
   recordPackage(p: NewPackage): Promise<void>;
@@ -190,7 +194,13 @@ function isoTime(value: string, what: string): string {
   return new Date(ms).toISOString();
 }
 
+/** The event, and in the same transaction the notification it calls for (see notifications.ts). */
 async function insertEvent(db: Db, e: LedgerEvent, buildId: string | null): Promise<void> {
+  const notification = notificationOf(e);
+  if (notification && !db.isTransaction) {
+    await db.transaction().execute((trx) => insertEvent(trx, e, buildId));
+    return;
+  }
   await db
     .insertInto('events')
     .values({
@@ -205,6 +215,7 @@ async function insertEvent(db: Db, e: LedgerEvent, buildId: string | null): Prom
     })
     .onConflict((oc) => oc.column('key').doNothing())
     .execute();
+  if (notification) await insertNotification(db, notification);
 }
 
 /** Ensures the object has a row, so state and freezes can be recorded before its metadata is read. */
@@ -222,12 +233,14 @@ class KyselyLedger implements Ledger {
   readonly fixity: FixityLedger;
   readonly cursors: CursorLedger;
   readonly builds: BuildLedger;
+  readonly notifications: NotificationLedger;
 
   constructor(
     private readonly db: Kysely<LedgerDatabase>,
     /** Stamped on every row this ledger writes (LedgerOptions.buildId). */
     private readonly buildId: string | null = null,
   ) {
+    this.notifications = new NotificationLedger(db);
     this.copies = new CopyLedger(db, buildId);
     this.deliveries = new DeliveryLedger(db, buildId);
     this.fixity = new FixityLedger(db);

@@ -174,6 +174,31 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0005-notifications': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('notifications')
+        .ifNotExists()
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('what', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('workflow_id', 'text', (c) => c.notNull())
+        .addColumn('stage', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('detail', 'text')
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('sent_at', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('notifications_due').ifNotExists().on('notifications').columns(['state', 'next_attempt_at']).execute();
+      // The held-too-long scan looks for each article's and copy's latest event of a waiting kind.
+      await db.schema.createIndex('events_kind_at').ifNotExists().on('events').columns(['kind', 'at']).execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

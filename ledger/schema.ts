@@ -124,6 +124,25 @@ export interface HarvestedObjectsTable {
   recorded_at: string;
 }
 
+/** The notification outbox: one row per notifiable event (its key derived from the event's), sent until delivered. */
+export interface NotificationsTable {
+  key: string;
+  what: string;
+  subject: string;
+  workflow_id: string;
+  stage: string | null;
+  reason: string | null;
+  detail: string | null;
+  at: string;
+  /** waiting, sent, or skipped (not configured to be sent). */
+  state: string;
+  attempts: number;
+  next_attempt_at: string;
+  sent_at: string | null;
+  last_error: string | null;
+  created_at: string;
+}
+
 export interface LedgerDatabase {
   objects: ObjectsTable;
   packages: PackagesTable;
@@ -134,4 +153,5 @@ export interface LedgerDatabase {
   deliveries: DeliveriesTable;
   source_cursors: SourceCursorsTable;
   harvested_objects: HarvestedObjectsTable;
+  notifications: NotificationsTable;
 }

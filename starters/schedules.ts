@@ -1,18 +1,20 @@
 // `custody schedules`: the Temporal Schedules that poll and watch — `sync-processed-sips` (the
 // preservation service's verdicts to the waiting objects), `watch-articles` (new article
 // packages to their articles), `audit-fixity` (the kept and delivered packages re-hashed
-// against the ledger) and `sync-source` (the harvest of new and changed objects). Creating is idempotent: an existing schedule is updated to the
+// against the ledger), `sync-source` (the harvest of new and changed objects) and `notify` (the
+// webhook notifications' outbox). Creating is idempotent: an existing schedule is updated to the
 // current config.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import { SCHEDULES_TASK_QUEUE, SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
 import { WATCH_ARTICLES_SCHEDULE } from '../common/watch-articles';
 import { AUDIT_FIXITY_SCHEDULE } from '../common/fixity';
 import { SYNC_SOURCE_SCHEDULE } from '../common/harvest';
+import { NOTIFY_SCHEDULE } from '../common/notifications';
 import { harvestSources, type Config } from '../config/config';
-import { auditFixity, syncProcessedSips, syncSource, watchArticles } from '../workflows';
+import { auditFixity, notify, syncProcessedSips, syncSource, watchArticles } from '../workflows';
 import { fit, printable } from './printable';
 
-export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE, WATCH_ARTICLES_SCHEDULE, AUDIT_FIXITY_SCHEDULE, SYNC_SOURCE_SCHEDULE] as const;
+export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE, WATCH_ARTICLES_SCHEDULE, AUDIT_FIXITY_SCHEDULE, SYNC_SOURCE_SCHEDULE, NOTIFY_SCHEDULE] as const;
 
 function syncProcessedSipsSchedule(config: Config): ScheduleOptions {
   const s = config.schedules.syncProcessedSips;
@@ -79,6 +81,16 @@ function syncSourceSchedule(config: Config): ScheduleOptions {
   };
 }
 
+function notifySchedule(config: Config): ScheduleOptions {
+  return {
+    scheduleId: NOTIFY_SCHEDULE,
+    spec: { intervals: [{ every: config.notifications.every as never }] },
+    action: { type: 'startWorkflow', workflowType: notify, workflowId: NOTIFY_SCHEDULE, taskQueue: SCHEDULES_TASK_QUEUE, args: [] },
+    // One sender at a time: two would POST the same due rows. Missed runs are not made up: the next one sends everything due.
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
+  };
+}
+
 export async function createSchedules(client: Client, config: Config): Promise<string[]> {
   const out: string[] = [];
   for (const [options, every, what] of [
@@ -92,6 +104,7 @@ export async function createSchedules(client: Client, config: Config): Promise<s
         .map((x) => x.name)
         .join(', ')}`,
     ],
+    [notifySchedule(config), config.notifications.every, notifyWhat(config)],
   ] as const) {
     try {
       await client.schedule.create(options);
@@ -105,6 +118,12 @@ export async function createSchedules(client: Client, config: Config): Promise<s
     }
   }
   return out;
+}
+
+function notifyWhat(config: Config): string {
+  const n = config.notifications;
+  const sent = n.events.filter((e) => n.urls[e] ?? n.url);
+  return sent.length ? `, sending ${sent.join(', ')}` : ', no webhook configured';
 }
 
 export interface ScheduleRow {

@@ -16,6 +16,8 @@ export interface StatusSummary {
   needsAttention: Array<{ id: string; state: Stage; frozen: boolean; reason: string | null; by: string | null; sipId: string | null }>;
   /** Objects with a fixity-mismatch or fixity-missing event not resolved since (see `custody status ID`). */
   fixityProblems: string[];
+  /** Webhook notifications not delivered yet, when there are any. */
+  notifications?: { waiting: number; oldest: string | null; lastError: string | null };
 }
 
 const ATTENTION: Stage[] = ['rejected', 'failed', 'frozen', 'no-verdict'];
@@ -39,7 +41,13 @@ export async function summarize(ledger: Ledger): Promise<StatusSummary> {
         sipId: r.lastSipId,
       })),
     fixityProblems: await ledger.fixity.unresolved(),
+    ...(await waitingNotifications(ledger)),
   };
+}
+
+async function waitingNotifications(ledger: Ledger): Promise<Pick<StatusSummary, 'notifications'>> {
+  const n = await ledger.notifications.summary();
+  return n.waiting ? { notifications: n } : {};
 }
 
 export interface ObjectStatus {
@@ -123,6 +131,8 @@ export function formatSummary(s: StatusSummary): string {
     }
   }
   if (s.fixityProblems.length) lines.push('', `fixity problems: ${s.fixityProblems.length} (${s.fixityProblems.join(', ')})`);
+  const n = s.notifications;
+  if (n) lines.push('', `notifications: ${n.waiting} waiting (oldest ${n.oldest})`, ...(n.lastError ? [`  last error: ${n.lastError}`] : []));
   return lines.map((l) => fit(printable(l))).join('\n');
 }
 

@@ -59,6 +59,7 @@ describe('activities', () => {
       'checkPackageFixity',
       'harvestPlan',
       'harvestSource',
+      'sendNotifications',
     ]);
   });
 

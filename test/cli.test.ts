@@ -486,23 +486,25 @@ describe('custody CLI', function () {
       assert.match(created, /(created|updated) schedule watch-articles \(every 5m, watching .+\)/);
       assert.match(created, /(created|updated) schedule audit-fixity \(every 7d, 10% of the packages a run\)/);
       assert.match(created, /(created|updated) schedule sync-source \(every 1d, harvesting main\)/);
+      assert.match(created, /(created|updated) schedule notify \(every 1m, no webhook configured\)/);
       assert.match((await custody(['schedules', 'pause', 'sync-processed-sips'], env)).stdout, /paused/);
       const list = (await custody(['schedules', 'list'], env)).stdout;
       assert.match(
         list,
-        /^SCHEDULE +STATE +NEXT RUN +NOTE\naudit-fixity +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\nsync-processed-sips +paused +(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|-) +via custody schedules pause\nsync-source +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\nwatch-articles +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\n$/,
+        /^SCHEDULE +STATE +NEXT RUN +NOTE\naudit-fixity +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\nnotify +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\nsync-processed-sips +paused +(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|-) +via custody schedules pause\nsync-source +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\nwatch-articles +active +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ *\n$/,
       );
       const json = JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<Record<string, unknown>>;
       assert.deepEqual(
         json.map((r) => ({ ...r, next: undefined, recent: undefined })),
         [
           { id: 'audit-fixity', paused: false, note: '', next: undefined, recent: undefined },
+          { id: 'notify', paused: false, note: '', next: undefined, recent: undefined },
           { id: 'sync-processed-sips', paused: true, note: 'via custody schedules pause', next: undefined, recent: undefined },
           { id: 'sync-source', paused: false, note: '', next: undefined, recent: undefined },
           { id: 'watch-articles', paused: false, note: '', next: undefined, recent: undefined },
         ],
       );
-      assert.equal(typeof json[1].recent, 'number');
+      assert.equal(typeof json[2].recent, 'number');
       const long = 'paused while the preservation service moves to its new data centre, back on Monday';
       await custody(['schedules', 'pause', 'sync-processed-sips', '--note', long], env);
       const longList = (await custody(['schedules', 'list'], env)).stdout;
@@ -511,7 +513,7 @@ describe('custody CLI', function () {
         .trimEnd()
         .split('\n')
         .forEach((l) => assert.ok([...l].length <= 80, l));
-      assert.equal((JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<{ note: string }>)[1].note, long);
+      assert.equal((JSON.parse((await custody(['schedules', 'list', '--json'], env)).stdout) as Array<{ note: string }>)[2].note, long);
       assert.match((await custody(['schedules', 'trigger', 'sync-processed-sips'], env)).stdout, /triggered/);
       const missing = await custody(['schedules', 'pause', 'nope'], env);
       assert.equal(missing.code, 1);
@@ -520,6 +522,7 @@ describe('custody CLI', function () {
       await sys.client.schedule.getHandle('watch-articles').delete();
       await sys.client.schedule.getHandle('audit-fixity').delete();
       await sys.client.schedule.getHandle('sync-source').delete();
+      await sys.client.schedule.getHandle('notify').delete();
     });
   });
 });

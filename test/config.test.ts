@@ -24,7 +24,7 @@ function configErrorOf(env: NodeJS.ProcessEnv): string {
 }
 
 const TOP_LEVEL_KEYS =
-  'dataDir, storage, databaseUrl, organization, sip, guards, service, verdict, schedules, fixity, harvest, temporal, worker, articles, copies, delivery, heartbeatTimeout, retry';
+  'dataDir, storage, databaseUrl, organization, sip, guards, service, verdict, schedules, fixity, harvest, temporal, worker, articles, copies, delivery, notifications, heartbeatTimeout, retry';
 
 describe('configuration', () => {
   it('has defaults that validate, with sha256 and sha512 manifests', () => {
@@ -155,6 +155,37 @@ describe('configuration', () => {
       () => loadConfig({ CUSTODY_TRANSFER: 'ftp://host/in' }),
       /invalid config value service\.transfer = "ftp:\/\/host\/in" \(from CUSTODY_TRANSFER\): .*only file:\/\/ and s3:\/\/ are supported/,
     );
+  });
+
+  it('checks the notifications: kinds, the token variable name, the URLs and the retry bounds, one line each', () => {
+    const file = configFile(
+      JSON.stringify({
+        notifications: {
+          url: 'hooks.example.org',
+          urls: { fixity: 'https://ops.example.org/fixity', retried: 'https://x.example.org' },
+          events: ['failed', 'late'],
+          tokenEnv: 'my token',
+          retry: { initialInterval: '1h', maximumInterval: '1m' },
+        },
+      }),
+    );
+    assert.deepEqual(configErrorOf({ CUSTODY_CONFIG: file }).split('\n'), [
+      `invalid config value notifications.url = "hooks.example.org" (from ${file}): Invalid URL`,
+      `invalid config value notifications.urls.retried = "https://x.example.org" (from ${file}): names no kind of notification: expected one of failed, rejected, frozen, fixity, held`,
+      `invalid config value notifications.events[1] = "late" (from ${file}): expected one of "failed"|"rejected"|"frozen"|"fixity"|"held"`,
+      `invalid config value notifications.tokenEnv = "my token" (from ${file}): must be the name of an environment variable, such as NOTIFY_TOKEN`,
+    ]);
+    const bounds = configFile(JSON.stringify({ notifications: { events: ['held', 'held'], retry: { initialInterval: '1h', maximumInterval: '1m' } } }));
+    assert.deepEqual(configErrorOf({ CUSTODY_CONFIG: bounds }).split('\n'), [
+      `invalid config value notifications.events = ["held","held"] (from ${bounds}): names a kind twice`,
+      `invalid config value notifications.retry.maximumInterval = "1m" (from ${bounds}): must be at least retry.initialInterval (1h)`,
+    ]);
+    const c = loadConfig(
+      {},
+      { notifications: { url: 'https://hooks.example.org/custody', urls: { fixity: 'https://ops.example.org/fixity' }, tokenEnv: 'NOTIFY_TOKEN' } },
+    );
+    assert.deepEqual(c.notifications.events, ['failed', 'rejected', 'frozen', 'fixity', 'held']);
+    assert.equal(c.notifications.heldLongerThan, '1d');
   });
 
   it('names an unreadable config file', () => {

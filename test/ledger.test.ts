@@ -37,6 +37,93 @@ for (const backend of BACKENDS)
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
+    it('keeps one notification per notifiable event in the outbox: retries, re-entries and operators add none; held ones once per wait', async () => {
+      const at = '2026-03-01T10:00:00.000Z';
+      const auto = { by: 'custody (automatic)' };
+      await ledger.setState('obj-1', 'failed', { key: 'run1:3:failed', at, sipId: 'obj-1.a1.x', error: 'disk full' });
+      await ledger.setState('obj-1', 'failed', { key: 'run1:3:failed', at, sipId: 'obj-1.a1.x', error: 'disk full' });
+      await ledger.setState('obj-1', 'failed', { key: 'run1:5:failed', at, sipId: 'obj-1.a1.x', error: 'disk full' });
+      await ledger.setFrozen('obj-2', { reason: 'EmptyObject: no files', ...auto }, { key: 'run2:1:freeze', at });
+      await ledger.setFrozen('obj-3', { reason: 'asked by curator', by: 'ana@host' }, { key: 'run3:1:freeze', at });
+      const articleEvent = (key: string, kind: string, detail: unknown) =>
+        ledger.recordEvent({ key, objectId: 'article:00042', kind, detail: { message: kind, version: 2, detail }, at });
+      await articleEvent('art:1:stage', 'article-failed', { error: 'JATS invalid' });
+      await articleEvent('art:1:stage', 'article-failed', { error: 'JATS invalid' });
+      // An operator's reject of another article's version: not news to the operators, and nothing waits after it.
+      await ledger.recordEvent({
+        key: 'art:2:rejected',
+        objectId: 'article:00041',
+        kind: 'article-rejected',
+        detail: { message: 'rejected', version: 1, detail: { by: 'ana@host', reason: 'wrong file' } },
+        at,
+      });
+      await ledger.recordEvent({
+        key: 'cp:1:stage',
+        objectId: 'copy:ds-7:zenodo',
+        kind: 'copy-frozen',
+        detail: { message: 'frozen', detail: { reason: 'too many files', ...auto } },
+        at,
+      });
+      const fixity = {
+        key: 'fixity:a:s1:kept',
+        objectId: 'obj-4',
+        sipId: 's1',
+        kind: 'fixity-missing',
+        detail: { where: 'file:///p/s1.tar', expected: 'ab', found: null },
+        at,
+      };
+      await ledger.recordEvent(fixity);
+      // A later audit finding the same copy missing is the same problem.
+      await ledger.recordEvent({ ...fixity, key: 'fixity:b:s1:kept' });
+      const rows = await ledger.notifications.list();
+      const sorted = (l: unknown[][]) => l.map((x) => JSON.stringify(x)).sort();
+      assert.deepEqual(
+        sorted(rows.map((n) => [n.what, n.subject, n.workflowId, n.stage, n.reason])),
+        sorted([
+          ['failed', 'obj-1', 'preserve:obj-1', 'failed', 'disk full'],
+          ['frozen', 'obj-2', 'preserve:obj-2', 'frozen', 'EmptyObject: no files'],
+          ['failed', 'article:00042', 'article:00042', 'failed', 'JATS invalid'],
+          ['frozen', 'copy:ds-7:zenodo', 'copy:ds-7:zenodo', 'frozen', 'too many files'],
+          ['fixity', 'obj-4', 'preserve:obj-4', 'fixity-missing', 'file:///p/s1.tar: expected sha256 ab, found nothing'],
+        ]),
+      );
+      assert.equal(rows.length, 5);
+
+      // Held: the failed and both frozen objects, the article after its failure and the copy after its freeze.
+      await ledger.recordEvent({ key: 'art:3:stage', objectId: 'article:00043', kind: 'article-awaiting-approval', detail: { message: 'preview ready' }, at });
+      await ledger.recordEvent({ key: 'art:4:stage', objectId: 'article:00044', kind: 'article-awaiting-approval', detail: { message: 'preview ready' }, at });
+      await ledger.recordEvent({
+        key: 'art:5:stage',
+        objectId: 'article:00044',
+        kind: 'article-publishing',
+        detail: { message: 'publishing' },
+        at: '2026-03-01T10:00:01.000Z',
+      });
+      assert.equal(await ledger.notifications.addHeld('2026-03-01T09:00:00.000Z'), 0, 'nothing waited since before the cutoff');
+      assert.equal(await ledger.notifications.addHeld('2026-03-02T00:00:00.000Z'), 6);
+      assert.equal(await ledger.notifications.addHeld('2026-03-02T00:00:00.000Z'), 0, 'once per wait');
+      const held = (await ledger.notifications.list()).filter((n) => n.what === 'held');
+      assert.deepEqual(held.map((n) => `${n.subject} ${n.stage}`).sort(), [
+        'article:00042 failed',
+        'article:00043 awaiting-approval',
+        'copy:ds-7:zenodo frozen',
+        'obj-1 failed',
+        'obj-2 frozen',
+        'obj-3 frozen',
+      ]);
+      assert.equal(held.find((n) => n.subject === 'obj-2')?.reason, `frozen since ${at}: EmptyObject: no files`);
+
+      const now = new Date().toISOString();
+      const later = new Date(Date.now() + 60_000).toISOString();
+      const due = await ledger.notifications.due(now, 100);
+      assert.equal(due.length, 11);
+      await ledger.notifications.markFailed(due[0]!.key, 'http://hooks answered 503', later);
+      for (const n of due.slice(1)) await ledger.notifications.markSent(n.key, now);
+      assert.deepEqual(await ledger.notifications.summary(), { waiting: 1, oldest: due[0]!.createdAt, lastError: 'http://hooks answered 503' });
+      assert.deepEqual(await ledger.notifications.due(now, 100), [], 'not due before its next attempt');
+      assert.equal((await ledger.notifications.due(later, 100))[0]?.attempts, 1);
+    });
+
     it("keeps a copy version's deposition, its file digests and its request log; a later change keeps what it does not set", async () => {
       await ledger.copies.setVersion('copy:ds-1:data', 1, { state: 'prepared', depositionId: 5_000_000_001, updatedAt: '2026-01-01T00:00:00Z' });
       await ledger.copies.setVersion('copy:ds-1:data', 1, { state: 'published', doi: '10.5072/zenodo.1', recordId: 7, updatedAt: '2026-01-01T00:01:00Z' });
@@ -197,7 +284,7 @@ for (const backend of BACKENDS)
         const migrations = db.prepare('select name from kysely_migration').all() as { name: string }[];
         assert.deepEqual(
           migrations.map((m) => m.name),
-          ['0001-initial', '0002-copies-and-deliveries', '0003-source-cursors', '0004-build-ids'],
+          ['0001-initial', '0002-copies-and-deliveries', '0003-source-cursors', '0004-build-ids', '0005-notifications'],
         );
         assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
       } finally {

@@ -7,3 +7,4 @@ export { copyDataset } from './copy-dataset';
 export { deliverItem } from './deliver-item';
 export { auditFixity } from './audit-fixity';
 export { syncSource } from './sync-source';
+export { notify } from './notify';
