@@ -17,14 +17,7 @@ import { startPreservation } from './enqueue';
 import { printable, wrap } from './printable';
 
 export type DisagreementKind =
-  | 'missing-object'
-  | 'missing-package'
-  | 'missing-verdict'
-  | 'verdict-differs'
-  | 'verdict-undelivered'
-  | 'state'
-  | 'frozen'
-  | 'lost';
+  'missing-object' | 'missing-package' | 'missing-verdict' | 'verdict-differs' | 'verdict-undelivered' | 'state' | 'frozen' | 'lost';
 
 export interface Disagreement {
   /** The object id. */
@@ -46,6 +39,8 @@ export interface ReconcileReport {
   /** With --apply: each fix that failed, with why; the re-check below lists what remains. */
   failed?: Array<Disagreement & { error: string }>;
   applied?: number;
+  /** With --apply: objects whose lost workflow was started again (not checked again in this run). */
+  restarted?: string[];
 }
 
 export interface ReconcileDeps {
@@ -166,13 +161,20 @@ async function serviceSips(service: PreservationService, ids?: Set<string>): Pro
     const m = SIP_ID.exec(s.sipId);
     if (!m || (ids && !ids.has(m[1]))) continue;
     const sip: ServiceSip = { ...s, objectId: m[1], attempt: Number(m[2]), verdict: latest.get(s.sipId) };
-    byObject.set(sip.objectId, [...(byObject.get(sip.objectId) ?? []), sip].sort((a, b) => a.attempt - b.attempt));
+    byObject.set(
+      sip.objectId,
+      [...(byObject.get(sip.objectId) ?? []), sip].sort((a, b) => a.attempt - b.attempt),
+    );
   }
   return byObject;
 }
 
 /** The SIP's sizes as its createSip step returned them, from the workflow's history (the latest run only). */
-async function packageFromHistory(client: Client, objectId: string, sipId: string): Promise<{ size: number; payloadBytes: number; payloadFiles: number } | undefined> {
+async function packageFromHistory(
+  client: Client,
+  objectId: string,
+  sipId: string,
+): Promise<{ size: number; payloadBytes: number; payloadFiles: number } | undefined> {
   let events;
   try {
     events = (await client.workflow.getHandle(preserveWorkflowId(objectId)).fetchHistory()).events ?? [];
@@ -183,14 +185,19 @@ async function packageFromHistory(client: Client, objectId: string, sipId: strin
   for (const e of events) {
     const payload = e.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
     if (!payload) continue;
-    const r = defaultPayloadConverter.fromPayload(payload as Payload) as { sipId?: string; tarSize?: number; payloadBytes?: number; payloadFiles?: number } | null;
+    const r = defaultPayloadConverter.fromPayload(payload as Payload) as {
+      sipId?: string;
+      tarSize?: number;
+      payloadBytes?: number;
+      payloadFiles?: number;
+    } | null;
     if (r?.sipId === sipId && typeof r.tarSize === 'number') return { size: r.tarSize, payloadBytes: r.payloadBytes ?? 0, payloadFiles: r.payloadFiles ?? 0 };
   }
   return undefined;
 }
 
 const describeWorkflow = (wf: WorkflowView) =>
-  `workflow ${wf.status === 'RUNNING' ? 'running' : `closed (${wf.status.toLowerCase().replace(/_/g, ' ')})`}, ${wf.stage}${wf.frozen ? ', frozen' : ''}`;
+  `workflow ${wf.status === 'RUNNING' ? 'running' : `closed (${wf.status.toLowerCase().replace(/_/g, ' ')})`}, ${wf.stage}${wf.frozen && wf.stage !== 'frozen' ? ', frozen' : ''}`;
 
 /** The state an object with no workflow left gets from what the service decided of its latest SIP. */
 function stateFromService(sip: ServiceSip): Stage {
@@ -237,7 +244,13 @@ function compare(deps: ReconcileDeps, snap: Snapshot, id: string, by: string): F
     const state = wf ? wf.stage : stateFromService(latest!);
     const sipId = wf?.sipId ?? latest?.sipId;
     const found = wf ? describeWorkflow(wf) : `service has SIP ${latest!.sipId}${latest!.verdict ? ` (${latest!.verdict.status})` : ''}, no workflow`;
-    const d: Disagreement = { id, kind: 'missing-object', ledger: 'no object row', found, fix: `insert the object, state ${state}${wf?.frozen ? ', frozen' : ''}` };
+    const d: Disagreement = {
+      id,
+      kind: 'missing-object',
+      ledger: 'no object row',
+      found,
+      fix: `insert the object, state ${state}${wf?.frozen ? ', frozen' : ''}`,
+    };
     out.push(
       noted(d, state, async () => {
         const at = wf?.updatedAt ?? now();
@@ -300,7 +313,9 @@ function compare(deps: ReconcileDeps, snap: Snapshot, id: string, by: string): F
       };
       out.push(
         noted(d, sip.sipId, async () => {
-          const sizes = (await packageFromHistory(deps.client, id, sip.sipId)) ?? (sip.size !== undefined ? { size: sip.size, payloadBytes: 0, payloadFiles: 0 } : undefined);
+          const sizes =
+            (await packageFromHistory(deps.client, id, sip.sipId)) ??
+            (sip.size !== undefined ? { size: sip.size, payloadBytes: 0, payloadFiles: 0 } : undefined);
           if (!sizes) throw new Error(`the size of SIP ${sip.sipId} is known neither to its workflow's history nor to the service`);
           await ledger.recordPackage({ sipId: sip.sipId, objectId: id, attempt: sip.attempt, sha256: sip.sha256, createdAt: sip.firstReceivedAt, ...sizes });
         }),
@@ -353,7 +368,11 @@ function compare(deps: ReconcileDeps, snap: Snapshot, id: string, by: string): F
 const ORDER: DisagreementKind[] = ['missing-object', 'state', 'frozen', 'missing-package', 'missing-verdict', 'verdict-differs', 'verdict-undelivered', 'lost'];
 
 /** One pass: gathers the three sides (in bulk), compares them, and asks each disagreeing workflow itself before believing visibility. */
-async function check(deps: ReconcileDeps, opts: { ids?: string[] }, by: string): Promise<{ findings: Finding[]; report: Omit<ReconcileReport, 'disagreements'> }> {
+async function check(
+  deps: ReconcileDeps,
+  opts: { ids?: string[] },
+  by: string,
+): Promise<{ findings: Finding[]; report: Omit<ReconcileReport, 'disagreements'> }> {
   const { client, ledger, service } = deps;
   const ids = opts.ids ? new Set(opts.ids) : undefined;
   const rows = new Map((await ledger.listObjects(opts.ids ? { ids: opts.ids } : undefined)).map((r) => [r.id, r]));
@@ -395,17 +414,21 @@ export async function reconcile(deps: ReconcileDeps, opts: { ids?: string[]; app
   const first = await check(deps, opts, opts.by);
   if (!opts.apply || first.findings.length === 0) return { disagreements: first.findings.map(plain), ...first.report };
   const failed: Array<Disagreement & { error: string }> = [];
+  const restarted: string[] = [];
   let applied = 0;
   for (const f of first.findings) {
     try {
       await f.apply();
       applied++;
+      if (f.kind === 'lost') restarted.push(f.id);
     } catch (e) {
       failed.push({ ...plain(f), error: (e as Error).message.split('\n')[0] });
     }
   }
+  // A workflow just started has not recorded its first stage yet: the ledger is its own from now on.
   const again = await check(deps, opts, opts.by);
-  return { disagreements: again.findings.map(plain), ...again.report, applied, failed };
+  const remaining = again.findings.filter((f) => !restarted.includes(f.id));
+  return { disagreements: remaining.map(plain), ...again.report, applied, failed, restarted };
 }
 
 /** One line per disagreement: id, what the ledger says, what Temporal or the service says, the fix. */
@@ -415,6 +438,7 @@ export function formatReconcile(r: ReconcileReport, opts: { applied?: boolean } 
   if (r.applied !== undefined) {
     lines.push(`applied ${r.applied} fix${r.applied === 1 ? '' : 'es'}`);
     for (const f of r.failed ?? []) lines.push(`FAILED ${line(f)}: ${f.error}`);
+    for (const id of r.restarted ?? []) lines.push(`${id}: started again as ${preserveWorkflowId(id)}; its workflow records its state from now on`);
   }
   const remaining = r.disagreements;
   if (remaining.length) {
@@ -423,7 +447,10 @@ export function formatReconcile(r: ReconcileReport, opts: { applied?: boolean } 
   }
   const { objects, workflows, sips } = r.compared;
   const what = `${objects} ledger objects, ${workflows} workflows, ${r.serviceError ? 'no' : sips} service SIPs compared`;
-  if (!remaining.length) lines.push(`${opts.applied ? 'now the ledger agrees' : 'the ledger agrees'} with Temporal${r.serviceError ? '' : ' and the preservation service'} (${what})`);
+  if (!remaining.length)
+    lines.push(
+      `${opts.applied ? 'now the ledger agrees' : 'the ledger agrees'} with Temporal${r.serviceError ? '' : ' and the preservation service'} (${what})`,
+    );
   else {
     const counts = ORDER.map((k) => [k, remaining.filter((d) => d.kind === k).length] as const).filter(([, n]) => n);
     lines.push(`${remaining.length} disagreement${remaining.length === 1 ? '' : 's'} (${counts.map(([k, n]) => `${n} ${k}`).join(', ')}; ${what})`);
