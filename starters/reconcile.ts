@@ -215,6 +215,16 @@ interface Snapshot {
   signalled: Set<string>;
 }
 
+/** The ledger's rows of one object read again. */
+async function rereadLedger(ledger: Ledger, snap: Snapshot, id: string): Promise<void> {
+  const row = await ledger.getObject(id);
+  if (row) snap.rows.set(id, row);
+  else snap.rows.delete(id);
+  const sipIds = (snap.sips.get(id) ?? []).map((s) => s.sipId);
+  for (const p of await ledger.packagesById(sipIds)) snap.packages.set(p.sipId, p);
+  for (const d of await ledger.verdictDeliveryOf(sipIds)) if (d.delivered) snap.signalled.add(d.sipId);
+}
+
 /** Every disagreement about one object, each with the fix that makes the ledger agree. */
 function compare(deps: ReconcileDeps, snap: Snapshot, id: string, by: string): Finding[] {
   const { ledger } = deps;
@@ -398,6 +408,8 @@ async function check(
       const live = await liveView(client, id, workflows.get(id));
       if (live) workflows.set(id, live);
       else workflows.delete(id);
+      // Read after the workflow answered: a step it took since the first read is in the ledger too.
+      await rereadLedger(ledger, snap, id);
       found = compare(deps, snap, id, by);
     }
     findings.push(...found);
