@@ -375,6 +375,9 @@ function compare(deps: ReconcileDeps, snap: Snapshot, id: string, by: string): F
   return out;
 }
 
+/** Workflows asked at once: enough to hide each round trip on a big archive, few enough not to load the server. */
+const ASK_CONCURRENCY = 16;
+
 const ORDER: DisagreementKind[] = ['missing-object', 'state', 'frozen', 'missing-package', 'missing-verdict', 'verdict-differs', 'verdict-undelivered', 'lost'];
 
 /** One pass: gathers the three sides (in bulk), compares them, and asks each disagreeing workflow itself before believing visibility. */
@@ -401,19 +404,26 @@ async function check(
   const all = [...new Set([...rows.keys(), ...workflows.keys(), ...sips.keys()])].sort();
 
   const findings: Finding[] = [];
+  const doubtful: string[] = [];
   for (const id of all) {
-    let found = compare(deps, snap, id, by);
+    const found = compare(deps, snap, id, by);
     // Visibility lags and lacks SIP ids: each object it shows disagreeing is asked directly.
-    if (found.some((f) => f.kind !== 'missing-package')) {
+    if (found.some((f) => f.kind !== 'missing-package')) doubtful.push(id);
+    else findings.push(...found);
+  }
+  let next = 0;
+  const lane = async () => {
+    while (next < doubtful.length) {
+      const id = doubtful[next++];
       const live = await liveView(client, id, workflows.get(id));
       if (live) workflows.set(id, live);
       else workflows.delete(id);
       // Read after the workflow answered: a step it took since the first read is in the ledger too.
       await rereadLedger(ledger, snap, id);
-      found = compare(deps, snap, id, by);
+      findings.push(...compare(deps, snap, id, by));
     }
-    findings.push(...found);
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(ASK_CONCURRENCY, doubtful.length) }, lane));
   findings.sort((a, b) => a.id.localeCompare(b.id) || ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
   const compared = { objects: rows.size, workflows: workflows.size, sips: sipIds.length };
   return { findings, report: { compared, ...(serviceError ? { serviceError } : {}) } };
