@@ -86,7 +86,7 @@ function stageOfClosed(status: string, shown: Stage): { stage: Stage; error?: st
   return { stage: 'failed', error: `workflow ${status.toLowerCase().replace(/_/g, ' ')} at stage ${shown}` };
 }
 
-function fromVisibility(objectId: string, wf: WorkflowExecutionInfo): WorkflowView {
+function fromVisibility(objectId: string, wf: Pick<WorkflowExecutionInfo, 'status' | 'typedSearchAttributes'>): WorkflowView {
   const shown = wf.typedSearchAttributes.get(SA.stage);
   const stage: Stage = isStage(shown) ? shown : 'queued';
   const status = wf.status.name;
@@ -98,17 +98,15 @@ function fromVisibility(objectId: string, wf: WorkflowExecutionInfo): WorkflowVi
 /** The workflow's own answer (describe, then its state query); undefined when Temporal has no such workflow. */
 async function liveView(client: Client, objectId: string, fallback?: WorkflowView): Promise<WorkflowView | undefined> {
   const handle = client.workflow.getHandle(preserveWorkflowId(objectId));
-  let status: string;
-  let shown: unknown;
+  let described: Pick<WorkflowExecutionInfo, 'status' | 'typedSearchAttributes'>;
   try {
-    const d = await handle.describe();
-    status = d.status.name;
-    shown = d.typedSearchAttributes.get(SA.stage);
+    described = await handle.describe();
   } catch (e) {
     if (e instanceof WorkflowNotFoundError) return undefined;
     throw e;
   }
-  const base: WorkflowView = fallback ?? { objectId, status, stage: isStage(shown) ? shown : 'queued', frozen: false, live: false };
+  const status = described.status.name;
+  const base = fallback?.status === status ? fallback : fromVisibility(objectId, described);
   try {
     const s = await handle.query(stateQuery);
     const running = status === 'RUNNING';
@@ -127,8 +125,8 @@ async function liveView(client: Client, objectId: string, fallback?: WorkflowVie
       live: true,
     };
   } catch {
-    // No worker to answer the query (a closed workflow is replayed to answer): visibility stands.
-    return { ...base, status, live: false };
+    // No worker to answer the query (a closed workflow is replayed to answer): its search attributes stand.
+    return base;
   }
 }
 
@@ -293,7 +291,8 @@ function compare(deps: ReconcileDeps, snap: Snapshot, id: string, by: string): F
       const freeze = wf.frozen ? { reason: wf.frozenReason ?? 'frozen in Temporal', by: wf.frozenBy } : null;
       out.push(noted(d, fact, () => ledger.setFrozen(id, freeze, { key: `reconcile:${id}:frozen:${fact}`, at: wf.updatedAt ?? now() })));
     }
-  } else if (row && !SETTLED_STAGES.includes(row.state)) {
+  } else if (row && !row.frozen && !SETTLED_STAGES.includes(row.state)) {
+    // A frozen row without a workflow was frozen before it was enqueued: nothing was lost.
     const attempt = Number(SIP_ID.exec(row.lastSipId ?? '')?.[2] ?? 0) + 1;
     const d: Disagreement = {
       id,

@@ -47,7 +47,9 @@ const REJECTED = 'rcn-rejected';
 const FROZEN = 'rcn-frozen';
 const WAITING = 'rcn-waiting';
 const LOST = 'rcn-lost';
-const ALL = [ACCEPTED, REJECTED, FROZEN, WAITING, LOST];
+/** Frozen before it was ever enqueued: a row in progress without a workflow that is not lost. */
+const HELD = 'rcn-held';
+const ALL = [ACCEPTED, REJECTED, FROZEN, WAITING, LOST, HELD];
 
 /** An example object under another id. */
 function copyAs(sys: CustodySystem, example: string, id: string): void {
@@ -93,6 +95,7 @@ describe('custody reconcile: the ledger against Temporal and the preservation se
     copyAs(sys, 'mus-0007', FROZEN);
     copyAs(sys, 'mus-0001', WAITING);
     copyAs(sys, 'mus-0004', LOST);
+    copyAs(sys, 'mus-0002', HELD);
     const configFile = path.join(sys.root, 'reconcile.json');
     fs.writeFileSync(configFile, JSON.stringify(sys.config));
     env = { CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace };
@@ -106,6 +109,7 @@ describe('custody reconcile: the ledger against Temporal and the preservation se
     await waitForStage(sys.client.workflow.getHandle(preserveWorkflowId(FROZEN)), ['rejected'], 300_000);
     assert.equal((await freeze(deps, FROZEN, 'checking the drawings', 'curator@museum')).ok, true);
     await waitForStage(sys.client.workflow.getHandle(preserveWorkflowId(FROZEN)), ['frozen'], 300_000);
+    assert.equal((await freeze(deps, HELD, 'rights unclear', 'curator@museum', { notYetEnqueued: true })).ok, true);
   });
   after(async () => sys?.close());
 
@@ -113,7 +117,7 @@ describe('custody reconcile: the ledger against Temporal and the preservation se
     const run = await reconcile();
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(reportLines(run), [
-      'the ledger agrees with Temporal and the preservation service (3 ledger objects, 3 workflows, 3 service SIPs compared)',
+      'the ledger agrees with Temporal and the preservation service (4 ledger objects, 3 workflows, 3 service SIPs compared)',
     ]);
   });
 
@@ -180,26 +184,27 @@ describe('custody reconcile: the ledger against Temporal and the preservation se
     const again = await reconcile();
     assert.equal(again.code, 0, again.stdout);
     assert.deepEqual(reportLines(again), [
-      'the ledger agrees with Temporal and the preservation service (5 ledger objects, 5 workflows, 5 service SIPs compared)',
+      'the ledger agrees with Temporal and the preservation service (6 ledger objects, 5 workflows, 5 service SIPs compared)',
     ]);
 
     // The ledger now says what Temporal says, object by object.
-    for (const id of ALL) {
+    for (const id of ALL.filter((i) => i !== HELD)) {
       const row = (await sys.ledger.getObject(id))!;
       const live = await sys.client.workflow.getHandle(preserveWorkflowId(id)).query(stateQuery);
       assert.equal(row.state, live.stage, id);
       assert.equal(row.frozen, id === FROZEN, id);
     }
     const summary = await summarize(sys.ledger);
-    assert.deepEqual(summary.counts, { confirmed: 3, rejected: 1, frozen: 1 });
+    assert.deepEqual(summary.counts, { queued: 1, confirmed: 3, rejected: 1, frozen: 1 });
     assert.deepEqual(
       summary.needsAttention.map((o) => [o.id, o.state, o.reason]),
       [
         [FROZEN, 'frozen', 'checking the drawings'],
-        [REJECTED, 'rejected', summary.needsAttention[1]?.reason],
+        [HELD, 'queued', 'rights unclear'],
+        [REJECTED, 'rejected', summary.needsAttention[2]?.reason],
       ],
     );
-    assert.match(summary.needsAttention[1]?.reason ?? '', /image\/gif/, 'the rejection reasons are back');
+    assert.match(summary.needsAttention[2]?.reason ?? '', /image\/gif/, 'the rejection reasons are back');
     const [pkg] = await sys.ledger.packagesOf(ACCEPTED);
     assert.equal(pkg.sipId, acceptedSip);
     assert.equal(pkg.verdict, 'accepted');
