@@ -6,6 +6,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { preserveWorkflowId, sipProcessedSignal, type VerdictPageDelivery } from '../common/preservation';
 import type { Verdict } from '../common/sip';
+import type { Ledger } from '../ledger';
 import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
 
 /** Signals the poller sends at once: enough to hide each round trip, few enough not to flood the server. */
@@ -17,6 +18,22 @@ async function forEachConcurrently<T>(items: T[], concurrency: number, act: (ite
     while (next < items.length) await act(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+}
+
+/**
+ * Hands a verdict to its object's workflow and remembers in the ledger that it did, so the
+ * verdict is not sent again; false when no workflow runs for the object. The poller and
+ * `custody reconcile` deliver verdicts this one way.
+ */
+export async function signalVerdict(workflows: Client['workflow'], ledger: Ledger, objectId: string, verdict: Verdict): Promise<boolean> {
+  try {
+    await workflows.getHandle(preserveWorkflowId(objectId)).signal(sipProcessedSignal, verdict);
+  } catch (e) {
+    if (!(e instanceof WorkflowNotFoundError)) throw e;
+    return false;
+  }
+  await ledger.recordVerdictSignalled({ objectId, sipId: verdict.sipId, at: new Date().toISOString() });
+  return true;
 }
 
 /**
@@ -55,14 +72,10 @@ export function createSyncProcessedSipsActivities({ ledger, service }: ActivityD
         return pkg && !pkg.delivered ? [{ objectId: pkg.objectId, verdict }] : [];
       });
       await forEachConcurrently(toSignal, SIGNAL_CONCURRENCY, async ({ objectId, verdict }) => {
-        try {
-          await workflows().getHandle(preserveWorkflowId(objectId)).signal(sipProcessedSignal, verdict);
-        } catch (e) {
-          if (!(e instanceof WorkflowNotFoundError)) throw e;
+        if (!(await signalVerdict(workflows(), ledger, objectId, verdict))) {
           result.notWaiting++;
           return;
         }
-        await ledger.recordVerdictSignalled({ objectId, sipId: verdict.sipId, at: new Date().toISOString() });
         result.signalled++;
         heartbeat({ signalled: result.signalled, of: toSignal.length });
       });

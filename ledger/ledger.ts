@@ -125,6 +125,8 @@ export interface Ledger {
   verdictDeliveryOf(sipIds: string[]): Promise<Array<{ sipId: string; objectId: string; delivered: boolean }>>;
   /** Remembers that the poller signalled this SIP's verdict to its workflow (idempotent). */
   recordVerdictSignalled(d: { objectId: string; sipId: string; at: string }): Promise<void>;
+  /** The packages among `sipIds` the ledger has (`custody reconcile` compares many at once); unknown ids are left out. */
+  packagesById(sipIds: string[]): Promise<PackageRow[]>;
 }
 
 type Db = Kysely<LedgerDatabase> | Transaction<LedgerDatabase>;
@@ -478,6 +480,19 @@ class KyselyLedger implements Ledger {
 
   async recordVerdictSignalled(d: { objectId: string; sipId: string; at: string }): Promise<void> {
     await insertEvent(this.db, { key: signalledKey(d.sipId), objectId: d.objectId, sipId: d.sipId, kind: 'verdict-signalled', at: d.at }, this.buildId);
+  }
+
+  async packagesById(sipIds: string[]): Promise<PackageRow[]> {
+    const out: PackageRow[] = [];
+    for (let i = 0; i < sipIds.length; i += IN_CHUNK) {
+      const rows = await this.db
+        .selectFrom('packages')
+        .selectAll()
+        .where('sip_id', 'in', sipIds.slice(i, i + IN_CHUNK))
+        .execute();
+      out.push(...rows.map(toPackageRow));
+    }
+    return out;
   }
 }
 

@@ -170,7 +170,14 @@ async function serveDataFolder(opts: ReferenceServiceOptions, release: () => voi
       if (url.pathname === `${API}/reports`) return send(200, { data: reports(url.searchParams) });
       if (url.pathname === `${API}/submissions`)
         return send(200, {
-          data: state.all().map((s) => ({ sipId: s.sipId, count: s.count, transfers: s.transfers, firstReceivedAt: s.firstReceivedAt, sha256: s.sha256 })),
+          data: state.all().map((s) => ({
+            sipId: s.sipId,
+            count: s.count,
+            transfers: s.transfers,
+            firstReceivedAt: s.firstReceivedAt,
+            sha256: s.sha256,
+            size: fs.statSync(path.join(receivedDir, `${s.sipId}${TAR}`), { throwIfNoEntry: false })?.size,
+          })),
         });
       const m = new RegExp(`^${API}/(status|report)/([^/]+)(?:/([^/]+))?$`).exec(url.pathname);
       if (m) {

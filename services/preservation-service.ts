@@ -28,6 +28,16 @@ export interface PreservationService {
   verdictsSince(since: Date): Promise<Verdict[]>;
   /** A report's XML, to archive it. */
   report(sipId: string): Promise<string>;
+  /** Every SIP the service has received, decided or not (`custody reconcile` compares them with the ledger). */
+  submissions(): Promise<ServiceSubmission[]>;
+}
+
+export interface ServiceSubmission {
+  sipId: string;
+  sha256: string;
+  /** Bytes of the SIP the service keeps, when the service says. */
+  size?: number;
+  firstReceivedAt: string;
 }
 
 const verdictSchema = z.object({
@@ -94,6 +104,12 @@ export function referencePreservationService(opts: { url: string; transfer: Stor
 
     async report(sipId) {
       return (await get(`${api}/report/${encodeURIComponent(sipId)}`)).text();
+    },
+
+    async submissions() {
+      const res = await get(`${api}/submissions`);
+      const submission = z.object({ sipId: z.string(), sha256: z.string(), size: z.number().int().optional(), firstReceivedAt: z.string() });
+      return z.object({ data: z.array(submission) }).parse(await res.json()).data;
     },
   };
 }

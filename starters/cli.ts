@@ -12,7 +12,7 @@ import { startWorkers } from '../workers/run-worker';
 import { enqueue } from './enqueue';
 import { operatorName, planFreeze, planReenqueue, planUnfreeze, select, type OperatorOutcome, type Plan, type Selector } from './operator';
 import { DATE_FORMS, DATE_TIME_FORM, InvalidDateError, parseDate, parseDateTime } from './dates';
-import { articleIdOf, assertObjectOrArticleIds, copyOf, isArticleRef, isCopyRef } from './object-ids';
+import { articleIdOf, assertObjectIds, assertObjectOrArticleIds, copyOf, isArticleRef, isCopyRef } from './object-ids';
 import { deliverNow, destinationSummary, formatDestinations } from './delivery';
 import {
   approveCopy,
@@ -53,6 +53,9 @@ import { UserError } from './user-error';
 import { buildId, custodyVersion } from '../config/build-id';
 import { doctorFailed, formatDoctor, runDoctor } from './doctor';
 import { assertBuildId, findBuild, formatFootprint, itemsOf } from './provenance';
+import { formatReconcile, reconcile } from './reconcile';
+import { referencePreservationService } from '../services/preservation-service';
+import { openStorage } from '../storage';
 
 const QUEUES: QueueRole[] = ['io', 'download', 'package', 'submit'];
 
@@ -813,6 +816,33 @@ program
     else formatDoctor(results).forEach((l) => console.log(l));
     // A check that timed out may leave its request open: it must not keep the command waiting.
     process.exit(doctorFailed(results) ? 1 : 0);
+  });
+
+program
+  .command('reconcile')
+  .description(
+    'after a ledger restored from a backup: compare it with Temporal (where each object is) and the preservation service (what it received and decided), one line per disagreement with its fix; exit 0 when they agree, 1 when disagreements were found and not applied (or a fix failed, or the service did not answer: the rest is still compared)',
+  )
+  .option('--apply', "apply each fix (each recorded as a 'reconciled' event), then check again; exit 0 when nothing remains")
+  .option('--ids <ids>', 'only these object ids (comma-separated, repeatable)', idList('--ids'))
+  .option('--json', 'print the report as JSON')
+  .action(async (opts: { apply?: boolean; ids?: string[]; json?: boolean }) => {
+    if (opts.ids) assertObjectIds(opts.ids);
+    await withClient(async ({ client, config }) => {
+      const ledger = await openExistingLedger(config.databaseUrl);
+      try {
+        const service = referencePreservationService({ url: config.service.url, transfer: openStorage(config.service.transfer, config.storage.s3) });
+        const reports = openStorage(config.storage.reports, config.storage.s3);
+        const r = await reconcile({ client, ledger, service, reports, config }, { ids: opts.ids, apply: opts.apply, by: operatorName() });
+        if (opts.json) console.log(JSON.stringify(r, null, 2));
+        else formatReconcile(r, { applied: opts.apply }).forEach((l) => console.log(l));
+        if (r.serviceError) throw new UserError(r.serviceError);
+        if (r.failed?.length) throw new UserError(`${r.failed.length} fix${r.failed.length === 1 ? '' : 'es'} failed (see above)`);
+        if (r.disagreements.length) process.exitCode = 1;
+      } finally {
+        await ledger.close();
+      }
+    });
   });
 
 program

@@ -450,6 +450,27 @@ for (const backend of BACKENDS)
       assert.deepEqual(await ledger.fixity.unresolved(), ['obj-a']);
     });
 
+    it('packagesById finds the packages it has among many SIP ids, more than one IN list holds', async () => {
+      const base = {
+        objectId: 'mus-0009',
+        attempt: 1,
+        sha256: 'c'.repeat(64),
+        size: 100,
+        payloadBytes: 80,
+        payloadFiles: 2,
+        createdAt: '2024-01-01T00:00:00.000Z',
+      };
+      await ledger.recordPackage({ ...base, sipId: 'sip-a' });
+      await ledger.recordPackage({ ...base, sipId: 'sip-b', objectId: 'mus-0010' });
+      const asked = [...Array.from({ length: 1200 }, (_, i) => `unknown-${i}`), 'sip-b', 'sip-a'];
+      const found = await ledger.packagesById(asked);
+      assert.deepEqual(found.map((p) => [p.sipId, p.objectId, p.size]).sort(), [
+        ['sip-a', 'mus-0009', 100],
+        ['sip-b', 'mus-0010', 100],
+      ]);
+      assert.deepEqual(await ledger.packagesById([]), []);
+    });
+
     it('refuses a verdict for a SIP it never recorded', async () => {
       await assert.rejects(
         ledger.recordVerdict({ sipId: 'nope', status: 'accepted', decidedAt: '2024-01-01T00:00:00Z', reasons: [], reportPath: 'r' }),

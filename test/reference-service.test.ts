@@ -327,6 +327,8 @@ describe('reference preservation service', function () {
     assert.deepEqual([after.count, after.transfers], [1, before.transfers + 1]);
     for (const id of ['rot-1', 'gif-1', 'mus-0003.a1.test']) assert.equal((await submissions()).find((s) => s.sipId === id)?.count, 1, id);
     assert.equal((await client.verdict('good-1'))?.status, 'accepted', 'the repeat changed nothing');
+    const listed = (await client.submissions()).find((s) => s.sipId === 'good-1');
+    assert.deepEqual([listed?.sha256, listed?.size], [sip.sha256, sip.size], 'the client lists what the service keeps (custody reconcile compares it)');
   });
 
   it('rejects other bytes under a SIP id already taken, as a conflict in its report', async () => {

@@ -8,6 +8,7 @@ export function interceptSubmit(parts: ActivityDeps, before: (sip: SubmittedSip)
     verdict: (sipId) => real.verdict(sipId),
     verdictsSince: (since) => real.verdictsSince(since),
     report: (sipId) => real.report(sipId),
+    submissions: () => real.submissions(),
     async submit(sip, onProgress) {
       return real.submit((await before(sip)) ?? sip, onProgress);
     },
