@@ -5,6 +5,7 @@
 // webhook notifications' outbox). Creating is idempotent: an existing schedule is updated to the
 // current config.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import { SCHEDULES_TASK_QUEUE, SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
 import { WATCH_ARTICLES_SCHEDULE } from '../common/watch-articles';
 import { AUDIT_FIXITY_SCHEDULE } from '../common/fixity';
@@ -16,114 +17,77 @@ import { fit, printable } from './printable';
 
 export const SCHEDULE_IDS = [SYNC_PROCESSED_SIPS_SCHEDULE, WATCH_ARTICLES_SCHEDULE, AUDIT_FIXITY_SCHEDULE, SYNC_SOURCE_SCHEDULE, NOTIFY_SCHEDULE] as const;
 
-function syncProcessedSipsSchedule(config: Config): ScheduleOptions {
-  const s = config.schedules.syncProcessedSips;
-  return {
-    scheduleId: SYNC_PROCESSED_SIPS_SCHEDULE,
-    spec: { intervals: [{ every: s.every as never }] },
-    action: {
-      type: 'startWorkflow',
-      workflowType: syncProcessedSips,
-      workflowId: SYNC_PROCESSED_SIPS_SCHEDULE,
-      taskQueue: SCHEDULES_TASK_QUEUE,
-      args: [{}],
-    },
-    // One poll at a time; after an outage, runs missed within the window are made up.
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: s.catchupWindow as never },
-  };
+/** One custody schedule: every one starts its workflow on the schedules queue and never overlaps itself. */
+interface ScheduleDefinition {
+  id: (typeof SCHEDULE_IDS)[number];
+  workflowType: Workflow;
+  args: unknown[];
+  every: string;
+  /** After an outage, runs missed within this window are made up. */
+  catchupWindow: string;
+  /** What `custody schedules create` says after the interval. */
+  what: string;
 }
 
-function watchArticlesSchedule(config: Config): ScheduleOptions {
-  const s = config.schedules.watchArticles;
-  return {
-    scheduleId: WATCH_ARTICLES_SCHEDULE,
-    spec: { intervals: [{ every: s.every as never }] },
-    action: {
-      type: 'startWorkflow',
-      workflowType: watchArticles,
-      workflowId: WATCH_ARTICLES_SCHEDULE,
-      taskQueue: SCHEDULES_TASK_QUEUE,
-      args: [{}],
-    },
-    // One watch at a time: two would start from the same cursor. Runs missed in an outage are
-    // made up within the window, though the first one after it already takes everything new.
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: s.catchupWindow as never },
-  };
-}
-
-function auditFixitySchedule(config: Config): ScheduleOptions {
-  const s = config.schedules.auditFixity;
-  return {
-    scheduleId: AUDIT_FIXITY_SCHEDULE,
-    spec: { intervals: [{ every: s.every as never }] },
-    action: {
-      type: 'startWorkflow',
-      workflowType: auditFixity,
-      workflowId: AUDIT_FIXITY_SCHEDULE,
-      taskQueue: SCHEDULES_TASK_QUEUE,
-      // Share and byte limit are read from the worker's config when a run starts.
-      args: [{}],
-    },
-    // One audit at a time: two would take the same slice. Missed runs are not all made up: the
-    // first one after an outage goes on from the cursor.
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: s.catchupWindow as never },
-  };
-}
-
-function syncSourceSchedule(config: Config): ScheduleOptions {
-  const s = config.schedules.syncSource;
-  return {
-    scheduleId: SYNC_SOURCE_SCHEDULE,
-    spec: { intervals: [{ every: s.every as never }] },
-    action: { type: 'startWorkflow', workflowType: syncSource, workflowId: SYNC_SOURCE_SCHEDULE, taskQueue: SCHEDULES_TASK_QUEUE, args: [{}] },
+function definitions(config: Config): ScheduleDefinition[] {
+  const s = config.schedules;
+  const n = config.notifications;
+  const notified = n.events.filter((e) => n.urls[e] ?? n.url);
+  return [
+    // One poll at a time; missed runs are made up.
+    { id: SYNC_PROCESSED_SIPS_SCHEDULE, workflowType: syncProcessedSips, args: [{}], ...s.syncProcessedSips, what: '' },
+    // One watch at a time: two would start from the same cursor. The first run after an outage
+    // already takes everything new.
+    { id: WATCH_ARTICLES_SCHEDULE, workflowType: watchArticles, args: [{}], ...s.watchArticles, what: `, watching ${config.articles.source}` },
+    // One audit at a time: two would take the same slice. Share and byte limit are read from the
+    // worker's config when a run starts; the first run after an outage goes on from the cursor.
+    { id: AUDIT_FIXITY_SCHEDULE, workflowType: auditFixity, args: [{}], ...s.auditFixity, what: `, ${config.fixity.share * 100}% of the packages a run` },
     // One harvest at a time: two would read the same cursors and enqueue the same batch.
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: s.catchupWindow as never },
-  };
+    {
+      id: SYNC_SOURCE_SCHEDULE,
+      workflowType: syncSource,
+      args: [{}],
+      ...s.syncSource,
+      what: `, harvesting ${harvestSources(config)
+        .map((x) => x.name)
+        .join(', ')}`,
+    },
+    // One sender at a time: two would POST the same due rows. Missed runs are not made up: the
+    // next one sends everything due.
+    {
+      id: NOTIFY_SCHEDULE,
+      workflowType: notify,
+      args: [],
+      every: n.every,
+      catchupWindow: '1m',
+      what: notified.length ? `, sending ${notified.join(', ')}` : ', no webhook configured',
+    },
+  ];
 }
 
-function notifySchedule(config: Config): ScheduleOptions {
+function scheduleOptions(d: ScheduleDefinition): ScheduleOptions {
   return {
-    scheduleId: NOTIFY_SCHEDULE,
-    spec: { intervals: [{ every: config.notifications.every as never }] },
-    action: { type: 'startWorkflow', workflowType: notify, workflowId: NOTIFY_SCHEDULE, taskQueue: SCHEDULES_TASK_QUEUE, args: [] },
-    // One sender at a time: two would POST the same due rows. Missed runs are not made up: the next one sends everything due.
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
+    scheduleId: d.id,
+    spec: { intervals: [{ every: d.every as never }] },
+    action: { type: 'startWorkflow', workflowType: d.workflowType, workflowId: d.id, taskQueue: SCHEDULES_TASK_QUEUE, args: d.args },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: d.catchupWindow as never },
   };
 }
 
 export async function createSchedules(client: Client, config: Config): Promise<string[]> {
   const out: string[] = [];
-  for (const [options, every, what] of [
-    [syncProcessedSipsSchedule(config), config.schedules.syncProcessedSips.every, ''],
-    [watchArticlesSchedule(config), config.schedules.watchArticles.every, `, watching ${config.articles.source}`],
-    [auditFixitySchedule(config), config.schedules.auditFixity.every, `, ${config.fixity.share * 100}% of the packages a run`],
-    [
-      syncSourceSchedule(config),
-      config.schedules.syncSource.every,
-      `, harvesting ${harvestSources(config)
-        .map((x) => x.name)
-        .join(', ')}`,
-    ],
-    [notifySchedule(config), config.notifications.every, notifyWhat(config)],
-  ] as const) {
+  for (const d of definitions(config)) {
+    const options = scheduleOptions(d);
     try {
       await client.schedule.create(options);
-      out.push(`created schedule ${options.scheduleId} (every ${every}${what})`);
+      out.push(`created schedule ${d.id} (every ${d.every}${d.what})`);
     } catch (e) {
       if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-      await client.schedule
-        .getHandle(options.scheduleId)
-        .update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }));
-      out.push(`updated schedule ${options.scheduleId} (every ${every}${what})`);
+      await client.schedule.getHandle(d.id).update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }));
+      out.push(`updated schedule ${d.id} (every ${d.every}${d.what})`);
     }
   }
   return out;
-}
-
-function notifyWhat(config: Config): string {
-  const n = config.notifications;
-  const sent = n.events.filter((e) => n.urls[e] ?? n.url);
-  return sent.length ? `, sending ${sent.join(', ')}` : ', no webhook configured';
 }
 
 export interface ScheduleRow {
