@@ -10,6 +10,7 @@ import { STAGES, type Stage } from '../common/preservation';
 import type { VerdictStatus } from '../common/sip';
 import { CopyLedger } from './copies';
 import { CursorLedger } from './cursors';
+import { DrainLedger } from './drain';
 import { DeliveryLedger } from './deliveries';
 import { FixityLedger } from './fixity';
 import { ledgerMigrations } from './migrations';
@@ -84,6 +85,8 @@ export interface Ledger {
   readonly fixity: FixityLedger;
   /** The scheduled harvest's cursor per source, and the fingerprint of each object it enqueued. */
   readonly cursors: CursorLedger;
+  /** Whether custody is drained, and the work held meanwhile. */
+  readonly drain: DrainLedger;
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Insert or update the object's descriptive row (title, source modifiedAt). */
@@ -217,12 +220,14 @@ class KyselyLedger implements Ledger {
   readonly deliveries: DeliveryLedger;
   readonly fixity: FixityLedger;
   readonly cursors: CursorLedger;
+  readonly drain: DrainLedger;
 
   constructor(private readonly db: Kysely<LedgerDatabase>) {
     this.copies = new CopyLedger(db);
     this.deliveries = new DeliveryLedger(db);
     this.fixity = new FixityLedger(db);
     this.cursors = new CursorLedger(db);
+    this.drain = new DrainLedger(db);
   }
 
   async migrate(): Promise<void> {

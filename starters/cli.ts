@@ -52,6 +52,7 @@ import { formatObjectStatus, formatSummary, objectStatus, summarize } from './st
 import { UserError } from './user-error';
 import { buildId, custodyVersion } from '../config/build-id';
 import { doctorFailed, formatDoctor, runDoctor } from './doctor';
+import { drain, drainRound, formatRunning, resume } from './drain';
 
 const QUEUES: QueueRole[] = ['io', 'download', 'package', 'submit'];
 
@@ -201,10 +202,13 @@ program
             else if (o.action === 'would-start') sayWrapped(`${o.objectId}: would start ${o.workflowId} (dry run)`);
             else if (o.action === 'already-running') sayWrapped(`${o.objectId}: already running as ${o.workflowId}; nothing to do`);
             else if (o.action === 'refused') sayWrapped(`${o.objectId}: refused, ${o.reason}`);
+            else if (o.action === 'held') sayWrapped(`${o.objectId}: held (drained); custody resume starts it`);
             else sayWrapped(`${o.objectId}: skipped, ${o.reason}`);
           }
           const started = outcomes.filter((o) => o.action === (opts.dryRun ? 'would-start' : 'started')).length;
           say(opts.dryRun ? `dry run: ${started} would start, nothing started` : `${started} started, ${outcomes.length - started} not started`);
+          const held = outcomes.filter((o) => o.action === 'held').length;
+          if (held) say(`held (drained): ${held}`);
           exitRefused();
         } finally {
           await ledger.close();
@@ -469,6 +473,7 @@ program
 function feedLine(o: FeedOutcome): string {
   if (o.action === 'refused') return `${o.key}: refused: ${o.reason}`;
   const to = `article:${o.articleId} (v${o.version})`;
+  if (o.action === 'held') return `${o.key}: held (drained) for ${to}; custody resume sends it`;
   return o.action === 'sent' ? `${o.key}: sent to ${to}` : `${o.key}: would be sent to ${to}`;
 }
 
@@ -494,9 +499,9 @@ program
         if (e instanceof StorageUrlError) throw new UserError(e.message);
         throw e;
       }
-      const run = async (client: Client | undefined, config: Config) => {
+      const run = async (client: Client | undefined, config: Config, ledger?: Ledger) => {
         let bar: SingleBar | undefined;
-        const outcomes = await feed({ client, config }, where, {
+        const outcomes = await feed({ client, config, ledger }, where, {
           filter: opts.filter,
           mode: opts.mode,
           max: opts.max,
@@ -517,12 +522,22 @@ program
         else if (outcomes.length === 0) say(`no package under ${where}${opts.filter ? ` matches --filter ${opts.filter.source}` : ''}; nothing sent`);
         else if (opts.dryRun) say(`${count('would-send')} would be sent, ${refused} refused; nothing sent (--dry-run)`);
         else sayWrapped(`${count('sent')} sent, ${refused} refused (an article's workflow ignores a package it already has: same key, same ETag)`);
+        if (count('held') && !opts.json) say(`held (drained): ${count('held')}`);
         if (refused && !opts.dryRun)
           throw new UserError(`${refused} key${refused === 1 ? '' : 's'} refused (see ${opts.json ? 'the JSON above' : 'above'}); the others were sent`);
       };
       // A dry run only lists and reads names: it needs no Temporal.
       if (opts.dryRun) await run(undefined, loadConfig());
-      else await withClient(({ client, config }) => run(client, config));
+      else
+        await withClient(async ({ client, config }) => {
+          const ledger = openLedger(config.databaseUrl);
+          try {
+            await ledger.migrate();
+            await run(client, config, ledger);
+          } finally {
+            await ledger.close();
+          }
+        });
     },
   );
 
@@ -762,6 +777,60 @@ for (const [name, verb] of [
       }),
     );
 }
+
+// Drain and resume: a maintenance stop without re-enqueueing anything by hand (starters/drain.ts).
+program
+  .command('drain')
+  .description(
+    'pause the custody schedules, hold new work from enqueue, feed and the harvest (recorded, not refused) and let running workflows finish their step and start no other; prints what is still running',
+  )
+  .requiredOption('--reason <text>', 'why (shown by status and the Web UI)', nonBlank('--reason'))
+  .option('--wait', 'wait until no step is running: then workers and server can be stopped')
+  .action(async (opts: { reason: string; wait?: boolean }) =>
+    withClient(async ({ client, config }) => {
+      const ledger = openLedger(config.databaseUrl);
+      try {
+        await ledger.migrate();
+        const request = { by: operatorName(), reason: opts.reason };
+        const out = await drain({ client, ledger }, request);
+        const st = out.state;
+        sayWrapped(out.already ? `already drained since ${st.since} by ${st.by} (${st.reason})` : `drained since ${st.since} by ${st.by} (${st.reason})`);
+        if (out.paused.length) sayWrapped(`paused schedules: ${out.paused.join(', ')}`);
+        const signalled = new Set<string>();
+        let busy = await drainRound(client, request, signalled);
+        let shown = formatRunning(busy).join('\n');
+        sayWrapped(`signalled ${signalled.size} running workflow${signalled.size === 1 ? '' : 's'} to start no new step`);
+        say(shown);
+        while (opts.wait && busy.length) {
+          await new Promise((r) => setTimeout(r, 1000));
+          busy = await drainRound(client, request, signalled);
+          const now = formatRunning(busy).join('\n');
+          if (now !== shown) say((shown = now));
+        }
+      } finally {
+        await ledger.close();
+      }
+    }),
+  );
+program
+  .command('resume')
+  .description('undo custody drain: unpause the schedules it paused, let the workflows go on and start the work held meanwhile')
+  .action(async () =>
+    withClient(async ({ client, config }) => {
+      const ledger = openLedger(config.databaseUrl);
+      try {
+        await ledger.migrate();
+        const out = await resume({ client, ledger, config }, { by: operatorName() });
+        if (out.drained) sayWrapped(`resumed (drained since ${out.drained.since} by ${out.drained.by})`);
+        if (out.unpaused.length) sayWrapped(`unpaused schedules: ${out.unpaused.join(', ')}`);
+        sayWrapped(`signalled ${out.signalled} running workflow${out.signalled === 1 ? '' : 's'} to go on`);
+        for (const w of out.started) sayWrapped(`${w.kind} ${w.itemId}: ${w.action}`);
+        say(`held work started: ${out.started.length}`);
+      } finally {
+        await ledger.close();
+      }
+    }),
+  );
 
 program
   .command('doctor')

@@ -6,6 +6,7 @@ import { FIXITY_MISMATCH, FIXITY_MISSING, FIXITY_OK } from '../common/fixity';
 import { STAGES, preserveWorkflowId, stateQuery, type PreserveObjectState, type Stage } from '../common/preservation';
 import type { DeliveryRow, EventRow, Ledger, ObjectRow, PackageRow } from '../ledger';
 import { formatDeliveries } from './delivery';
+import { drainSummary, formatDrain, type DrainSummary } from './drain';
 import { assertObjectId } from './object-ids';
 import { fit, printable, wrap } from './printable';
 import { UserError } from './user-error';
@@ -16,6 +17,8 @@ export interface StatusSummary {
   needsAttention: Array<{ id: string; state: Stage; frozen: boolean; reason: string | null; by: string | null; sipId: string | null }>;
   /** Objects with a fixity-mismatch or fixity-missing event not resolved since (see `custody status ID`). */
   fixityProblems: string[];
+  /** Whether custody is drained, and the work held meanwhile. */
+  drain: DrainSummary;
 }
 
 const ATTENTION: Stage[] = ['rejected', 'failed', 'frozen', 'no-verdict'];
@@ -39,6 +42,7 @@ export async function summarize(ledger: Ledger): Promise<StatusSummary> {
         sipId: r.lastSipId,
       })),
     fixityProblems: await ledger.fixity.unresolved(),
+    drain: await drainSummary(ledger),
   };
 }
 
@@ -113,7 +117,8 @@ export async function objectStatus(ledger: Ledger, client: Client | undefined, i
 }
 
 export function formatSummary(s: StatusSummary): string {
-  const lines = [`${s.total} object${s.total === 1 ? '' : 's'} in the ledger`];
+  const drained = formatDrain(s.drain);
+  const lines = [...(drained ? [drained] : []), `${s.total} object${s.total === 1 ? '' : 's'} in the ledger`];
   for (const stage of STAGES) if (s.counts[stage]) lines.push(`  ${stage.padEnd(17)} ${s.counts[stage]}`);
   if (s.needsAttention.length) {
     lines.push('', 'waiting for an operator:');

@@ -134,7 +134,7 @@ for (const backend of BACKENDS)
         const migrations = db.prepare('select name from kysely_migration').all() as { name: string }[];
         assert.deepEqual(
           migrations.map((m) => m.name),
-          ['0001-initial', '0002-copies-and-deliveries', '0003-source-cursors'],
+          ['0001-initial', '0002-copies-and-deliveries', '0003-source-cursors', '0006-drain'],
         );
         assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
       } finally {
