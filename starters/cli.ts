@@ -794,7 +794,8 @@ program
         const request = { by: operatorName(), reason: opts.reason };
         const out = await drain({ client, ledger }, request);
         const st = out.state;
-        sayWrapped(out.already ? `already drained since ${st.since} by ${st.by} (${st.reason})` : `drained since ${st.since} by ${st.by} (${st.reason})`);
+        sayWrapped(`${out.already ? 'already drained' : 'drained'} since ${st.since.replace(/\.\d{3}Z$/, 'Z')} by ${st.by}`);
+        sayWrapped(`  reason: ${st.reason}`);
         if (out.paused.length) sayWrapped(`paused schedules: ${out.paused.join(', ')}`);
         const signalled = new Set<string>();
         let busy = await drainRound(client, request, signalled);
@@ -821,7 +822,7 @@ program
       try {
         await ledger.migrate();
         const out = await resume({ client, ledger, config }, { by: operatorName() });
-        if (out.drained) sayWrapped(`resumed (drained since ${out.drained.since} by ${out.drained.by})`);
+        if (out.drained) sayWrapped(`resumed (drained since ${out.drained.since.replace(/\.\d{3}Z$/, 'Z')} by ${out.drained.by})`);
         if (out.unpaused.length) sayWrapped(`unpaused schedules: ${out.unpaused.join(', ')}`);
         sayWrapped(`signalled ${out.signalled} running workflow${out.signalled === 1 ? '' : 's'} to go on`);
         for (const w of out.started) sayWrapped(`${w.kind} ${w.itemId}: ${w.action}`);

@@ -121,7 +121,7 @@ export async function resume(deps: { client: Client; ledger: Ledger; config: Con
   const { client, ledger, config } = deps;
   const drained = await ledger.drain.state();
   const held = await ledger.drain.held();
-  if (!drained && !held.length) throw new UserError('custody is not drained: nothing to resume (custody drain stops new work)');
+  if (!drained && !held.length) throw new UserError('not drained: nothing to resume (custody drain stops new work)');
   const unpaused: string[] = [];
   for (const id of drained?.pausedSchedules ?? []) {
     try {
@@ -168,15 +168,15 @@ export async function drainSummary(ledger: Ledger): Promise<DrainSummary> {
   return { state: (await ledger.drain.state()) ?? null, held: await ledger.drain.heldSummary() };
 }
 
-/** The status line of a drained custody, or undefined when it is not drained and nothing is held. */
-export function formatDrain(d: DrainSummary, now = new Date()): string | undefined {
+/** The status lines of a drained custody (none when it is not drained and nothing is held). */
+export function formatDrain(d: DrainSummary, now = new Date()): string[] {
   const { state, held } = d;
-  if (!state && !held.total) return undefined;
-  const kinds = Object.entries(held.counts)
-    .map(([k, n]) => `${k} ${n}`)
-    .join(', ');
-  const heldText = `held ${held.total}${held.total ? ` (${kinds}; oldest ${age(now.getTime() - Date.parse(held.oldest!))})` : ''}`;
-  return state ? `drained since ${state.since} by ${state.by} (${state.reason}): ${heldText}` : `not drained, but ${heldText}: custody resume starts it`;
+  if (!state && !held.total) return [];
+  const heldText = `held ${held.total}${held.oldest ? ` (oldest ${age(now.getTime() - Date.parse(held.oldest))})` : ''}`;
+  const kinds = Object.entries(held.counts).map(([k, n]) => `${k} ${n}`);
+  const perKind = kinds.length ? `; held ${kinds.join(', ')}` : '';
+  if (!state) return [`not drained, but ${heldText}: custody resume starts it`];
+  return [`drained since ${state.since.replace(/\.\d{3}Z$/, 'Z')} by ${state.by}: ${heldText}`, `  reason: ${state.reason}${perKind}`];
 }
 
 export function formatRunning(busy: RunningStep[]): string[] {

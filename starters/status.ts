@@ -117,8 +117,7 @@ export async function objectStatus(ledger: Ledger, client: Client | undefined, i
 }
 
 export function formatSummary(s: StatusSummary): string {
-  const drained = formatDrain(s.drain);
-  const lines = [...(drained ? [drained] : []), `${s.total} object${s.total === 1 ? '' : 's'} in the ledger`];
+  const lines = [...formatDrain(s.drain), `${s.total} object${s.total === 1 ? '' : 's'} in the ledger`];
   for (const stage of STAGES) if (s.counts[stage]) lines.push(`  ${stage.padEnd(17)} ${s.counts[stage]}`);
   if (s.needsAttention.length) {
     lines.push('', 'waiting for an operator:');
