@@ -801,12 +801,12 @@ program
         let busy = await drainRound(client, request, signalled);
         let shown = formatRunning(busy).join('\n');
         sayWrapped(`signalled ${signalled.size} running workflow${signalled.size === 1 ? '' : 's'} to start no new step`);
-        say(shown);
+        shown.split('\n').forEach((l) => sayWrapped(l));
         while (opts.wait && busy.length) {
           await new Promise((r) => setTimeout(r, 1000));
           busy = await drainRound(client, request, signalled);
           const now = formatRunning(busy).join('\n');
-          if (now !== shown) say((shown = now));
+          if (now !== shown) (shown = now).split('\n').forEach((l) => sayWrapped(l));
         }
       } finally {
         await ledger.close();

@@ -4,7 +4,7 @@
 // returns once no step runs, no new step starts, and after `custody resume` every object is
 // confirmed without anything enqueued by hand.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -146,14 +146,26 @@ describe('drain and resume (custody drain, custody resume)', function () {
     assert.match(summary[0], /^drained since \S+Z by operator@test: held 1 \(oldest \d+s\)$/);
     assert.equal(summary[1], '  reason: database upgrade; held preserve 1');
 
-    // The download finishes; drain --wait (a second drain) returns once nothing runs.
-    releaseDownload();
-    const again = await custody(['drain', '--reason', 'database upgrade', '--wait'], env);
+    // A second drain (no --wait) says so, and prints what still runs.
+    const again = await custody(['drain', '--reason', 'database upgrade'], env);
     assert.equal(again.code, 0, again.stderr);
     const lines = again.stdout.trimEnd().split('\n');
     assert.match(lines[0], /^already drained since \S+Z by operator@test$/);
     assert.equal(lines[1], '  reason: database upgrade');
-    assert.equal(lines.at(-1), 'nothing running: safe to stop workers and server');
+    assert.deepEqual(lines.slice(-2), ['still running: 1 workflow with a step under way', `  ${preserveWorkflowId(DOWNLOADING)}  downloadObject`]);
+
+    // drain --wait blocks while the download runs, and returns once it has finished.
+    const waiting = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), 'drain', '--reason', 'database upgrade', '--wait'], {
+      env: { ...process.env, ...env },
+    });
+    let out = '';
+    waiting.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => waiting.on('close', r));
+    await until('drain --wait listing the download', async () => out.includes(`${preserveWorkflowId(DOWNLOADING)}  downloadObject`));
+    assert.ok(!out.includes('nothing running'));
+    releaseDownload();
+    assert.equal(await exited, 0);
+    assert.equal(out.trimEnd().split('\n').at(-1), 'nothing running: safe to stop workers and server');
 
     // Stopped at a safe point: the downloaded object went no further, the verdict is not asked for.
     assert.equal((await sys.ledger.getObject(DOWNLOADING))?.state, 'downloading');
