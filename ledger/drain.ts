@@ -14,8 +14,8 @@ export interface DrainState {
   pausedSchedules: string[];
 }
 
-/** preserve: an object's preservation; article: a package for its article's workflow. */
-export type HeldKind = 'preserve' | 'article';
+/** preserve: an object's preservation; article: a package for its article's workflow; copy: a dataset version for its copy workflow. */
+export type HeldKind = 'preserve' | 'article' | 'copy';
 
 export interface HeldWork {
   kind: HeldKind;

@@ -134,6 +134,17 @@ async function withClient<T>(fn: (ctx: Awaited<ReturnType<typeof connectClient>>
   }
 }
 
+/** The ledger (migrated) for the length of `fn`: the starters read the drain flag there. */
+async function withLedger<T>(config: Config, fn: (ledger: Ledger) => Promise<T>): Promise<T> {
+  const ledger = openLedger(config.databaseUrl);
+  try {
+    await ledger.migrate();
+    return await fn(ledger);
+  } finally {
+    await ledger.close();
+  }
+}
+
 const program = new Command('custody')
   .description('Durable digital-preservation pipelines on Temporal')
   .version(`custody ${custodyVersion()} (build ${buildId()})`, '-V, --version', 'print the version and build id')
@@ -226,7 +237,10 @@ async function enqueueCopies(
   for (const id of opts.ids ?? []) datasetId(id);
   const datasets = opts.ids ?? (await datasetsInSource(config));
   const outcomes: CopyOutcome[] = [];
-  for (const d of datasets.slice(0, opts.limit)) outcomes.push(...(await sendCopies({ client, config }, { datasetId: d, type: opts.type }, operatorName())));
+  await withLedger(config, async (ledger) => {
+    for (const d of datasets.slice(0, opts.limit))
+      outcomes.push(...(await sendCopies({ client, config, ledger }, { datasetId: d, type: opts.type }, operatorName())));
+  });
   if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
   else {
     outcomes.forEach((o) => sayWrapped(copyLine(o)));
@@ -528,16 +542,7 @@ program
       };
       // A dry run only lists and reads names: it needs no Temporal.
       if (opts.dryRun) await run(undefined, loadConfig());
-      else
-        await withClient(async ({ client, config }) => {
-          const ledger = openLedger(config.databaseUrl);
-          try {
-            await ledger.migrate();
-            await run(client, config, ledger);
-          } finally {
-            await ledger.close();
-          }
-        });
+      else await withClient(({ client, config }) => withLedger(config, (ledger) => run(client, config, ledger)));
     },
   );
 
@@ -551,6 +556,7 @@ function datasetId(v: string): string {
 
 function copyLine(o: CopyOutcome): string {
   if (o.action === 'refused') return `${o.copyId} v${o.version}: refused: ${o.reason}`;
+  if (o.action === 'held') return `${o.copyId} v${o.version}: held (drained); custody resume sends it`;
   return `${o.copyId} v${o.version}: ${o.action === 'sent' ? 'sent' : 'would be sent'}`;
 }
 
@@ -566,9 +572,9 @@ program
   .option('--dry-run', 'say what would be sent and refused; send nothing')
   .option('--json', "print each version's outcome as JSON")
   .action(async (dataset: string, opts: { type: CopyType; version?: number; mode?: 'automatic' | 'preview'; dryRun?: boolean; json?: boolean }) => {
-    const run = async (client: Client | undefined, config: Config) => {
+    const run = async (client: Client | undefined, config: Config, ledger?: Ledger) => {
       const outcomes = await sendCopies(
-        { client, config },
+        { client, config, ledger },
         { datasetId: dataset, type: opts.type, version: opts.version, mode: opts.mode, dryRun: opts.dryRun },
         operatorName(),
       );
@@ -587,7 +593,7 @@ program
       } finally {
         await ctx?.connection.close();
       }
-    } else await withClient(({ client, config }) => run(client, config));
+    } else await withClient(({ client, config }) => withLedger(config, (ledger) => run(client, config, ledger)));
   });
 
 program
@@ -787,10 +793,8 @@ program
   .requiredOption('--reason <text>', 'why (shown by status and the Web UI)', nonBlank('--reason'))
   .option('--wait', 'wait until no step is running: then workers and server can be stopped')
   .action(async (opts: { reason: string; wait?: boolean }) =>
-    withClient(async ({ client, config }) => {
-      const ledger = openLedger(config.databaseUrl);
-      try {
-        await ledger.migrate();
+    withClient(({ client, config }) =>
+      withLedger(config, async (ledger) => {
         const request = { by: operatorName(), reason: opts.reason };
         const out = await drain({ client, ledger }, request);
         const st = out.state;
@@ -808,29 +812,23 @@ program
           const now = formatRunning(busy).join('\n');
           if (now !== shown) (shown = now).split('\n').forEach((l) => sayWrapped(l));
         }
-      } finally {
-        await ledger.close();
-      }
-    }),
+      }),
+    ),
   );
 program
   .command('resume')
   .description('undo custody drain: unpause the schedules it paused, let the workflows go on and start the work held meanwhile')
   .action(async () =>
-    withClient(async ({ client, config }) => {
-      const ledger = openLedger(config.databaseUrl);
-      try {
-        await ledger.migrate();
+    withClient(({ client, config }) =>
+      withLedger(config, async (ledger) => {
         const out = await resume({ client, ledger, config }, { by: operatorName() });
         if (out.drained) sayWrapped(`resumed (drained since ${out.drained.since.replace(/\.\d{3}Z$/, 'Z')} by ${out.drained.by})`);
         if (out.unpaused.length) sayWrapped(`unpaused schedules: ${out.unpaused.join(', ')}`);
         sayWrapped(`signalled ${out.signalled} running workflow${out.signalled === 1 ? '' : 's'} to go on`);
         for (const w of out.started) sayWrapped(`${w.kind} ${w.itemId}: ${w.action}`);
         say(`held work started: ${out.started.length}`);
-      } finally {
-        await ledger.close();
-      }
-    }),
+      }),
+    ),
   );
 
 program

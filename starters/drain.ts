@@ -12,6 +12,8 @@ import { forEachConcurrently } from '../activities/sync-processed-sips';
 import { sendArticlePackage } from '../activities/article-packages';
 import { SCHEDULE_IDS } from './schedules';
 import { startPreservation } from './enqueue';
+import { sendCopyRequest } from './copies';
+import type { CopyRequest } from '../common/copies';
 import { UserError } from './user-error';
 
 /** Describes and signals at once: enough to hide round trips, few enough not to flood the server. */
@@ -141,7 +143,8 @@ export async function resume(deps: { client: Client; ledger: Ledger; config: Con
     let action: string;
     if (w.kind === 'preserve') action = (await startPreservation({ client, config, ledger }, w.args as Parameters<typeof startPreservation>[1])).action;
     else {
-      await sendArticlePackage(client, config, w.args as ArticlePackage);
+      if (w.kind === 'article') await sendArticlePackage(client, config, w.args as ArticlePackage);
+      else await sendCopyRequest(client, config, w.args as CopyRequest);
       action = 'sent';
     }
     await ledger.drain.release(w.kind, w.itemId);
