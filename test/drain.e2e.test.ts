@@ -14,7 +14,13 @@ import { preserveWorkflowId } from '../common/preservation';
 import type { ActivityDeps } from '../activities';
 import { createSchedules, listSchedules } from '../starters/schedules';
 import { enqueue } from '../starters/enqueue';
-import { drain, drainRound } from '../starters/drain';
+import { drain, drainRound, resume } from '../starters/drain';
+import { feed } from '../starters/feed';
+import { sendCopies } from '../starters/copies';
+import { articleWorkflowId } from '../common/articles';
+import { copyWorkflowId } from '../common/copies';
+import { packageName } from './support/article-packages';
+import { writeDatasetVersion } from './support/datasets';
 import { formatSummary, summarize } from '../starters/status';
 import { AUDIT_FIXITY_SCHEDULE } from '../common/fixity';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
@@ -204,6 +210,37 @@ describe('drain and resume (custody drain, custody resume)', function () {
     assert.deepEqual(await sys.ledger.drain.held(), []);
     assert.equal(await sys.ledger.drain.state(), undefined);
     assert.doesNotMatch((await custody(['status'], env)).stdout, /drained/);
+  });
+
+  it('holds article packages (feed) and dataset versions (copy) while drained; resume sends them', async () => {
+    await drain({ client: sys.client, ledger: sys.ledger }, { by: 'operator@test', reason: 'storage move' });
+    const incoming = path.join(sys.root, 'incoming');
+    fs.mkdirSync(incoming);
+    // feed reads names only: the package's content is the workflow's business.
+    fs.writeFileSync(path.join(incoming, packageName('00353')), 'a package');
+    const fed = await feed({ client: sys.client, config: sys.config, ledger: sys.ledger }, incoming);
+    assert.deepEqual(
+      fed.map((o) => [o.articleId, o.action]),
+      [['00353', 'held']],
+    );
+    const datasets = path.join(sys.root, 'datasets');
+    writeDatasetVersion(datasets, 'ds-drain', 1, { 'one.csv': 'x,1\n' });
+    const config = { ...sys.config, copies: { ...sys.config.copies, source: datasets } };
+    const copied = await sendCopies({ client: sys.client, config, ledger: sys.ledger }, { datasetId: 'ds-drain', type: 'data' }, 'operator@test');
+    assert.deepEqual(copied, [{ copyId: copyWorkflowId('ds-drain', 'data'), version: 1, action: 'held' }]);
+    for (const id of [articleWorkflowId('00353'), copyWorkflowId('ds-drain', 'data')])
+      await assert.rejects(sys.client.workflow.getHandle(id).describe(), /not found/i, `no workflow ${id} while drained`);
+    assert.deepEqual((await summarize(sys.ledger)).drain.held.counts, { article: 1, copy: 1 });
+
+    const out = await resume({ client: sys.client, ledger: sys.ledger, config }, { by: 'operator@test' });
+    assert.deepEqual(
+      out.started.map((w) => `${w.kind} ${w.itemId}: ${w.action}`),
+      [`article 00353 ${packageName('00353')}: sent`, 'copy copy:ds-drain:data v1: sent'],
+    );
+    const signals = async (id: string) => (await historyFacts(sys.client.workflow.getHandle(id))).signals;
+    assert.deepEqual(await signals(articleWorkflowId('00353')), ['articlePackage']);
+    assert.deepEqual(await signals(copyWorkflowId('ds-drain', 'data')), ['copyRequest']);
+    assert.deepEqual(await sys.ledger.drain.held(), []);
   });
 
   it('refuses a resume when custody is not drained, in one line with exit code 1', async () => {
