@@ -52,7 +52,7 @@ import { formatObjectStatus, formatSummary, objectStatus, summarize } from './st
 import { UserError } from './user-error';
 import { buildId, custodyVersion } from '../config/build-id';
 import { doctorFailed, formatDoctor, runDoctor } from './doctor';
-import { drain, drainRound, formatRunning, resume } from './drain';
+import { drain, drainRound, formatRunning, resume, stillRunning } from './drain';
 
 const QUEUES: QueueRole[] = ['io', 'download', 'package', 'submit'];
 
@@ -806,7 +806,7 @@ program
         let shown = formatRunning(busy).join('\n');
         sayWrapped(`signalled ${signalled.size} running workflow${signalled.size === 1 ? '' : 's'} to start no new step`);
         shown.split('\n').forEach((l) => sayWrapped(l));
-        while (opts.wait && busy.length) {
+        while (opts.wait && stillRunning(busy).length) {
           await new Promise((r) => setTimeout(r, 1000));
           busy = await drainRound(client, request, signalled);
           const now = formatRunning(busy).join('\n');

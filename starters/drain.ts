@@ -15,6 +15,7 @@ import { startPreservation } from './enqueue';
 import { sendCopyRequest } from './copies';
 import type { CopyRequest } from '../common/copies';
 import { UserError } from './user-error';
+import { iso as isoOf } from './dates';
 
 /** Describes and signals at once: enough to hide round trips, few enough not to flood the server. */
 const CONCURRENCY = 16;
@@ -22,9 +23,14 @@ const CONCURRENCY = 16;
 export interface RunningStep {
   workflowId: string;
   workflowType: string;
-  /** Activities started and not finished (a retrying one counts: its next attempt would start). */
+  /** Activities running now or about to start (scheduled for a first attempt). */
   activities: Array<{ name: string; attempt: number }>;
+  /** Activities between attempts (a destination that is down): safe to stop, they go on after. */
+  retrying: Array<{ name: string; attempt: number; nextAttemptAt: string | null }>;
 }
+
+/** PendingActivityState SCHEDULED (temporal.api.enums.v1): not running, a worker has not taken it. */
+const SCHEDULED = 1;
 
 interface Run {
   workflowId: string;
@@ -102,12 +108,15 @@ export async function drainRound(client: Client, request: { by: string; reason: 
       if (e instanceof WorkflowNotFoundError) return;
       throw e;
     }
-    if (pending.length)
-      busy.push({
-        workflowId: r.workflowId,
-        workflowType: r.type,
-        activities: pending.map((a) => ({ name: a.activityType?.name ?? '(unknown activity)', attempt: a.attempt ?? 1 })),
-      });
+    if (!pending.length) return;
+    const name = (a: (typeof pending)[number]) => a.activityType?.name ?? '(unknown activity)';
+    const between = (a: (typeof pending)[number]) => a.state === SCHEDULED && (a.attempt ?? 1) > 1;
+    busy.push({
+      workflowId: r.workflowId,
+      workflowType: r.type,
+      activities: pending.filter((a) => !between(a)).map((a) => ({ name: name(a), attempt: a.attempt ?? 1 })),
+      retrying: pending.filter(between).map((a) => ({ name: name(a), attempt: a.attempt ?? 1, nextAttemptAt: isoOf(a.nextAttemptScheduleTime) })),
+    });
   });
   return busy.sort((a, b) => (a.workflowId < b.workflowId ? -1 : a.workflowId > b.workflowId ? 1 : 0));
 }
@@ -182,10 +191,24 @@ export function formatDrain(d: DrainSummary, now = new Date()): string[] {
   return [`drained since ${state.since.replace(/\.\d{3}Z$/, 'Z')} by ${state.by}: ${heldText}`, `  reason: ${state.reason}${perKind}`];
 }
 
-export function formatRunning(busy: RunningStep[]): string[] {
-  if (!busy.length) return ['nothing running: safe to stop workers and server'];
-  return [
-    `still running: ${busy.length} workflow${busy.length === 1 ? '' : 's'} with a step under way`,
-    ...busy.map((b) => `  ${b.workflowId}  ${b.activities.map((a) => `${a.name}${a.attempt > 1 ? ` (attempt ${a.attempt})` : ''}`).join(', ')}`),
-  ];
+/** Workflows with a step running now; those only waiting to retry do not hold a stop up. */
+export const stillRunning = (steps: RunningStep[]): RunningStep[] => steps.filter((s) => s.activities.length > 0);
+
+export function formatRunning(steps: RunningStep[]): string[] {
+  const running = stillRunning(steps);
+  const retrying = steps.filter((s) => s.retrying.length > 0);
+  const lines = running.length
+    ? [
+        `still running: ${running.length} workflow${running.length === 1 ? '' : 's'} with a step under way`,
+        ...running.map((b) => `  ${b.workflowId}  ${b.activities.map((a) => `${a.name}${a.attempt > 1 ? ` (attempt ${a.attempt})` : ''}`).join(', ')}`),
+      ]
+    : ['nothing running: safe to stop workers and server'];
+  if (retrying.length)
+    lines.push(
+      `waiting to retry (safe to stop; they go on after): ${retrying.length}`,
+      ...retrying.map(
+        (b) => `  ${b.workflowId}  ${b.retrying.map((a) => `${a.name} attempt ${a.attempt}${a.nextAttemptAt ? ` at ${a.nextAttemptAt}` : ''}`).join(', ')}`,
+      ),
+    );
+  return lines;
 }

@@ -1,7 +1,6 @@
 // `custody status`: counts per stage and the objects waiting for an operator (from the
 // ledger, which outlives Temporal's retention), or one object's whole timeline.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Timestamp } from '@temporalio/common';
 import { FIXITY_MISMATCH, FIXITY_MISSING, FIXITY_OK } from '../common/fixity';
 import { STAGES, preserveWorkflowId, stateQuery, type PreserveObjectState, type Stage } from '../common/preservation';
 import type { DeliveryRow, EventRow, Ledger, ObjectRow, PackageRow } from '../ledger';
@@ -10,6 +9,7 @@ import { drainSummary, formatDrain, type DrainSummary } from './drain';
 import { assertObjectId } from './object-ids';
 import { fit, printable, wrap } from './printable';
 import { UserError } from './user-error';
+import { iso } from './dates';
 
 export interface StatusSummary {
   total: number;
@@ -66,13 +66,6 @@ export interface RetryingActivity {
   lastAttemptAt: string | null;
   /** Null while an attempt is running. */
   nextAttemptAt: string | null;
-}
-
-/** A protobuf timestamp (seconds may be a Long) as ISO 8601, or null when absent. */
-function iso(ts: Timestamp | null | undefined): string | null {
-  if (!ts) return null;
-  const seconds = typeof ts.seconds === 'number' ? ts.seconds : (ts.seconds?.toNumber() ?? 0);
-  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
 }
 
 /** The running workflow's pending activities that have failed at least once (Temporal keeps retries out of the history until they end). */

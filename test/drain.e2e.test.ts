@@ -14,7 +14,7 @@ import { preserveWorkflowId } from '../common/preservation';
 import type { ActivityDeps } from '../activities';
 import { createSchedules, listSchedules } from '../starters/schedules';
 import { enqueue } from '../starters/enqueue';
-import { drain, drainRound, resume } from '../starters/drain';
+import { drain, drainRound, formatRunning, resume, stillRunning, type RunningStep } from '../starters/drain';
 import { feed } from '../starters/feed';
 import { sendCopies } from '../starters/copies';
 import { articleWorkflowId } from '../common/articles';
@@ -57,6 +57,32 @@ const VERDICT = 'mus-0001';
 const DOWNLOADING = 'mus-0002';
 const DEFERRED = 'mus-0003';
 const HELD = 'mus-0004';
+
+describe('what drain says is still running', () => {
+  const step = (workflowId: string, activities: RunningStep['activities'], retrying: RunningStep['retrying'] = []): RunningStep => ({
+    workflowId,
+    workflowType: 'preserveObject',
+    activities,
+    retrying,
+  });
+  it('a step between retries (a destination that is down) does not hold the stop up, and is listed', () => {
+    const steps = [
+      step('deliver:mus-0001', [], [{ name: 'deliverToDestination', attempt: 7, nextAttemptAt: '2026-11-30T15:00:00.000Z' }]),
+      step('preserve:mus-0002', [{ name: 'createSip', attempt: 2 }]),
+    ];
+    assert.deepEqual(
+      stillRunning(steps).map((s) => s.workflowId),
+      ['preserve:mus-0002'],
+    );
+    assert.deepEqual(formatRunning(steps), [
+      'still running: 1 workflow with a step under way',
+      '  preserve:mus-0002  createSip (attempt 2)',
+      'waiting to retry (safe to stop; they go on after): 1',
+      '  deliver:mus-0001  deliverToDestination attempt 7 at 2026-11-30T15:00:00.000Z',
+    ]);
+    assert.deepEqual(formatRunning([steps[0]]).slice(0, 1), ['nothing running: safe to stop workers and server']);
+  });
+});
 
 describe('drain and resume (custody drain, custody resume)', function () {
   this.timeout(240_000);
