@@ -239,7 +239,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   if (verdict.status === 'accepted') {
     await enterStage('confirmed');
     // A delivery is new work: while drained it starts at resume.
-    await operator.drainGate('delivery');
+    await operator.drainGate('delivery', true);
     await startDelivery(
       settings.delivery,
       'preservation',

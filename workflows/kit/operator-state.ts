@@ -122,15 +122,16 @@ export class OperatorState<Stage extends string> {
   }
 
   /**
-   * While drained, waits for resume before `next` (the Web UI's details say so); a freeze asked
-   * meanwhile is taken at once, so `custody freeze` does not wait for the resume. Without a drain
-   * it returns at once and adds nothing to the history.
+   * While drained, waits for resume before `next` (the Web UI's details say so). By default a
+   * freeze asked meanwhile ends the wait, for the caller to take it at once (`custody freeze` does
+   * not wait for the resume); `untilResumed` waits for the resume alone, where no freeze is taken
+   * (before a delivery). Without a drain it returns at once and adds nothing to the history.
    */
-  async drainGate(next?: string): Promise<void> {
+  async drainGate(next?: string, untilResumed = false): Promise<void> {
     if (!this.drained) return;
     const details = getCurrentDetails();
     setCurrentDetails(`drained: waiting for resume${next ? ` (then ${next})` : ''} — ${details}`);
-    await condition(() => !this.drained || this.freezeAsked);
+    await condition(() => !this.drained || (!untilResumed && this.freezeAsked));
     setCurrentDetails(details);
   }
 
