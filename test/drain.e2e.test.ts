@@ -27,6 +27,7 @@ import { startCustodySystem, type CustodySystem } from './support/custody-system
 import { currentDetails, waitForStage } from './support/wait-for-stage';
 import { testTemporal } from './support/temporal-server';
 import { historyFacts } from './support/time-skipping';
+import { recordHistory } from './support/record-history';
 
 const execFileP = promisify(execFile);
 
@@ -231,6 +232,9 @@ describe('drain and resume (custody drain, custody resume)', function () {
       assert.equal(result.stage, 'confirmed', `${id} confirmed`);
       assert.equal((await sys.ledger.getObject(id))?.state, 'confirmed');
     }
+    // Runs that took the drain and resume signals, for the replay test.
+    await recordHistory('preserve-drained-awaiting-verdict', handle(VERDICT));
+    await recordHistory('preserve-drained-after-download', handle(DOWNLOADING));
     const after = Object.fromEntries((await listSchedules(sys.client)).map((s) => [s.id, s.paused]));
     assert.deepEqual(after, { 'audit-fixity': true, 'sync-processed-sips': false, 'sync-source': false, 'watch-articles': false });
     assert.deepEqual(await sys.ledger.drain.held(), []);
