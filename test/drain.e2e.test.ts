@@ -172,8 +172,9 @@ describe('drain and resume (custody drain, custody resume)', function () {
     assert.deepEqual(paused, { 'audit-fixity': true, 'sync-processed-sips': true, 'sync-source': true, 'watch-articles': true });
 
     // Enqueued while drained: held, not refused and not started.
-    const held = await enqueue({ client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source }, { ids: [HELD] });
-    assert.deepEqual(held, [{ objectId: HELD, action: 'held', workflowId: preserveWorkflowId(HELD) }]);
+    const held = await custody(['enqueue', '--ids', HELD], env);
+    assert.equal(held.code, 0, held.stderr);
+    assert.deepEqual(held.stdout.trimEnd().split('\n'), [`${HELD}: held (drained); custody resume starts it`, '0 started, 1 not started', 'held (drained): 1']);
     await assert.rejects(handle(HELD).describe(), /not found/i, 'no workflow for the held object');
     const summary = formatSummary(await summarize(sys.ledger)).split('\n');
     assert.match(summary[0], /^drained since \S+Z by operator@test: held 1 \(oldest \d+s\)$/);
