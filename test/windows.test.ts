@@ -7,7 +7,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ConfigError, loadConfig } from '../config/config';
 import { msUntilOpen, type StageWindow } from '../common/windows';
 import { stateQuery } from '../common/preservation';
-import { startSkippedTimeSystem, startTimeSkippingEnvironment, type SkippedTimeSystem } from './support/time-skipping';
+import { drainSignal, resumeSignal } from '../common/drain';
+import { historyFacts, startSkippedTimeSystem, startTimeSkippingEnvironment, type SkippedTimeSystem } from './support/time-skipping';
 import { currentDetails, waitForStage } from './support/wait-for-stage';
 
 const HOUR = 3_600_000;
@@ -100,6 +101,32 @@ describe('stage time windows', function () {
       const firstDownload = events.findIndex((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'downloadObject');
       assert.equal(events.slice(0, firstDownload).filter((e) => e.timerStartedEventAttributes).length, 1);
       assert.equal((await handle.query(stateQuery)).stage, 'confirmed');
+    });
+
+    it('a drain while waiting for the window holds the object past its opening; after resume it waits for the next one', async () => {
+      sys = await startSkippedTimeSystem(env, { objects: ['mus-0003'], servicePollMs: 200, verdict: { pollAfter: '1h', deadline: '14d' } });
+      const opens = localHour(await env.currentTimeMs(), ZONE) + 2;
+      const window = { from: hhmm(opens), to: hhmm(opens + 2), timeZone: ZONE };
+      sys.settings = { ...sys.settings, windows: { download: window } };
+      const handle = await sys.start('mus-0003');
+      await waitForStage(handle, ['waiting-for-window']);
+
+      await handle.signal(drainSignal, { by: 'operator@test', reason: 'maintenance' });
+      for (let i = 0; !(await currentDetails(handle))?.startsWith('drained: waiting for resume (then downloading)'); i++) {
+        assert.ok(i < 300, `the drain is not shown: ${await currentDetails(handle)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await env.sleep('6h'); // the whole window passes while drained
+      assert.equal((await handle.query(stateQuery)).stage, 'waiting-for-window');
+      assert.ok(!(await historyFacts(handle)).scheduledActivities.includes('downloadObject'), 'no download while drained');
+
+      const resumedAt = await env.currentTimeMs();
+      await handle.signal(resumeSignal, { by: 'operator@test' });
+      assert.equal((await handle.result()).stage, 'confirmed');
+      const downloading = (await sys.ledger.timeline('mus-0003')).find((e) => e.kind === 'stage' && e.stage === 'downloading')!;
+      const at = Date.parse(downloading.at);
+      assert.ok(at > resumedAt + 12 * HOUR, 'not in the window that passed while drained, but the next day’s');
+      assert.equal(localHour(at, ZONE), opens % 24, 'at the opening of the next window');
     });
 
     it('starts at once inside the window', async () => {
