@@ -399,6 +399,45 @@ for (const backend of BACKENDS)
         ['frozen', 'unfrozen'],
       );
     });
+
+    it('keeps the first drain, the schedules it paused and the held work until resume takes them', async () => {
+      assert.equal(await ledger.drain.state(), undefined);
+      await ledger.drain.set({ since: '2024-01-01T00:00:00.000Z', by: 'alice', reason: 'upgrade' });
+      await ledger.drain.setPausedSchedules(['sync-source']);
+      const again = await ledger.drain.set({ since: '2024-01-02T00:00:00.000Z', by: 'bob', reason: 'again' });
+      assert.deepEqual(again, { since: '2024-01-01T00:00:00.000Z', by: 'alice', reason: 'upgrade', pausedSchedules: ['sync-source'] });
+      await ledger.drain.hold({
+        kind: 'preserve',
+        itemId: 'mus-0001',
+        args: { objectId: 'mus-0001', reason: 'enqueue' },
+        heldBy: 'enqueue',
+        at: '2024-01-01T01:00:00.000Z',
+      });
+      await ledger.drain.hold({ kind: 'copy', itemId: 'copy:ds:data v1', args: { version: 1 }, heldBy: 'alice', at: '2024-01-01T00:30:00.000Z' });
+      // Held twice: one row, the latest arguments, the first time.
+      await ledger.drain.hold({
+        kind: 'preserve',
+        itemId: 'mus-0001',
+        args: { objectId: 'mus-0001', reason: 'harvest' },
+        heldBy: 'harvest',
+        at: '2024-01-01T02:00:00.000Z',
+      });
+      assert.deepEqual(await ledger.drain.heldSummary(), { counts: { copy: 1, preserve: 1 }, total: 2, oldest: '2024-01-01T00:30:00.000Z' });
+      assert.deepEqual(
+        (await ledger.drain.held()).map((w) => [w.kind, w.itemId, w.args, w.heldAt]),
+        [
+          ['copy', 'copy:ds:data v1', { version: 1 }, '2024-01-01T00:30:00.000Z'],
+          ['preserve', 'mus-0001', { objectId: 'mus-0001', reason: 'harvest' }, '2024-01-01T01:00:00.000Z'],
+        ],
+      );
+      await ledger.drain.clear();
+      await ledger.drain.release('copy', 'copy:ds:data v1');
+      assert.equal(await ledger.drain.state(), undefined);
+      assert.deepEqual(
+        (await ledger.drain.held()).map((w) => w.itemId),
+        ['mus-0001'],
+      );
+    });
   });
 
 describe('ledger database URLs', () => {
