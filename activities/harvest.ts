@@ -137,7 +137,8 @@ export function createHarvestActivities({ config, ledger }: ActivityDeps, tempor
           skip(`already preserved (source unchanged since ${known.preservedModifiedAt})`);
         } else {
           const outcome = await startPreservation(deps, { objectId: o.id, title: o.title, modifiedAt: o.modifiedAt, reason: `harvest of source ${source}` });
-          if (outcome.action === 'started') {
+          // Held (drained) is as good as started: `custody resume` starts it.
+          if (outcome.action === 'started' || outcome.action === 'held') {
             // Recorded once started: a crash in between starts it again, which a running workflow refuses.
             await ledger.cursors.recordFingerprint(o.id, fingerprint);
             result.enqueuedCount++;

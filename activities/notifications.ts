@@ -18,10 +18,11 @@ export function createNotifyActivities({ config, ledger }: ActivityDeps) {
   const settings = config.notifications;
   const urlFor = (what: NotificationKind): string | null => settings.urls[what] ?? settings.url;
 
-  /** The workflow's page in the Temporal Web UI, in the namespace this worker serves. */
+  /** The workflow's page in the Temporal Web UI, in the namespace this worker serves; no workflow (a drain): the list. */
   function linkOf(workflowId: string): string {
     const namespace = Context.current().info.workflowNamespace ?? config.temporal.namespace;
-    return `${config.temporal.webUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+    const workflows = `${config.temporal.webUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows`;
+    return workflowId ? `${workflows}/${encodeURIComponent(workflowId)}` : workflows;
   }
 
   function bodyOf(n: NotificationRow): NotificationBody {

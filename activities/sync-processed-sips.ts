@@ -12,7 +12,7 @@ import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
 /** Signals the poller sends at once: enough to hide each round trip, few enough not to flood the server. */
 const SIGNAL_CONCURRENCY = 32;
 
-async function forEachConcurrently<T>(items: T[], concurrency: number, act: (item: T) => Promise<void>): Promise<void> {
+export async function forEachConcurrently<T>(items: T[], concurrency: number, act: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < items.length) await act(items[next++]);

@@ -32,7 +32,7 @@ export function advance(cursor: WatchCursor, o: StoredObject): WatchCursor {
  * `temporal` is the worker's own client: sendNewPackages signals workflows through it. A worker
  * that runs no schedules (and the tests of single activities) may leave it out.
  */
-export function createWatchArticlesActivities({ config }: ActivityDeps, temporal?: Client) {
+export function createWatchArticlesActivities({ config, ledger }: ActivityDeps, temporal?: Client) {
   const client = () => {
     if (!temporal) throw new Error('this worker was built without a Temporal client: it cannot signal workflows');
     return temporal;
@@ -67,7 +67,11 @@ export function createWatchArticlesActivities({ config }: ActivityDeps, temporal
       for (const o of page) {
         const { package: pkg, refused } = toPackage(o);
         if (pkg) {
-          await sendArticlePackage(client(), config, pkg);
+          // Drained (a watch that was under way when the schedule was paused): held, and counted
+          // as sent, since `custody resume` sends it and the cursor moves past it.
+          if (await ledger.drain.state())
+            await ledger.drain.hold({ kind: 'article', itemId: `${pkg.articleId} ${o.key}`, args: pkg, heldBy: pkg.fedBy, at: new Date().toISOString() });
+          else await sendArticlePackage(client(), config, pkg);
           result.sent.push({ key: o.key, articleId: pkg.articleId, version: pkg.version });
         } else result.refused.push({ key: o.key, reason: refused });
         at = advance(at, o);

@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DeliverySettings } from './delivery';
 import type { Verdict } from './sip';
+import type { StageWindows } from './windows';
 
 /** One task queue per stage so each stage's workers scale separately. */
 export const TASK_QUEUES = {
@@ -26,6 +27,8 @@ export const preserveWorkflowId = (objectId: string): string => `preserve:${obje
 export const STAGES = [
   'queued',
   'deferred',
+  /** Outside its task queue's daily window (config `windows`): the next stage starts when it opens. */
+  'waiting-for-window',
   'downloading',
   'packaging',
   'submitting',
@@ -66,6 +69,8 @@ export interface PreserveObjectState {
   frozenBy?: string;
   /** While deferred: when the object is looked at again. */
   deferredUntil?: string;
+  /** While waiting for window: when the queue's daily window opens. */
+  windowOpensAt?: string;
   /** Build id of the worker that built this attempt's SIP. */
   buildId?: string;
   /** Workflow time of the last change of stage. */
@@ -140,6 +145,8 @@ export interface PipelineSettings {
   verdict: { pollAfter: string; deadline: string };
   /** Present when delivery rules exist: an accepted package is delivered to the destinations they select. */
   delivery?: DeliverySettings;
+  /** Present when config gives a stage's queue daily hours: its steps start only inside them. */
+  windows?: StageWindows;
 }
 
 /** What the check before any work found. */

@@ -19,6 +19,7 @@ export type CustodyState = 'queued' | 'running' | 'waiting-verdict' | 'rejected'
 const STATE_OF_STAGE: Record<Stage, CustodyState> = {
   queued: 'queued',
   deferred: 'queued',
+  'waiting-for-window': 'queued',
   downloading: 'running',
   packaging: 'running',
   submitting: 'running',

@@ -8,6 +8,7 @@ import ms from 'ms';
 import { destinationListSchema } from '../common/destinations';
 import { NOTIFICATION_KINDS } from '../common/notifications';
 import { storageLocation as location } from './storage-location';
+import { windowProblem } from '../common/windows';
 
 /** The checkout (or installed package): the nearest folder above this file with a package.json,
  * whether this runs from config/ under tsx or from dist/config/ compiled. */
@@ -42,6 +43,12 @@ const retrySchema = z.strictObject({
   maximumInterval: duration,
   maximumAttempts: z.number().int().min(0),
   nonRetryableErrorTypes: z.array(z.string().min(1)),
+});
+
+/** A stage's daily hours; a bad time or zone is named in the error. */
+const stageWindow = z.strictObject({ from: z.string(), to: z.string(), timeZone: z.string().min(1) }).superRefine((w, ctx) => {
+  const problem = windowProblem(w);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 export const configSchema = z.strictObject({
@@ -269,6 +276,8 @@ export const configSchema = z.strictObject({
       if (ms(n.retry.maximumInterval) < ms(n.retry.initialInterval))
         ctx.addIssue({ code: 'custom', path: ['retry', 'maximumInterval'], message: `must be at least retry.initialInterval (${n.retry.initialInterval})` });
     }),
+  /** Daily hours of a stage's queue, such as { download: { from: '20:00', to: '04:00', timeZone: 'Europe/Berlin' } }: its steps wait outside them. */
+  windows: z.strictObject({ download: stageWindow.optional(), package: stageWindow.optional(), submit: stageWindow.optional() }),
   /** How soon a dead worker's data-moving step is retried elsewhere. */
   heartbeatTimeout: duration,
   retry: z.strictObject({
@@ -353,6 +362,7 @@ export function defaultConfig(dataDir = path.join(REPO_ROOT, '.data')): Config {
       every: '1m',
       retry: { initialInterval: '30s', maximumInterval: '1h' },
     },
+    windows: {},
     heartbeatTimeout: '1m',
     retry: { download: defaultRetry, package: defaultRetry, submit: defaultRetry, io: defaultRetry },
   };

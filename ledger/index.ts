@@ -7,3 +7,4 @@ export type { AuditedPackage } from './fixity';
 export type { CursorRow, CursorPosition } from './cursors';
 export type { BuildFootprint, TouchedItem } from './builds';
 export type { NotificationRow, OutboxSummary } from './notifications';
+export type { DrainState, HeldWork, HeldKind } from './drain';

@@ -11,6 +11,7 @@ import type { VerdictStatus } from '../common/sip';
 import { BuildLedger } from './builds';
 import { CopyLedger } from './copies';
 import { CursorLedger } from './cursors';
+import { DrainLedger } from './drain';
 import { DeliveryLedger } from './deliveries';
 import { FixityLedger } from './fixity';
 import { NotificationLedger, insertNotification, notificationOf } from './notifications';
@@ -90,6 +91,8 @@ export interface Ledger {
   readonly builds: BuildLedger;
   /** The outbox of webhook notifications. */
   readonly notifications: NotificationLedger;
+  /** Whether custody is drained, and the work held meanwhile. */
+  readonly drain: DrainLedger;
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Insert or update the object's descriptive row (title, source modifiedAt). */
@@ -236,6 +239,7 @@ class KyselyLedger implements Ledger {
   readonly cursors: CursorLedger;
   readonly builds: BuildLedger;
   readonly notifications: NotificationLedger;
+  readonly drain: DrainLedger;
 
   constructor(
     private readonly db: Kysely<LedgerDatabase>,
@@ -248,6 +252,7 @@ class KyselyLedger implements Ledger {
     this.fixity = new FixityLedger(db);
     this.cursors = new CursorLedger(db);
     this.builds = new BuildLedger(db);
+    this.drain = new DrainLedger(db);
   }
 
   async migrate(): Promise<void> {

@@ -199,6 +199,30 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('events_kind_at').ifNotExists().on('events').columns(['kind', 'at']).execute();
     },
   },
+  '0006-drain': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // One row while custody is drained (id 'custody'); gone after resume.
+      await db.schema
+        .createTable('drain_state')
+        .ifNotExists()
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('drained_at', 'text', (c) => c.notNull())
+        .addColumn('drained_by', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('paused_schedules', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('held_work')
+        .ifNotExists()
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('item_id', 'text', (c) => c.notNull())
+        .addColumn('args', 'text', (c) => c.notNull())
+        .addColumn('held_at', 'text', (c) => c.notNull())
+        .addColumn('held_by', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('held_work_pk', ['kind', 'item_id'])
+        .execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

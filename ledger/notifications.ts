@@ -110,7 +110,8 @@ export class NotificationLedger {
 
   /**
    * Adds a `held` notification for each object, article and copy that has waited since before
-   * `cutoff` (frozen, rejected, failed, without a verdict, waiting for approval): one per
+   * `cutoff` (frozen, rejected, failed, without a verdict, waiting for approval, held while
+   * drained), and for a drain older than that: one per
    * (id, state, since), so later scans add nothing until it moves and waits again. Returns how many it added.
    */
   async addHeld(cutoff: string, now = new Date().toISOString()): Promise<number> {
@@ -167,6 +168,31 @@ export class NotificationLedger {
         at: e.at,
       });
     }
+    // Work held back while custody is drained, and the drain itself.
+    for (const h of await this.db.selectFrom('held_work').selectAll().where('held_at', '<', cutoff).execute()) {
+      // Item ids: `<objectId>`, `<articleId> <package key>`, `copy:<dataset>:<type> v<N>`.
+      const first = h.item_id.split(' ')[0];
+      found.push({
+        key: `held:${h.kind}:${h.item_id}:drained:${h.held_at}`,
+        what: 'held',
+        subject: h.item_id,
+        workflowId: h.kind === 'preserve' ? preserveWorkflowId(first) : h.kind === 'article' ? `article:${first}` : first,
+        stage: 'drained',
+        reason: `held since ${h.held_at} while custody is drained (held by ${h.held_by}): custody resume starts it`,
+        at: h.held_at,
+      });
+    }
+    const drain = await this.db.selectFrom('drain_state').selectAll().where('drained_at', '<', cutoff).executeTakeFirst();
+    if (drain)
+      found.push({
+        key: `held:custody:drained:${drain.drained_at}`,
+        what: 'held',
+        subject: 'custody',
+        workflowId: '',
+        stage: 'drained',
+        reason: `custody drained since ${drain.drained_at} by ${drain.drained_by}: ${drain.reason}`,
+        at: drain.drained_at,
+      });
     let added = 0;
     for (const n of found) added += await insertNotification(this.db, n, now);
     return added;

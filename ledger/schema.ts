@@ -143,6 +143,24 @@ export interface NotificationsTable {
   created_at: string;
 }
 
+/** While custody is drained: who drained it, why, and the schedules the drain paused (JSON). */
+export interface DrainStateTable {
+  id: string;
+  drained_at: string;
+  drained_by: string;
+  reason: string;
+  paused_schedules: string;
+}
+
+/** Work a starter held back while drained; resume starts it with these arguments (JSON). */
+export interface HeldWorkTable {
+  kind: string;
+  item_id: string;
+  args: string;
+  held_at: string;
+  held_by: string;
+}
+
 export interface LedgerDatabase {
   objects: ObjectsTable;
   packages: PackagesTable;
@@ -154,4 +172,6 @@ export interface LedgerDatabase {
   source_cursors: SourceCursorsTable;
   harvested_objects: HarvestedObjectsTable;
   notifications: NotificationsTable;
+  drain_state: DrainStateTable;
+  held_work: HeldWorkTable;
 }

@@ -56,6 +56,7 @@ import { assertBuildId, findBuild, formatFootprint, itemsOf } from './provenance
 import { formatReconcile, reconcile } from './reconcile';
 import { referencePreservationService } from '../services/preservation-service';
 import { openStorage } from '../storage';
+import { drain, drainRound, formatRunning, resume, stillRunning } from './drain';
 
 const QUEUES: QueueRole[] = ['io', 'download', 'package', 'submit'];
 
@@ -137,6 +138,17 @@ async function withClient<T>(fn: (ctx: Awaited<ReturnType<typeof connectClient>>
   }
 }
 
+/** The ledger (migrated) for the length of `fn`: the starters read the drain flag there. */
+async function withLedger<T>(config: Config, fn: (ledger: Ledger) => Promise<T>): Promise<T> {
+  const ledger = openLedger(config.databaseUrl);
+  try {
+    await ledger.migrate();
+    return await fn(ledger);
+  } finally {
+    await ledger.close();
+  }
+}
+
 const program = new Command('custody')
   .description('Durable digital-preservation pipelines on Temporal')
   .version(`custody ${custodyVersion()} (build ${buildId()})`, '-V, --version', 'print the version and build id')
@@ -205,10 +217,13 @@ program
             else if (o.action === 'would-start') sayWrapped(`${o.objectId}: would start ${o.workflowId} (dry run)`);
             else if (o.action === 'already-running') sayWrapped(`${o.objectId}: already running as ${o.workflowId}; nothing to do`);
             else if (o.action === 'refused') sayWrapped(`${o.objectId}: refused, ${o.reason}`);
+            else if (o.action === 'held') sayWrapped(`${o.objectId}: held (drained); custody resume starts it`);
             else sayWrapped(`${o.objectId}: skipped, ${o.reason}`);
           }
           const started = outcomes.filter((o) => o.action === (opts.dryRun ? 'would-start' : 'started')).length;
           say(opts.dryRun ? `dry run: ${started} would start, nothing started` : `${started} started, ${outcomes.length - started} not started`);
+          const held = outcomes.filter((o) => o.action === 'held').length;
+          if (held) say(`held (drained): ${held}`);
           exitRefused();
         } finally {
           await ledger.close();
@@ -226,7 +241,10 @@ async function enqueueCopies(
   for (const id of opts.ids ?? []) datasetId(id);
   const datasets = opts.ids ?? (await datasetsInSource(config));
   const outcomes: CopyOutcome[] = [];
-  for (const d of datasets.slice(0, opts.limit)) outcomes.push(...(await sendCopies({ client, config }, { datasetId: d, type: opts.type }, operatorName())));
+  await withLedger(config, async (ledger) => {
+    for (const d of datasets.slice(0, opts.limit))
+      outcomes.push(...(await sendCopies({ client, config, ledger }, { datasetId: d, type: opts.type }, operatorName())));
+  });
   if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
   else {
     outcomes.forEach((o) => sayWrapped(copyLine(o)));
@@ -512,6 +530,7 @@ program
 function feedLine(o: FeedOutcome): string {
   if (o.action === 'refused') return `${o.key}: refused: ${o.reason}`;
   const to = `article:${o.articleId} (v${o.version})`;
+  if (o.action === 'held') return `${o.key}: held (drained) for ${to}; custody resume sends it`;
   return o.action === 'sent' ? `${o.key}: sent to ${to}` : `${o.key}: would be sent to ${to}`;
 }
 
@@ -537,9 +556,9 @@ program
         if (e instanceof StorageUrlError) throw new UserError(e.message);
         throw e;
       }
-      const run = async (client: Client | undefined, config: Config) => {
+      const run = async (client: Client | undefined, config: Config, ledger?: Ledger) => {
         let bar: SingleBar | undefined;
-        const outcomes = await feed({ client, config }, where, {
+        const outcomes = await feed({ client, config, ledger }, where, {
           filter: opts.filter,
           mode: opts.mode,
           max: opts.max,
@@ -560,12 +579,13 @@ program
         else if (outcomes.length === 0) say(`no package under ${where}${opts.filter ? ` matches --filter ${opts.filter.source}` : ''}; nothing sent`);
         else if (opts.dryRun) say(`${count('would-send')} would be sent, ${refused} refused; nothing sent (--dry-run)`);
         else sayWrapped(`${count('sent')} sent, ${refused} refused (an article's workflow ignores a package it already has: same key, same ETag)`);
+        if (count('held') && !opts.json) say(`held (drained): ${count('held')}`);
         if (refused && !opts.dryRun)
           throw new UserError(`${refused} key${refused === 1 ? '' : 's'} refused (see ${opts.json ? 'the JSON above' : 'above'}); the others were sent`);
       };
       // A dry run only lists and reads names: it needs no Temporal.
       if (opts.dryRun) await run(undefined, loadConfig());
-      else await withClient(({ client, config }) => run(client, config));
+      else await withClient(({ client, config }) => withLedger(config, (ledger) => run(client, config, ledger)));
     },
   );
 
@@ -579,6 +599,7 @@ function datasetId(v: string): string {
 
 function copyLine(o: CopyOutcome): string {
   if (o.action === 'refused') return `${o.copyId} v${o.version}: refused: ${o.reason}`;
+  if (o.action === 'held') return `${o.copyId} v${o.version}: held (drained); custody resume sends it`;
   return `${o.copyId} v${o.version}: ${o.action === 'sent' ? 'sent' : 'would be sent'}`;
 }
 
@@ -594,9 +615,9 @@ program
   .option('--dry-run', 'say what would be sent and refused; send nothing')
   .option('--json', "print each version's outcome as JSON")
   .action(async (dataset: string, opts: { type: CopyType; version?: number; mode?: 'automatic' | 'preview'; dryRun?: boolean; json?: boolean }) => {
-    const run = async (client: Client | undefined, config: Config) => {
+    const run = async (client: Client | undefined, config: Config, ledger?: Ledger) => {
       const outcomes = await sendCopies(
-        { client, config },
+        { client, config, ledger },
         { datasetId: dataset, type: opts.type, version: opts.version, mode: opts.mode, dryRun: opts.dryRun },
         operatorName(),
       );
@@ -615,7 +636,7 @@ program
       } finally {
         await ctx?.connection.close();
       }
-    } else await withClient(({ client, config }) => run(client, config));
+    } else await withClient(({ client, config }) => withLedger(config, (ledger) => run(client, config, ledger)));
   });
 
 program
@@ -805,6 +826,53 @@ for (const [name, verb] of [
       }),
     );
 }
+
+// Drain and resume: a maintenance stop without re-enqueueing anything by hand (starters/drain.ts).
+program
+  .command('drain')
+  .description(
+    'pause the custody schedules, hold new work from enqueue, feed and the harvest (recorded, not refused) and let running workflows finish their step and start no other; prints what is still running',
+  )
+  .requiredOption('--reason <text>', 'why (shown by status and the Web UI)', nonBlank('--reason'))
+  .option('--wait', 'wait until no step is running: then workers and server can be stopped')
+  .action(async (opts: { reason: string; wait?: boolean }) =>
+    withClient(({ client, config }) =>
+      withLedger(config, async (ledger) => {
+        const request = { by: operatorName(), reason: opts.reason };
+        const out = await drain({ client, ledger }, request);
+        const st = out.state;
+        sayWrapped(`${out.already ? 'already drained' : 'drained'} since ${st.since.replace(/\.\d{3}Z$/, 'Z')} by ${st.by}`);
+        sayWrapped(`  reason: ${st.reason}`);
+        if (out.paused.length) sayWrapped(`paused schedules: ${out.paused.join(', ')}`);
+        const signalled = new Set<string>();
+        let busy = await drainRound(client, request, signalled);
+        let shown = formatRunning(busy).join('\n');
+        sayWrapped(`signalled ${signalled.size} running workflow${signalled.size === 1 ? '' : 's'} to start no new step`);
+        shown.split('\n').forEach((l) => sayWrapped(l));
+        while (opts.wait && stillRunning(busy).length) {
+          await new Promise((r) => setTimeout(r, 1000));
+          busy = await drainRound(client, request, signalled);
+          const now = formatRunning(busy).join('\n');
+          if (now !== shown) (shown = now).split('\n').forEach((l) => sayWrapped(l));
+        }
+      }),
+    ),
+  );
+program
+  .command('resume')
+  .description('undo custody drain: unpause the schedules it paused, let the workflows go on and start the work held meanwhile')
+  .action(async () =>
+    withClient(({ client, config }) =>
+      withLedger(config, async (ledger) => {
+        const out = await resume({ client, ledger, config }, { by: operatorName() });
+        if (out.drained) sayWrapped(`resumed (drained since ${out.drained.since.replace(/\.\d{3}Z$/, 'Z')} by ${out.drained.by})`);
+        if (out.unpaused.length) sayWrapped(`unpaused schedules: ${out.unpaused.join(', ')}`);
+        sayWrapped(`signalled ${out.signalled} running workflow${out.signalled === 1 ? '' : 's'} to go on`);
+        for (const w of out.started) sayWrapped(`${w.kind} ${w.itemId}: ${w.action}`);
+        say(`held work started: ${out.started.length}`);
+      }),
+    ),
+  );
 
 program
   .command('doctor')

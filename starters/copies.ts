@@ -80,7 +80,8 @@ async function copyRun(client: Client, datasetId: string, type: CopyType): Promi
 export interface CopyOutcome {
   copyId: string;
   version: number;
-  action: 'sent' | 'would-send' | 'refused';
+  /** held: custody is drained; `custody resume` sends it. */
+  action: 'sent' | 'would-send' | 'refused' | 'held';
   reason?: string;
 }
 
@@ -104,7 +105,7 @@ function refusalOf(state: CopyState | undefined, version: number): string | unde
  * every version in the source that is not copied or on its way. Refusals are outcomes, not errors.
  */
 export async function sendCopies(
-  deps: { client?: Client; config: Config },
+  deps: { client?: Client; config: Config; ledger?: Ledger },
   ask: { datasetId: string; type: CopyType; version?: number; mode?: 'automatic' | 'preview'; dryRun?: boolean },
   by: string,
 ): Promise<CopyOutcome[]> {
@@ -128,17 +129,28 @@ export async function sendCopies(
       continue;
     }
     const request: CopyRequest = { datasetId, type, version, mode: ask.mode, by, at: new Date().toISOString() };
-    await deps.client.workflow.signalWithStart('copyDataset', {
-      workflowId: copyId,
-      taskQueue: COPY_TASK_QUEUES.io,
-      args: [{ datasetId, type, settings: copySettings(deps.config) } satisfies CopyDatasetInput],
-      signal: copyRequestSignal,
-      signalArgs: [request],
-      staticSummary: `copies of ${datasetId} (${type})`,
-    });
+    if (deps.ledger && (await deps.ledger.drain.state())) {
+      await deps.ledger.drain.hold({ kind: 'copy', itemId: `${copyId} v${version}`, args: request, heldBy: by, at: request.at });
+      outcomes.push({ copyId, version, action: 'held' });
+      continue;
+    }
+    await sendCopyRequest(deps.client, deps.config, request);
     outcomes.push({ copyId, version, action: 'sent' });
   }
   return outcomes;
+}
+
+/** One version to its copy workflow, started if needed (signal-with-start). */
+export async function sendCopyRequest(client: Client, config: Config, request: CopyRequest): Promise<void> {
+  const { datasetId, type } = request;
+  await client.workflow.signalWithStart('copyDataset', {
+    workflowId: copyWorkflowId(datasetId, type),
+    taskQueue: COPY_TASK_QUEUES.io,
+    args: [{ datasetId, type, settings: copySettings(config) } satisfies CopyDatasetInput],
+    signal: copyRequestSignal,
+    signalArgs: [request],
+    staticSummary: `copies of ${datasetId} (${type})`,
+  });
 }
 
 // freeze, unfreeze and reenqueue of a copy, planned from its workflow's state like an object's.

@@ -2,6 +2,7 @@
 // time relative to now; a moment to act at (`approve --at`) only as a date-time with a zone.
 // Anything else is refused, so a typo never silently selects another window
 // (`new Date('2026-02-30')` is 2 March; `new Date('1')` is the year 2001).
+import type { Timestamp } from '@temporalio/common';
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -41,4 +42,11 @@ export function parseDate(value: string, now = new Date()): Date {
 export function parseDateTime(value: string): Date {
   if (!DATE_TIME.test(value.trim())) throw new InvalidDateError(`"${value}" is not a date-time (use ${DATE_TIME_FORM}, e.g. 2026-05-04T09:00Z)`);
   return parseDate(value);
+}
+
+/** A protobuf timestamp (seconds may be a Long) as ISO 8601, or null when absent. */
+export function iso(ts: Timestamp | null | undefined): string | null {
+  if (!ts) return null;
+  const seconds = typeof ts.seconds === 'number' ? ts.seconds : (ts.seconds?.toNumber() ?? 0);
+  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
 }

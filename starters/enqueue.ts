@@ -31,6 +31,8 @@ export type EnqueueOutcome =
   | { objectId: string; action: 'started'; workflowId: string; runId: string }
   | { objectId: string; action: 'would-start'; workflowId: string }
   | { objectId: string; action: 'already-running'; workflowId: string }
+  /** Custody is drained: recorded as held, started by `custody resume`. */
+  | { objectId: string; action: 'held'; workflowId: string }
   | { objectId: string; action: 'skipped'; reason: string }
   /** A source entry that cannot be an object: its name breaks the id rule, so nothing is started or recorded. */
   | { objectId: string; action: 'refused'; reason: string };
@@ -112,6 +114,10 @@ export async function startPreservation(
   assertObjectId(o.objectId);
   const { client, config, ledger } = deps;
   const workflowId = preserveWorkflowId(o.objectId);
+  if (await ledger.drain.state()) {
+    await ledger.drain.hold({ kind: 'preserve', itemId: o.objectId, args: o, heldBy: o.reason, at: new Date().toISOString() });
+    return { objectId: o.objectId, action: 'held', workflowId };
+  }
   // A reenqueue names no title: the ledger has it from the object's earlier attempt.
   const title = o.title ?? (await ledger.getObject(o.objectId))?.title;
   try {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { ArticlePackage, PublishMode } from '../common/articles';
 import type { Config } from '../config/config';
+import type { Ledger } from '../ledger';
 import { compilePackageNamePattern } from '../articles/package-name';
 import { openStorage, parseStorageUrl, type StoredObject } from '../storage';
 import { operatorName } from './operator';
@@ -13,7 +14,8 @@ import { articlePackageOf, sendArticlePackage } from '../activities/article-pack
 
 export interface FeedOutcome {
   key: string;
-  action: 'sent' | 'refused' | 'would-send';
+  /** held: custody is drained; `custody resume` sends it. */
+  action: 'sent' | 'refused' | 'would-send' | 'held';
   articleId?: string;
   version?: number;
   /** The identity of the bytes sent (the S3 ETag; for a folder, size and modification time). */
@@ -53,8 +55,8 @@ export function articlePackage(location: string, o: StoredObject, opts: { patter
 }
 
 /** Sends every package under `location` (a dry run lists and checks them and needs no client). */
-export async function feed(deps: { client?: Client; config: Config }, location: string, opts: FeedOptions = {}): Promise<FeedOutcome[]> {
-  const { client, config } = deps;
+export async function feed(deps: { client?: Client; config: Config; ledger?: Ledger }, location: string, opts: FeedOptions = {}): Promise<FeedOutcome[]> {
+  const { client, config, ledger } = deps;
   if (!client && !opts.dryRun) throw new Error('feed needs a Temporal client to send packages (only a dry run does without)');
   const where = packageLocation(location);
   const storage = openStorage(where, config.storage.s3);
@@ -82,6 +84,11 @@ export async function feed(deps: { client?: Client; config: Config }, location: 
     if (opts.dryRun) {
       report({ ...sentAs, action: 'would-send' });
       sent++;
+      continue;
+    }
+    if (ledger && (await ledger.drain.state())) {
+      await ledger.drain.hold({ kind: 'article', itemId: `${pkg.articleId} ${o.key}`, args: pkg, heldBy: fedBy, at: new Date().toISOString() });
+      report({ ...sentAs, action: 'held' });
       continue;
     }
     if (opts.rateMs && sent > 0) await new Promise((r) => setTimeout(r, opts.rateMs));

@@ -226,8 +226,9 @@ export async function planReenqueue(deps: Deps, objectId: string, by: string, op
         attempt,
         reason: forced ? `preserved again by ${by}: ${reason}` : `reenqueued by ${by}${reason ? `: ${reason}` : ''}`,
       });
-      if (started.action !== 'started') return { objectId, ok: false, message: 'already running' };
+      if (started.action !== 'started' && started.action !== 'held') return { objectId, ok: false, message: 'already running' };
       await recordReenqueue(ledger, objectId, { by, attempt, reason, forced: forced || undefined, previousSipId: accepted?.sipId });
+      if (started.action === 'held') return { objectId, ok: true, message: `held (drained): custody resume starts it again as ${plan}` };
       return { objectId, ok: true, message: `started again as ${plan}` };
     },
   };

@@ -1,14 +1,15 @@
 // `custody status`: counts per stage and the objects waiting for an operator (from the
 // ledger, which outlives Temporal's retention), or one object's whole timeline.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Timestamp } from '@temporalio/common';
 import { FIXITY_MISMATCH, FIXITY_MISSING, FIXITY_OK } from '../common/fixity';
 import { STAGES, preserveWorkflowId, stateQuery, type PreserveObjectState, type Stage } from '../common/preservation';
 import type { DeliveryRow, EventRow, Ledger, ObjectRow, PackageRow } from '../ledger';
 import { formatDeliveries } from './delivery';
+import { drainSummary, formatDrain, type DrainSummary } from './drain';
 import { assertObjectId } from './object-ids';
 import { fit, printable, wrap } from './printable';
 import { UserError } from './user-error';
+import { iso } from './dates';
 
 export interface StatusSummary {
   total: number;
@@ -18,6 +19,8 @@ export interface StatusSummary {
   fixityProblems: string[];
   /** Webhook notifications not delivered yet, when there are any. */
   notifications?: { waiting: number; oldest: string | null; lastError: string | null };
+  /** Whether custody is drained, and the work held meanwhile. */
+  drain: DrainSummary;
 }
 
 const ATTENTION: Stage[] = ['rejected', 'failed', 'frozen', 'no-verdict'];
@@ -42,6 +45,7 @@ export async function summarize(ledger: Ledger): Promise<StatusSummary> {
       })),
     fixityProblems: await ledger.fixity.unresolved(),
     ...(await waitingNotifications(ledger)),
+    drain: await drainSummary(ledger),
   };
 }
 
@@ -70,13 +74,6 @@ export interface RetryingActivity {
   lastAttemptAt: string | null;
   /** Null while an attempt is running. */
   nextAttemptAt: string | null;
-}
-
-/** A protobuf timestamp (seconds may be a Long) as ISO 8601, or null when absent. */
-function iso(ts: Timestamp | null | undefined): string | null {
-  if (!ts) return null;
-  const seconds = typeof ts.seconds === 'number' ? ts.seconds : (ts.seconds?.toNumber() ?? 0);
-  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
 }
 
 /** The running workflow's pending activities that have failed at least once (Temporal keeps retries out of the history until they end). */
@@ -121,7 +118,7 @@ export async function objectStatus(ledger: Ledger, client: Client | undefined, i
 }
 
 export function formatSummary(s: StatusSummary): string {
-  const lines = [`${s.total} object${s.total === 1 ? '' : 's'} in the ledger`];
+  const lines = [...formatDrain(s.drain), `${s.total} object${s.total === 1 ? '' : 's'} in the ledger`];
   for (const stage of STAGES) if (s.counts[stage]) lines.push(`  ${stage.padEnd(17)} ${s.counts[stage]}`);
   if (s.needsAttention.length) {
     lines.push('', 'waiting for an operator:');

@@ -79,7 +79,13 @@ describe('custody CLI', function () {
     assert.equal(status.code, 0, status.stderr);
     assert.equal(status.stdout, '0 objects in the ledger\n');
     assert.equal(status.stderr, '', 'no warning about a missing Temporal');
-    assert.deepEqual(JSON.parse((await custody(['status', '--json'], env)).stdout), { total: 0, counts: {}, needsAttention: [], fixityProblems: [] });
+    assert.deepEqual(JSON.parse((await custody(['status', '--json'], env)).stdout), {
+      total: 0,
+      counts: {},
+      needsAttention: [],
+      fixityProblems: [],
+      drain: { state: null, held: { counts: {}, total: 0, oldest: null } },
+    });
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -24,7 +24,7 @@ function configErrorOf(env: NodeJS.ProcessEnv): string {
 }
 
 const TOP_LEVEL_KEYS =
-  'dataDir, storage, databaseUrl, organization, sip, guards, service, verdict, schedules, fixity, harvest, temporal, worker, articles, copies, delivery, notifications, heartbeatTimeout, retry';
+  'dataDir, storage, databaseUrl, organization, sip, guards, service, verdict, schedules, fixity, harvest, temporal, worker, articles, copies, delivery, notifications, windows, heartbeatTimeout, retry';
 
 describe('configuration', () => {
   it('has defaults that validate, with sha256 and sha512 manifests', () => {

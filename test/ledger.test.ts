@@ -113,10 +113,23 @@ for (const backend of BACKENDS)
       ]);
       assert.equal(held.find((n) => n.subject === 'obj-2')?.reason, `frozen since ${at}: EmptyObject: no files`);
 
+      // Drained: the drain itself and each item held meanwhile, once each.
+      await ledger.drain.set({ since: '2026-03-01T11:00:00.000Z', by: 'ops', reason: 'filer maintenance' });
+      await ledger.drain.hold({ kind: 'preserve', itemId: 'obj-9', args: { objectId: 'obj-9' }, heldBy: 'enqueue', at: '2026-03-01T11:05:00.000Z' });
+      await ledger.drain.hold({ kind: 'copy', itemId: 'copy:ds-8:zenodo v2', args: {}, heldBy: 'copy', at: '2026-03-01T11:06:00.000Z' });
+      assert.equal(await ledger.notifications.addHeld('2026-03-02T00:00:00.000Z'), 3);
+      assert.equal(await ledger.notifications.addHeld('2026-03-02T00:00:00.000Z'), 0, 'once per drain and held item');
+      const drained = (await ledger.notifications.list()).filter((n) => n.stage === 'drained');
+      assert.deepEqual(drained.map((n) => `${n.subject} ${n.workflowId}`).sort(), ['copy:ds-8:zenodo v2 copy:ds-8:zenodo', 'custody ', 'obj-9 preserve:obj-9']);
+      assert.match(drained.find((n) => n.subject === 'custody')?.reason ?? '', /drained since 2026-03-01T11:00:00.000Z by ops: filer maintenance/);
+      await ledger.drain.clear();
+      await ledger.drain.release('preserve', 'obj-9');
+      await ledger.drain.release('copy', 'copy:ds-8:zenodo v2');
+
       const now = new Date().toISOString();
       const later = new Date(Date.now() + 60_000).toISOString();
       const due = await ledger.notifications.due(now, 100);
-      assert.equal(due.length, 11);
+      assert.equal(due.length, 14);
       await ledger.notifications.markFailed(due[0]!.key, 'http://hooks answered 503', later);
       for (const n of due.slice(1)) await ledger.notifications.markSent(n.key, now);
       assert.deepEqual(await ledger.notifications.summary(), { waiting: 1, oldest: due[0]!.createdAt, lastError: 'http://hooks answered 503' });
@@ -284,7 +297,7 @@ for (const backend of BACKENDS)
         const migrations = db.prepare('select name from kysely_migration').all() as { name: string }[];
         assert.deepEqual(
           migrations.map((m) => m.name),
-          ['0001-initial', '0002-copies-and-deliveries', '0003-source-cursors', '0004-build-ids', '0005-notifications'],
+          ['0001-initial', '0002-copies-and-deliveries', '0003-source-cursors', '0004-build-ids', '0005-notifications', '0006-drain'],
         );
         assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
       } finally {
@@ -568,6 +581,45 @@ for (const backend of BACKENDS)
       assert.deepEqual(
         (await ledger.timeline('mus-0005')).map((e) => e.kind),
         ['frozen', 'unfrozen'],
+      );
+    });
+
+    it('keeps the first drain, the schedules it paused and the held work until resume takes them', async () => {
+      assert.equal(await ledger.drain.state(), undefined);
+      await ledger.drain.set({ since: '2024-01-01T00:00:00.000Z', by: 'alice', reason: 'upgrade' });
+      await ledger.drain.setPausedSchedules(['sync-source']);
+      const again = await ledger.drain.set({ since: '2024-01-02T00:00:00.000Z', by: 'bob', reason: 'again' });
+      assert.deepEqual(again, { since: '2024-01-01T00:00:00.000Z', by: 'alice', reason: 'upgrade', pausedSchedules: ['sync-source'] });
+      await ledger.drain.hold({
+        kind: 'preserve',
+        itemId: 'mus-0001',
+        args: { objectId: 'mus-0001', reason: 'enqueue' },
+        heldBy: 'enqueue',
+        at: '2024-01-01T01:00:00.000Z',
+      });
+      await ledger.drain.hold({ kind: 'copy', itemId: 'copy:ds:data v1', args: { version: 1 }, heldBy: 'alice', at: '2024-01-01T00:30:00.000Z' });
+      // Held twice: one row, the latest arguments, the first time.
+      await ledger.drain.hold({
+        kind: 'preserve',
+        itemId: 'mus-0001',
+        args: { objectId: 'mus-0001', reason: 'harvest' },
+        heldBy: 'harvest',
+        at: '2024-01-01T02:00:00.000Z',
+      });
+      assert.deepEqual(await ledger.drain.heldSummary(), { counts: { copy: 1, preserve: 1 }, total: 2, oldest: '2024-01-01T00:30:00.000Z' });
+      assert.deepEqual(
+        (await ledger.drain.held()).map((w) => [w.kind, w.itemId, w.args, w.heldAt]),
+        [
+          ['copy', 'copy:ds:data v1', { version: 1 }, '2024-01-01T00:30:00.000Z'],
+          ['preserve', 'mus-0001', { objectId: 'mus-0001', reason: 'harvest' }, '2024-01-01T01:00:00.000Z'],
+        ],
+      );
+      await ledger.drain.clear();
+      await ledger.drain.release('copy', 'copy:ds:data v1');
+      assert.equal(await ledger.drain.state(), undefined);
+      assert.deepEqual(
+        (await ledger.drain.held()).map((w) => w.itemId),
+        ['mus-0001'],
       );
     });
   });

@@ -18,6 +18,7 @@ import { generateArticles } from '../examples/generate-articles';
 import { startArticleStore, type RunningArticleStore } from '../reference-article-store/server';
 import { createSchedules } from '../starters/schedules';
 import { openStorage } from '../storage';
+import { openLedger } from '../ledger';
 import { putBytes } from '../storage/small-objects';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { startTestS3 } from './support/s3-server';
@@ -32,6 +33,9 @@ function touch(file: string, at: Date, content?: string): void {
   fs.utimesSync(file, at, at);
 }
 
+/** The watch reads only the drain flag of the ledger; `drain` below runs it on a real one. */
+const NOT_DRAINED = { drain: { state: async () => undefined } };
+
 describe('the article watch', function () {
   this.timeout(300_000);
 
@@ -41,6 +45,7 @@ describe('the article watch', function () {
     let config: Config;
     let sent: ArticlePackage[];
     let send: ReturnType<typeof createWatchArticlesActivities>['sendNewPackages'];
+    let client: Client;
     // An hour ago: settled, whatever the settle time of the test.
     const base = Date.now() - 3600_000;
     const at = (s: number) => new Date(base + s * 1000);
@@ -56,17 +61,40 @@ describe('the article watch', function () {
         schedules: { ...defaults.schedules, watchArticles: { every: '1h', catchupWindow: '1h', settleTime: '10m' } },
       };
       sent = [];
-      const client = {
+      client = {
         workflow: {
           signalWithStart: async (_type: string, o: { signalArgs: [ArticlePackage] }) => void sent.push(o.signalArgs[0]),
         },
       } as unknown as Client;
-      send = createWatchArticlesActivities({ config } as ActivityDeps, client).sendNewPackages;
+      send = createWatchArticlesActivities({ config, ledger: NOT_DRAINED } as unknown as ActivityDeps, client).sendNewPackages;
     });
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
     const run = (cursor: WatchCursor | undefined, limit = 100): Promise<WatchPage> =>
       new MockActivityEnvironment().run(send, { cursor, since: new Date(0).toISOString(), limit });
+
+    it('holds what it finds while custody is drained (resume sends it), moving the cursor past it', async () => {
+      const ledger = openLedger(path.join(root, 'ledger.sqlite'));
+      try {
+        await ledger.migrate();
+        await ledger.drain.set({ since: new Date().toISOString(), by: 'operator@test', reason: 'maintenance' });
+        touch(path.join(incoming, V1), at(1), 'v1');
+        const drainedSend = createWatchArticlesActivities({ config, ledger } as unknown as ActivityDeps, client).sendNewPackages;
+        const page: WatchPage = await new MockActivityEnvironment().run(drainedSend, { cursor: undefined, since: new Date(0).toISOString(), limit: 100 });
+        assert.deepEqual(sent, [], 'no workflow signalled');
+        assert.deepEqual(page.cursor.keys, [V1], 'the cursor is past it');
+        assert.deepEqual(
+          page.sent.map((p) => p.key),
+          [V1],
+        );
+        assert.deepEqual(
+          (await ledger.drain.held()).map((w) => [w.kind, (w.args as ArticlePackage).key]),
+          [['article', V1]],
+        );
+      } finally {
+        await ledger.close();
+      }
+    });
 
     it('sends what arrived after the cursor in time order, a key at its exact time included, each once', async () => {
       touch(path.join(incoming, V2), at(1), 'v2');
@@ -172,7 +200,7 @@ describe('the article watch', function () {
       const client = {
         workflow: { signalWithStart: async (_type: string, o: { signalArgs: [ArticlePackage] }) => void sent.push(o.signalArgs[0].key) },
       } as unknown as Client;
-      const send = createWatchArticlesActivities({ config } as ActivityDeps, client).sendNewPackages;
+      const send = createWatchArticlesActivities({ config, ledger: NOT_DRAINED } as unknown as ActivityDeps, client).sendNewPackages;
       const run = (cursor?: WatchCursor): Promise<WatchPage> =>
         new MockActivityEnvironment().run(send, { cursor, since: new Date(0).toISOString(), limit: 100 });
 

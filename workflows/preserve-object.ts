@@ -42,6 +42,7 @@ import { retryPolicy } from './kit/retry';
 import { StageBook } from './kit/stage-book';
 import { startDelivery } from './kit/delivery';
 import { destinationsFor } from '../common/delivery';
+import { describeWindow, msUntilOpen, type WindowedRole } from '../common/windows';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -144,6 +145,25 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     if ((await operator.checkpoint(next)) === 'reenqueued') await startOver(`reenqueued by ${operator.reenqueueBy}`);
   }
 
+  /**
+   * Before a step on a queue with daily hours: outside them, wait until they open — one timer,
+   * cut short only by a freeze or a drain, which the checkpoint then takes.
+   */
+  async function windowGate(role: WindowedRole, next: Stage): Promise<void> {
+    const window = settings.windows?.[role];
+    if (!window) return;
+    for (;;) {
+      const wait = msUntilOpen(Date.now(), window);
+      if (wait === 0) return;
+      const opensAt = new Date(Date.now() + wait).toISOString();
+      state.windowOpensAt = opensAt;
+      await enterStage('waiting-for-window', { detail: { role, window: describeWindow(window), opensAt, next } });
+      await condition(() => operator.freezeAsked || operator.drained !== undefined, wait);
+      state.windowOpensAt = undefined;
+      await checkpoint(next);
+    }
+  }
+
   /** Rejected or failed: wait for reenqueue; a freeze meanwhile holds it until unfreeze. */
   async function waitForOperator(stage: 'rejected' | 'failed', error: string): Promise<never> {
     for (;;) {
@@ -178,11 +198,13 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     state.deferredUntil = undefined;
 
     await checkpoint('downloading');
+    await windowGate('download', 'downloading');
     await enterStage('downloading');
     const downloaded = await downloadObject.executeWithOptions({ summary: `download ${objectId}` }, [{ objectId, sipId: state.sipId }]);
     ranBy(downloaded.buildId);
 
     await checkpoint('packaging');
+    await windowGate('package', 'packaging');
     await enterStage('packaging');
     const sip = await createSip.executeWithOptions({ summary: `create SIP ${state.sipId}` }, [
       { objectId, sipId: state.sipId, attempt, workPrefix: downloaded.workPrefix },
@@ -192,6 +214,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     upsertSearchAttributes([{ key: SA.buildId, value: sip.buildId }]);
 
     await checkpoint('submitting');
+    await windowGate('submit', 'submitting');
     await enterStage('submitting');
     const submitted = await submitSip.executeWithOptions({ summary: `submit SIP ${sip.sipId}` }, [
       { objectId, sipId: sip.sipId, tarKey: sip.tarKey, size: sip.tarSize, sha256: sip.tarSha256 },
@@ -240,6 +263,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
   if (verdict.status === 'accepted') {
     await enterStage('confirmed');
+    // A delivery is new work: while drained it starts at resume.
+    await operator.drainGate('delivery', true);
     await startDelivery(
       settings.delivery,
       'preservation',
@@ -270,6 +295,9 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
         continue;
       }
       if (!woken) {
+        // Drained: the poll is a new step; the resumed poller's signal may make it unneeded.
+        await operator.drainGate('asking the service');
+        if (operator.freezeAsked || verdict) continue;
         const polled = (await checkVerdict.executeWithOptions({ summary: `ask the service for the verdict on SIP ${sipId}` }, [{ sipId }])) ?? undefined;
         // The poller's signal may have landed while this poll was under way.
         if (polled && !verdict) {
@@ -290,6 +318,10 @@ function currentDetails(state: PreserveObjectState, detail: unknown): string {
       return `queued: checking ${state.objectId} (attempt ${state.attempt})`;
     case 'deferred':
       return `deferred until ${state.deferredUntil ?? '?'}: ${(detail as { reason?: string } | undefined)?.reason ?? ''}`;
+    case 'waiting-for-window': {
+      const d = detail as { role?: string; window?: string } | undefined;
+      return `waiting for window: ${d?.role ?? '?'} runs ${d?.window ?? '?'}, opens at ${state.windowOpensAt ?? '?'}`;
+    }
     case 'downloading':
       return `downloading ${state.objectId}`;
     case 'packaging':

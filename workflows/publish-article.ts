@@ -376,6 +376,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       prefix: `published/${articleId}/v${pkg.version}`,
       as: `${articleId}/v${pkg.version}`,
     };
+    await operator.drainGate('delivery', true);
     await startDelivery(settings.delivery, 'publishing', item, approval!.by);
     // The publication stands whatever the webhook does: a receiver that stays down past the
     // retries is on record (and in lastError), and the article goes on to its next version.

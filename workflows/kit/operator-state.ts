@@ -3,7 +3,8 @@
 // a freeze is taken at the next checkpoint between stages, where it holds the work until
 // unfreeze or reenqueue. What a freeze and an unfreeze put on record is the workflow's own.
 import type { UpdateDefinition } from '@temporalio/common';
-import { condition, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, getCurrentDetails, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { drainSignal, resumeSignal, type DrainRequest } from '../../common/drain';
 import type { FreezeRequest } from '../../common/preservation';
 import { SA } from '../../common/search-attributes';
 import { FreezeHold } from './freeze-hold';
@@ -36,6 +37,8 @@ export class OperatorState<Stage extends string> {
   readonly hold: FreezeHold<Stage>;
   /** Set by an accepted reenqueue; the workflow clears it when the new run of the work starts. */
   reenqueueBy: string | undefined;
+  /** Set by `custody drain` until `custody resume`: no new step starts meanwhile. */
+  drained: DrainRequest | undefined;
 
   constructor(
     start: Stage,
@@ -55,6 +58,12 @@ export class OperatorState<Stage extends string> {
   }
 
   install<FreezeAck, UnfreezeAck, ReenqueueAck>(h: OperatorHandlers<Stage, FreezeAck, UnfreezeAck, ReenqueueAck>): void {
+    setHandler(drainSignal, (request) => {
+      this.drained = request;
+    });
+    setHandler(resumeSignal, () => {
+      this.drained = undefined;
+    });
     setHandler(
       h.freeze,
       async (request) => {
@@ -103,7 +112,30 @@ export class OperatorState<Stage extends string> {
    * ('went-on') or reenqueue ('reenqueued': the caller starts the work again).
    */
   async checkpoint(next: Stage): Promise<'went-on' | 'reenqueued'> {
-    if (!this.hold.request) return 'went-on';
+    for (;;) {
+      await this.drainGate(next);
+      if (!this.hold.request) return 'went-on';
+      const outcome = await this.holdFrozen(next);
+      // Unfrozen while custody is drained: the drain still holds the work here.
+      if (outcome === 'reenqueued' || !this.drained) return outcome;
+    }
+  }
+
+  /**
+   * While drained, waits for resume before `next` (the Web UI's details say so). By default a
+   * freeze asked meanwhile ends the wait, for the caller to take it at once (`custody freeze` does
+   * not wait for the resume); `untilResumed` waits for the resume alone, where no freeze is taken
+   * (before a delivery). Without a drain it returns at once and adds nothing to the history.
+   */
+  async drainGate(next?: string, untilResumed = false): Promise<void> {
+    if (!this.drained) return;
+    const details = getCurrentDetails();
+    setCurrentDetails(`drained: waiting for resume${next ? ` (then ${next})` : ''} — ${details}`);
+    await condition(() => !this.drained || (!untilResumed && this.freezeAsked));
+    setCurrentDetails(details);
+  }
+
+  private async holdFrozen(next: Stage): Promise<'went-on' | 'reenqueued'> {
     const request = this.hold.take(next);
     upsertSearchAttributes([{ key: SA.frozen, value: true }]);
     await this.records.frozen(request, next);
