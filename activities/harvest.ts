@@ -136,7 +136,15 @@ export function createHarvestActivities({ config, ledger }: ActivityDeps, tempor
           await ledger.cursors.recordFingerprint(o.id, fingerprint);
           skip(`already preserved (source unchanged since ${known.preservedModifiedAt})`);
         } else {
-          const outcome = await startPreservation(deps, { objectId: o.id, title: o.title, modifiedAt: o.modifiedAt, reason: `harvest of source ${source}` });
+          // An object of another location than storage.source names its source: the download reads from there.
+          const from = location === config.storage.source ? {} : { source };
+          const outcome = await startPreservation(deps, {
+            objectId: o.id,
+            title: o.title,
+            modifiedAt: o.modifiedAt,
+            reason: `harvest of source ${source}`,
+            ...from,
+          });
           // Held (drained) is as good as started: `custody resume` starts it.
           if (outcome.action === 'started' || outcome.action === 'held') {
             // Recorded once started: a crash in between starts it again, which a running workflow refuses.

@@ -11,6 +11,8 @@ import { openDestination, type Destination } from '../destinations';
 import ms from 'ms';
 import { buildId } from '../config/build-id';
 import type { ActivityDeps } from './shared';
+import { harvestSources } from '../config/config';
+import type { ObjectSource } from '../sources';
 
 /** Opened on first use: a destination whose token is not set fails its deliveries with that reason, not the worker. */
 function lazyDestinations(config: Config): (name: string) => Destination {
@@ -27,6 +29,21 @@ function lazyDestinations(config: Config): (name: string) => Destination {
   };
 }
 
+/** Each harvest source opened on first use, by name. */
+function namedSources(config: Config): (name: string) => ObjectSource {
+  const opened = new Map<string, ObjectSource>();
+  return (name) => {
+    let s = opened.get(name);
+    if (!s) {
+      const c = harvestSources(config).find((x) => x.name === name);
+      if (!c) throw new PermanentError(`no source named "${name}" in this worker's config (harvest.sources)`, 'UnknownSource');
+      s = openSource(c.location, config.storage.s3);
+      opened.set(name, s);
+    }
+    return s;
+  };
+}
+
 export async function openParts(config: Config): Promise<ActivityDeps> {
   // Every row the activities write names this worker's build (custody find --build).
   const ledger = openLedger(config.databaseUrl, { buildId: buildId() });
@@ -36,6 +53,7 @@ export async function openParts(config: Config): Promise<ActivityDeps> {
     config,
     ledger,
     source: openSource(config.storage.source, s3),
+    sourceNamed: namedSources(config),
     work: openStorage(config.storage.work, s3),
     reports: openStorage(config.storage.reports, s3),
     service: referencePreservationService({ url: config.service.url, transfer: openStorage(config.service.transfer, s3) }),

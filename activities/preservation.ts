@@ -41,7 +41,8 @@ export interface RecordedFreeze {
 
 export type CreatedSip = Omit<SipBuildResult, 'files' | 'tarPath'> & { tarKey: string; buildId: string };
 
-export function createPreservationActivities({ config, ledger, source, service, work, reports, packages }: ActivityDeps) {
+export function createPreservationActivities({ config, ledger, source, sourceNamed, service, work, reports, packages }: ActivityDeps) {
+  const sourceOf = (name?: string) => (name === undefined ? source : sourceNamed(name));
   // This worker's own disk, for the files one step needs locally; emptied when the step ends.
   const scratchRoot = path.join(config.dataDir, 'scratch');
 
@@ -85,8 +86,8 @@ export function createPreservationActivities({ config, ledger, source, service, 
      * Before any work: the object must be describable, within the size guards, of accepted
      * formats, and settled (not still being written). Problems no retry fixes freeze the object.
      */
-    async checkObject({ objectId }: { objectId: string }): Promise<ObjectCheck> {
-      const { files, lastChangedAt, heads } = await source.inspect(objectId, IDENTIFY_SAMPLE_BYTES);
+    async checkObject({ objectId, source: name }: { objectId: string; source?: string }): Promise<ObjectCheck> {
+      const { files, lastChangedAt, heads } = await sourceOf(name).inspect(objectId, IDENTIFY_SAMPLE_BYTES);
       try {
         checkPayloadNames(
           files.map((f) => f.path),
@@ -129,12 +130,12 @@ export function createPreservationActivities({ config, ledger, source, service, 
     },
 
     /** Copy the object's metadata and files from the source into this SIP's working storage. */
-    async downloadObject({ objectId, sipId }: { objectId: string; sipId: string }): Promise<DownloadedObject> {
+    async downloadObject({ objectId, sipId, source: name }: { objectId: string; sipId: string; source?: string }): Promise<DownloadedObject> {
       // Each attempt (SIP id) has its own prefix: a re-run never overwrites another run's files.
       const workPrefix = joinKey(objectId, sipId);
       const scratch = path.join(scratchRoot, `${sipId}.download`);
       try {
-        const { metadata, files } = await source.download(objectId, scratch, (done, total) =>
+        const { metadata, files } = await sourceOf(name).download(objectId, scratch, (done, total) =>
           heartbeat({ step: 'download', bytesDone: done, bytesTotal: total }),
         );
         const total = files.reduce((n, f) => n + f.size, 0);

@@ -15,7 +15,10 @@ import type { Destination } from '../destinations';
 export interface ActivityDeps {
   config: Config;
   ledger: Ledger;
+  /** storage.source: where objects are preserved from. */
   source: ObjectSource;
+  /** Another harvest source, by its name in harvest.sources (throws when there is none). */
+  sourceNamed(name: string): ObjectSource;
   service: PreservationService;
   /** Working files and SIPs between stages. */
   work: Storage;

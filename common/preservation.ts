@@ -54,6 +54,8 @@ export interface PreserveObjectInput {
   attempt?: number;
   /** Who or what started the run: 'enqueue', 'reenqueue', 'sync-source'… */
   reason?: string;
+  /** The harvest source (a name in harvest.sources) the object is read from; absent: storage.source. */
+  source?: string;
 }
 
 export interface PreserveObjectState {
@@ -131,6 +133,7 @@ export const AUTO_FREEZE_TYPES = [
   'NameCollision',
   'PayloadPathConflict',
   'SourceFileChanged',
+  'UnknownSource',
 ] as const;
 export const AUTOMATIC_FREEZER = 'custody (automatic)';
 

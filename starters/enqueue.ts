@@ -3,7 +3,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { TASK_QUEUES, preserveWorkflowId } from '../common/preservation';
 import { SA } from '../common/search-attributes';
-import type { Config } from '../config/config';
+import { harvestSources, type Config } from '../config/config';
 import type { Ledger } from '../ledger';
 import type { ObjectSource } from '../sources';
 import { preserveObject } from '../workflows';
@@ -109,7 +109,7 @@ export async function enqueue(deps: { client: Client; config: Config; ledger: Le
 /** Starts one object's workflow; a workflow already running for it is left alone. */
 export async function startPreservation(
   deps: { client: Client; config: Config; ledger: Ledger },
-  o: { objectId: string; title?: string; modifiedAt?: string; attempt?: number; reason: string },
+  o: { objectId: string; title?: string; modifiedAt?: string; attempt?: number; reason: string; source?: string },
 ): Promise<EnqueueOutcome> {
   assertObjectId(o.objectId);
   const { client, config, ledger } = deps;
@@ -124,7 +124,7 @@ export async function startPreservation(
     const handle = await client.workflow.start(preserveObject, {
       workflowId,
       taskQueue: TASK_QUEUES.io,
-      args: [{ objectId: o.objectId, settings: pipelineSettings(config), attempt: o.attempt ?? 1, reason: o.reason }],
+      args: [{ objectId: o.objectId, settings: pipelineSettings(config), attempt: o.attempt ?? 1, reason: o.reason, ...(o.source ? { source: o.source } : {}) }],
       typedSearchAttributes: [
         { key: SA.pipeline, value: 'preservation' },
         { key: SA.objectId, value: o.objectId },
@@ -134,7 +134,7 @@ export async function startPreservation(
       ],
       // The Web UI's User Metadata: which object this is, without reading the workflow's input.
       staticSummary: `preserve ${o.objectId}${title && title !== o.objectId ? `: ${title.replace(/\s+/g, ' ')}` : ''}`,
-      staticDetails: [`object id: ${o.objectId}`, `title: ${title ?? '(not known yet)'}`, `source: ${config.storage.source}`, `started by: ${o.reason}`].join(
+      staticDetails: [`object id: ${o.objectId}`, `title: ${title ?? '(not known yet)'}`, `source: ${o.source ? `${o.source} (${harvestSources(config).find((s) => s.name === o.source)?.location ?? 'not in harvest.sources'})` : config.storage.source}`, `started by: ${o.reason}`].join(
         '\n',
       ),
     });

@@ -199,6 +199,58 @@ describe('the scheduled harvest (sync-source)', function () {
     });
   });
 
+  describe('a second source', () => {
+    let sys: CustodySystem;
+    let collection: string;
+    let annex: string;
+
+    before(async () => {
+      since = new Date().toISOString();
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-harvest-annex-'));
+      collection = path.join(root, 'collection');
+      annex = path.join(root, 'annex');
+      for (const d of [collection, annex]) fs.mkdirSync(d);
+      sys = await startCustodySystem({
+        config: {
+          storage: { source: collection },
+          verdict: { pollAfter: '1s', deadline: '1h' },
+          harvest: {
+            sources: [
+              { name: 'main', location: collection },
+              { name: 'annex', location: annex },
+            ],
+            settleTime: '1m',
+          },
+        },
+      });
+    });
+    after(async () => sys?.close());
+
+    it('preserves an object of the second source from there, and the main one from storage.source', async () => {
+      writeObject(annex, 'annex-0001', ago(HOUR), 'bytes only the annex has');
+      writeObject(collection, 'main-0001', ago(HOUR));
+      const result = (await sys.client.workflow.execute(syncSource, {
+        workflowId: `sync-source-annex-${Date.now()}`,
+        taskQueue: SCHEDULES_TASK_QUEUE,
+        args: [{}],
+      })) as SyncSourceResult;
+      assert.deepEqual(
+        result.sources.map((s) => [s.source, s.enqueued]),
+        [
+          ['main', ['main-0001']],
+          ['annex', ['annex-0001']],
+        ],
+      );
+      for (const id of ['annex-0001', 'main-0001']) {
+        const done = (await sys.client.workflow.getHandle(preserveWorkflowId(id)).result()) as { stage: string };
+        assert.equal(done.stage, 'confirmed', `${id} confirmed`);
+      }
+      assert.equal((await sys.ledger.getObject('annex-0001'))?.title, 'Test object annex-0001', 'read from the annex');
+      const started = await sys.client.workflow.getHandle(preserveWorkflowId('annex-0001')).describe();
+      assert.ok(((await started.staticDetails()) ?? '').includes(`source: annex (${annex})`), 'the Web UI names the source');
+    });
+  });
+
   describe('a run killed mid-way, and the time budget', () => {
     let sys: CustodySystem;
     const ids = ['obj-1', 'obj-2', 'obj-3', 'obj-4', 'obj-5'];

@@ -60,6 +60,8 @@ const UNFREEZABLE: readonly Stage[] = ['confirming', 'confirmed', 'no-verdict'];
 
 export async function preserveObject(input: PreserveObjectInput): Promise<PreserveObjectResult> {
   const { objectId, settings } = input;
+  // Only when it is not storage.source: the activities' input stays what it always was.
+  const from = input.source === undefined ? {} : { source: input.source };
   const attempt = input.attempt ?? 1;
   // Moving data: long start-to-close; the heartbeat timeout notices a dead worker.
   const moving = { heartbeatTimeout: settings.heartbeatTimeout };
@@ -185,7 +187,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     await enterStage('queued');
     for (;;) {
       await checkpoint('queued');
-      const check = await checkObject.executeWithOptions({ summary: `check ${objectId}` }, [{ objectId }]);
+      const check = await checkObject.executeWithOptions({ summary: `check ${objectId}` }, [{ objectId, ...from }]);
       if (check.ready) {
         ranBy(check.buildId);
         break;
@@ -200,7 +202,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     await checkpoint('downloading');
     await windowGate('download', 'downloading');
     await enterStage('downloading');
-    const downloaded = await downloadObject.executeWithOptions({ summary: `download ${objectId}` }, [{ objectId, sipId: state.sipId }]);
+    const downloaded = await downloadObject.executeWithOptions({ summary: `download ${objectId}` }, [{ objectId, sipId: state.sipId, ...from }]);
     ranBy(downloaded.buildId);
 
     await checkpoint('packaging');
