@@ -4,7 +4,7 @@
 // against the ledger), `sync-source` (the harvest of new and changed objects) and `notify` (the
 // webhook notifications' outbox). Creating is idempotent: an existing schedule is updated to the
 // current config.
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import { SCHEDULES_TASK_QUEUE, SYNC_PROCESSED_SIPS_SCHEDULE } from '../common/preservation';
 import { WATCH_ARTICLES_SCHEDULE } from '../common/watch-articles';
@@ -100,11 +100,21 @@ export interface ScheduleRow {
 }
 
 export async function listSchedules(client: Client): Promise<ScheduleRow[]> {
-  const rows: ScheduleRow[] = [];
-  for await (const s of client.schedule.list()) {
-    rows.push({ id: s.scheduleId, paused: s.state.paused, note: s.state.note, next: s.info.nextActionTimes[0], recent: s.info.recentActions.length });
-  }
-  return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const ids: string[] = [];
+  for await (const s of client.schedule.list()) ids.push(s.scheduleId);
+  // The list comes from visibility, which lags a pause by a moment; describe answers from the schedule itself.
+  const rows = await Promise.all(
+    ids.map(async (id): Promise<ScheduleRow | undefined> => {
+      try {
+        const d = await client.schedule.getHandle(id).describe();
+        return { id, paused: d.state.paused, note: d.state.note, next: d.info.nextActionTimes[0], recent: d.info.recentActions.length };
+      } catch (e) {
+        if (e instanceof ScheduleNotFoundError) return undefined; // deleted since it was listed
+        throw e;
+      }
+    }),
+  );
+  return rows.filter((r) => r !== undefined).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** A header and one line per schedule, each cut to 80 columns (the note last, as it is free text). */

@@ -25,7 +25,7 @@ import { formatSummary, summarize } from '../starters/status';
 import { AUDIT_FIXITY_SCHEDULE } from '../common/fixity';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { currentDetails, waitForStage } from './support/wait-for-stage';
-import { testTemporal } from './support/temporal-server';
+import { testTemporal, useOwnNamespace } from './support/temporal-server';
 import { historyFacts } from './support/time-skipping';
 import { recordHistory } from './support/record-history';
 
@@ -87,6 +87,8 @@ describe('what drain says is still running', () => {
 
 describe('drain and resume (custody drain, custody resume)', function () {
   this.timeout(240_000);
+  // A drain acts on every workflow of its namespace: none of another test file's may be there.
+  useOwnNamespace('custody-drain-test');
   let sys: CustodySystem;
   let env: Record<string, string>;
   /** The slow parts: the download of one object waits for the test; the service has not decided until told. */
@@ -128,7 +130,7 @@ describe('drain and resume (custody drain, custody resume)', function () {
       },
       decorate: slowParts,
     });
-    env = { CUSTODY_CONFIG: sys.writeWorkerConfig('operator'), TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace };
+    env = { CUSTODY_CONFIG: sys.writeWorkerConfig('operator'), TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE! };
   });
   after(async () => {
     releaseDownload(); // a failed test must not leave the download waiting
@@ -162,14 +164,14 @@ describe('drain and resume (custody drain, custody resume)', function () {
     const request = { by: 'operator@test', reason: 'database upgrade' };
     const drained = await drain({ client: sys.client, ledger: sys.ledger }, request);
     assert.equal(drained.already, false);
-    assert.deepEqual(drained.paused.sort(), ['sync-processed-sips', 'sync-source', 'watch-articles']);
+    assert.deepEqual(drained.paused.sort(), ['notify', 'sync-processed-sips', 'sync-source', 'watch-articles']);
     const signalled = new Set<string>();
     const busy = await drainRound(sys.client, request, signalled);
     assert.equal(signalled.size, 3, 'each running pipeline signalled');
     const downloading = busy.find((b) => b.workflowId === preserveWorkflowId(DOWNLOADING));
     assert.deepEqual(downloading?.activities, [{ name: 'downloadObject', attempt: 1 }], 'the download is still running');
     const paused = Object.fromEntries((await listSchedules(sys.client)).map((s) => [s.id, s.paused]));
-    assert.deepEqual(paused, { 'audit-fixity': true, 'sync-processed-sips': true, 'sync-source': true, 'watch-articles': true });
+    assert.deepEqual(paused, { 'audit-fixity': true, notify: true, 'sync-processed-sips': true, 'sync-source': true, 'watch-articles': true });
 
     // Enqueued while drained: held, not refused and not started.
     const held = await custody(['enqueue', '--ids', HELD], env);
@@ -223,7 +225,7 @@ describe('drain and resume (custody drain, custody resume)', function () {
     const resumed = await custody(['resume'], env);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stdout, /^resumed \(drained since \S+ by operator@test\)$/m);
-    assert.match(resumed.stdout, /^unpaused schedules: sync-processed-sips, watch-articles, sync-source$/m);
+    assert.match(resumed.stdout, /^unpaused schedules: sync-processed-sips, watch-articles, sync-source, notify$/m);
     assert.match(resumed.stdout, /^signalled 3 running workflows to go on$/m);
     assert.match(resumed.stdout, /^preserve mus-0004: started$/m);
     assert.match(resumed.stdout, /^held work started: 1$/m);
@@ -237,7 +239,7 @@ describe('drain and resume (custody drain, custody resume)', function () {
     await recordHistory('preserve-drained-awaiting-verdict', handle(VERDICT));
     await recordHistory('preserve-drained-after-download', handle(DOWNLOADING));
     const after = Object.fromEntries((await listSchedules(sys.client)).map((s) => [s.id, s.paused]));
-    assert.deepEqual(after, { 'audit-fixity': true, 'sync-processed-sips': false, 'sync-source': false, 'watch-articles': false });
+    assert.deepEqual(after, { 'audit-fixity': true, notify: false, 'sync-processed-sips': false, 'sync-source': false, 'watch-articles': false });
     assert.deepEqual(await sys.ledger.drain.held(), []);
     assert.equal(await sys.ledger.drain.state(), undefined);
     assert.doesNotMatch((await custody(['status'], env)).stdout, /drained/);

@@ -23,7 +23,7 @@ export async function recordHistory(name: string, handle: WorkflowHandle): Promi
     '--address',
     testTemporal.address,
     '--namespace',
-    testTemporal.namespace,
+    process.env.TEMPORAL_NAMESPACE ?? testTemporal.namespace,
     '--output',
     'json',
   ]);

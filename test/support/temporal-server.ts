@@ -5,7 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { REPO_ROOT } from '../../config/config';
+import { SA } from '../../common/search-attributes';
 
 const run = promisify(execFile);
 const port = Number(process.env.CUSTODY_TEST_TEMPORAL_PORT ?? 17233);
@@ -56,4 +60,46 @@ export async function restartTemporalServer(): Promise<void> {
 
 export function removeTemporalState(): void {
   if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+}
+
+/**
+ * Gives the enclosing describe a Temporal namespace of its own, with custody's search
+ * attributes: a test that acts on every workflow of its namespace (a drain, a reconcile, a chaos
+ * run) meets no workflow another test file left there. TEMPORAL_NAMESPACE points at it from the
+ * describe's `before` to its `after`, so clients, workers and CLI processes started meanwhile use it.
+ */
+export function useOwnNamespace(name: string): void {
+  let previous: string | undefined;
+  before(async function () {
+    this.timeout(60_000);
+    await ensureTemporalServer();
+    const connection = await Connection.connect({ address: testTemporal.address });
+    try {
+      const namespaces = (await connection.workflowService.listNamespaces({})).namespaces ?? [];
+      if (!namespaces.some((n) => n.namespaceInfo?.name === name))
+        await connection.workflowService.registerNamespace({ namespace: name, workflowExecutionRetentionPeriod: msToTs('1d') });
+      const searchAttributes = Object.fromEntries(
+        Object.values(SA).map((key) => [key.name, temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`]]),
+      );
+      // The frontend learns of a new namespace on its next cache refresh: ask until it answers.
+      const until = Date.now() + 30_000;
+      for (;;) {
+        try {
+          await connection.operatorService.addSearchAttributes({ namespace: name, searchAttributes });
+          await connection.workflowService.listWorkflowExecutions({ namespace: name, pageSize: 1, query: `CustodyStage = 'queued'` });
+          break;
+        } catch (e) {
+          if (Date.now() > until) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    } finally {
+      await connection.close();
+    }
+    previous = process.env.TEMPORAL_NAMESPACE;
+    process.env.TEMPORAL_NAMESPACE = name;
+  });
+  after(() => {
+    process.env.TEMPORAL_NAMESPACE = previous;
+  });
 }
