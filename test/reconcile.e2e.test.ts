@@ -17,7 +17,7 @@ import { freeze } from '../starters/operator';
 import type { ReconcileReport } from '../starters/reconcile';
 import { summarize } from '../starters/status';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
-import { testTemporal } from './support/temporal-server';
+import { testTemporal, useOwnNamespace } from './support/temporal-server';
 import { waitForStage } from './support/wait-for-stage';
 
 const execFileP = promisify(execFile);
@@ -82,6 +82,8 @@ const kinds = (r: ReconcileReport) => r.disagreements.map((d) => `${d.id} ${d.ki
 
 describe('custody reconcile: the ledger against Temporal and the preservation service', function () {
   this.timeout(600_000);
+  // Reconcile reads every preservation workflow of its namespace: none of another test file's may be there.
+  useOwnNamespace('custody-reconcile-test');
   let sys: CustodySystem;
   let env: Record<string, string>;
   const reconcile = (...args: string[]) => custody(['reconcile', '--ids', ALL.join(','), ...args], env);
@@ -98,7 +100,7 @@ describe('custody reconcile: the ledger against Temporal and the preservation se
     copyAs(sys, 'mus-0002', HELD);
     const configFile = path.join(sys.root, 'reconcile.json');
     fs.writeFileSync(configFile, JSON.stringify(sys.config));
-    env = { CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace };
+    env = { CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE! };
 
     const deps = { client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source };
     await enqueue(deps, { ids: [ACCEPTED, REJECTED, FROZEN] });
