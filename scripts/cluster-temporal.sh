@@ -74,9 +74,14 @@ ensure_schema() {
     dir=temporal
     [ "$db" = temporal_visibility ] && dir=visibility
     local sql=("$bin/sql" --plugin postgres12 --ep 127.0.0.1 -p "$pg_port" -u postgres --db "$db")
-    "${sql[@]}" create >/dev/null 2>&1 || "${sql[@]}" create 2>&1 | grep -q 'already exists'
-    "${sql[@]}" setup-schema -v 0.0 >"$state/schema-$db.log" 2>&1
-    "${sql[@]}" update-schema -d "$schema/$dir/versioned" >>"$state/schema-$db.log" 2>&1
+    if ! "${sql[@]}" create >"$state/schema-$db.log" 2>&1 ||
+      ! "${sql[@]}" setup-schema -v 0.0 >>"$state/schema-$db.log" 2>&1 ||
+      ! "${sql[@]}" update-schema -d "$schema/$dir/versioned" >>"$state/schema-$db.log" 2>&1; then
+      # Only a completed schema is marked done: a half-made database is for a fresh state folder.
+      say "setting up the $db schema failed; $state/schema-$db.log ends:"
+      tail -n 5 "$state/schema-$db.log" >&2
+      exit 1
+    fi
     touch "$state/schema-$db.done"
   done
 }
