@@ -1,5 +1,8 @@
 // One real Temporal dev server for the whole test run, started with custody's own script on
-// test ports and a throw-away state folder, stopped after the last test.
+// test ports and a throw-away state folder, stopped after the last test. With
+// CUSTODY_TEST_TEMPORAL_EXTERNAL=host:port the tests use a server someone else runs (npm run
+// test:cluster: a Temporal server on PostgreSQL) and neither start nor stop it; a test that restarts
+// the server runs CUSTODY_TEST_TEMPORAL_RESTART (a shell command) instead.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,12 +15,13 @@ import { REPO_ROOT } from '../../config/config';
 import { SA } from '../../common/search-attributes';
 
 const run = promisify(execFile);
+const external = process.env.CUSTODY_TEST_TEMPORAL_EXTERNAL || undefined;
 const port = Number(process.env.CUSTODY_TEST_TEMPORAL_PORT ?? 17233);
 // Its own setting for when port + 1000 is another run's server port (several runs on one machine).
 const uiPort = Number(process.env.CUSTODY_TEST_TEMPORAL_UI_PORT ?? port + 1000);
 
 export const testTemporal = {
-  address: `127.0.0.1:${port}`,
+  address: external ?? `127.0.0.1:${port}`,
   namespace: 'custody',
   /** The dev server's Web UI, which the browser test drives. */
   webUiUrl: `http://127.0.0.1:${uiPort}`,
@@ -40,8 +44,10 @@ function env() {
 /** Starts the dev server once per run; points TEMPORAL_ADDRESS/NAMESPACE at it. */
 export function ensureTemporalServer(): Promise<void> {
   starting ??= (async () => {
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-temporal-'));
-    await run(path.join(REPO_ROOT, 'temporal-config', 'start-dev-server.sh'), [], { env: env() });
+    if (!external) {
+      stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-temporal-'));
+      await run(path.join(REPO_ROOT, 'temporal-config', 'start-dev-server.sh'), [], { env: env() });
+    }
     process.env.TEMPORAL_ADDRESS = testTemporal.address;
     process.env.TEMPORAL_NAMESPACE = testTemporal.namespace;
   })();
@@ -54,6 +60,12 @@ export async function stopTemporalServer(): Promise<void> {
 }
 
 export async function restartTemporalServer(): Promise<void> {
+  if (external) {
+    const command = process.env.CUSTODY_TEST_TEMPORAL_RESTART;
+    if (!command) throw new Error(`CUSTODY_TEST_TEMPORAL_RESTART is not set: no way to restart the external Temporal server at ${external}`);
+    await run('bash', ['-c', command], { cwd: REPO_ROOT });
+    return;
+  }
   await run(path.join(REPO_ROOT, 'temporal-config', 'stop-dev-server.sh'), [], { env: env() });
   await run(path.join(REPO_ROOT, 'temporal-config', 'start-dev-server.sh'), [], { env: env() });
 }
