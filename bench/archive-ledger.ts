@@ -19,7 +19,8 @@ export const objectIdOf = (i: number): string => `obj-${String(i).padStart(7, '0
 /**
  * The state of the i-th object, per thousand: 88.0 % confirmed, 4 % awaiting a verdict, 2 %
  * queued, 1 % downloading, 1 % packaging, 0.5 % rejected, 0.3 % failed, 0.2 % no verdict,
- * 0.2 % frozen, 2.8 % confirmed again; one in 5,000 is frozen while confirmed. The first
+ * 0.2 % frozen, 2.8 % confirmed again; one in 5,000 is frozen while confirmed, one confirmed
+ * object in ten is delivered to an offsite copy. The first
  * `sourceObjects` are all confirmed, not frozen.
  */
 const STATE_OF = (r: string) => `case
@@ -78,6 +79,10 @@ export async function generateLedgerRows(db: Kysely<LedgerDatabase>, n: number, 
         case when state in ('confirmed', 'rejected') then updated_at end,
         case when state in ('confirmed', 'rejected') then 'reports/' || last_sip_id || '.json' end
       from objects where last_sip_id is not null`);
+    // One confirmed object in ten is delivered to an offsite copy.
+    await run(`insert into deliveries (item_id, destination, state, attempts, name, size, sha256, updated_at)
+      select id, 'offsite', 'delivered', 1, last_sip_id || '.tar', 1048576 + 10240, '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', updated_at
+      from objects where state = 'confirmed' and id like '%0'`);
     // Each object's timeline: one stage event per step, a minute apart, the last one its state.
     await run(`insert into events (key, object_id, sip_id, kind, stage, detail, at)
       select o.id || ':stage:' || k, o.id, case when k >= 3 then o.last_sip_id end, 'stage',
