@@ -99,6 +99,9 @@ export async function readHead(file: string, size: number, headBytes: number): P
 // libuv's thread pool busy, few enough that a listing holds little.
 const LIST_READ_AHEAD = 16;
 
+/** A root folder entry as the listing keeps it until it is read: its name and what kind of entry it is. */
+type RootEntry = { name: string; dir: boolean; link: boolean } | { invalid: string };
+
 class FolderSource implements ObjectSource {
   private readonly root: string;
 
@@ -119,26 +122,29 @@ class FolderSource implements ObjectSource {
     } catch (e) {
       throw new Error(`source folder "${this.root}" cannot be read: ${(e as Error).message}`, { cause: e });
     }
-    // The names alone are held (a folder's listing comes whole anyway); each object.json is read
-    // a few ahead of the consumer, because one read at a time waits on the disk for each.
-    const sorted = entries.map((e) => ('invalid' in e ? { key: e.invalid, entry: e } : { key: e.name, entry: e }));
-    sorted.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    // The names alone are held, as strings (a folder's listing comes whole anyway, and id order
+    // needs them all); each object.json is read a few ahead of the consumer, because one read at
+    // a time waits on the disk for each.
+    const names: RootEntry[] = entries.map((e) => ('invalid' in e ? e : { name: e.name, dir: e.dirent.isDirectory(), link: e.dirent.isSymbolicLink() }));
+    entries = [];
+    const key = (e: RootEntry) => ('invalid' in e ? e.invalid : e.name);
+    names.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     const ahead: Array<Promise<SourceObjectSummary | InvalidSourceObject | undefined>> = [];
     let next = 0;
-    while (next < sorted.length || ahead.length) {
-      while (next < sorted.length && ahead.length < LIST_READ_AHEAD) ahead.push(this.summarize(sorted[next++].entry));
+    while (next < names.length || ahead.length) {
+      while (next < names.length && ahead.length < LIST_READ_AHEAD) ahead.push(this.summarize(names[next++]));
       const got = await ahead.shift()!;
       if (got) yield got;
     }
   }
 
   /** One root entry as listed: an object, an object that cannot be described, or nothing (not an object). */
-  private async summarize(entry: Awaited<ReturnType<typeof readNames>>[number]): Promise<SourceObjectSummary | InvalidSourceObject | undefined> {
+  private async summarize(entry: RootEntry): Promise<SourceObjectSummary | InvalidSourceObject | undefined> {
     if ('invalid' in entry) return { id: entry.invalid, error: `folder name is not valid UTF-8: ${entry.invalid}` };
     // Hidden folders (.git, .Trash) are not objects; loose files at the root are not either.
     if (entry.name.startsWith('.')) return undefined;
     const dir = path.join(this.root, entry.name);
-    const isDir = entry.dirent.isDirectory() || (entry.dirent.isSymbolicLink() && (await statOrUndefined(dir))?.isDirectory());
+    const isDir = entry.dir || (entry.link && (await statOrUndefined(dir))?.isDirectory());
     if (!isDir) return undefined;
     const metadata = await readMetadata(entry.name, dir);
     return typeof metadata === 'string' ? { id: entry.name, error: metadata } : { id: metadata.id, modifiedAt: metadata.modifiedAt, title: metadata.title };
