@@ -1,11 +1,12 @@
 // Runs one buildSip in its own process so the benchmark can read this process's peak RSS.
-// Usage: build-child.ts <sourceDir> <outputPath> <fsync: 0|1>; prints one JSON line.
+// Usage: build-child.ts <sourceDir> <outputPath> <fsync: 0|1> [algorithms, default sha256,sha512]; prints one JSON line.
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildSip } from '../sip/build-sip';
+import type { ChecksumAlgorithm } from '../common/sip';
 
 async function main() {
-  const [sourceDir, outputPath, fsync] = process.argv.slice(2);
+  const [sourceDir, outputPath, fsync, algorithms = 'sha256,sha512'] = process.argv.slice(2);
   if (!sourceDir || !outputPath) throw new Error('usage: build-child.ts <sourceDir> <outputPath> <fsync 0|1>');
   const files = fs
     .readdirSync(sourceDir)
@@ -19,7 +20,7 @@ async function main() {
     sourceDir,
     files,
     metadata: { id: 'bench', title: 'Benchmark object', creators: [], dates: [], modifiedAt: '2024-01-01T00:00:00Z', subjects: [], identifiers: [] },
-    algorithms: ['sha256', 'sha512'],
+    algorithms: algorithms.split(',') as ChecksumAlgorithm[],
     sourceOrganization: 'custody benchmark',
     agent: { name: 'custody', version: 'bench' },
     outputPath,

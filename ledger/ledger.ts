@@ -115,6 +115,10 @@ export interface Ledger {
   getObject(id: string): Promise<ObjectRow | undefined>;
   /** Sorted by id. */
   listObjects(filter?: { states?: Stage[]; ids?: string[] }): Promise<ObjectRow[]>;
+  /** How many objects are in each state (from the state index, not the rows). */
+  countByState(): Promise<Partial<Record<Stage, number>>>;
+  /** Objects in one of `states` or frozen, sorted by id: the few an operator must look at, found by index. */
+  needingAttention(states: Stage[]): Promise<ObjectRow[]>;
   /** Sorted by creation time. */
   packagesOf(objectId: string): Promise<PackageRow[]>;
   /** One package by SIP id (the poller maps a service's verdict back to its object). */
@@ -446,6 +450,23 @@ class KyselyLedger implements Ledger {
     return rows.map(toObjectRow);
   }
 
+  async countByState(): Promise<Partial<Record<Stage, number>>> {
+    const rows = await this.db
+      .selectFrom('objects')
+      .select((eb) => ['state', eb.fn.countAll<number | string>().as('n')])
+      .groupBy('state')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [asStage(r.state), Number(r.n)]));
+  }
+
+  async needingAttention(states: Stage[]): Promise<ObjectRow[]> {
+    // Two queries rather than one with OR, so each is an index lookup on either database.
+    const byState = states.length ? await this.db.selectFrom('objects').selectAll().where('state', 'in', states).execute() : [];
+    const frozen = await this.db.selectFrom('objects').selectAll().where('frozen', '=', 1).execute();
+    const rows = new Map([...byState, ...frozen].map((r) => [r.id, r]));
+    return [...rows.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(toObjectRow);
+  }
+
   async packagesOf(objectId: string): Promise<PackageRow[]> {
     const rows = await this.db.selectFrom('packages').selectAll().where('object_id', '=', objectId).orderBy('created_at').orderBy('sip_id').execute();
     return rows.map(toPackageRow);
@@ -539,16 +560,18 @@ export interface LedgerOptions {
    * delivery and copy version it writes, so `custody find --build` finds them. The CLI gives none.
    */
   buildId?: string;
+  /** Called with each SQL statement run, as sent (the archive-scale bench and test read their query plans). */
+  onQuery?: (sql: string, parameters: readonly unknown[]) => void;
 }
 
 /** PostgreSQL for a postgres:// URL, SQLite otherwise: the same queries and migrations. */
 export function openLedger(databaseUrl: string, opts: LedgerOptions = {}): Ledger {
-  return new KyselyLedger(openDb(databaseUrl), opts.buildId ?? null);
+  return new KyselyLedger(openDb(databaseUrl, opts.onQuery), opts.buildId ?? null);
 }
 
-function openDb(databaseUrl: string): Kysely<LedgerDatabase> {
+function openDb(databaseUrl: string, onQuery?: LedgerOptions['onQuery']): Kysely<LedgerDatabase> {
   const dialect = isPostgresUrl(databaseUrl) ? postgresDialect(databaseUrl.trim()) : sqliteDialect(sqlitePathOf(databaseUrl));
-  return new Kysely<LedgerDatabase>({ dialect });
+  return new Kysely<LedgerDatabase>({ dialect, ...(onQuery ? { log: (e) => onQuery(e.query.sql, e.query.parameters) } : {}) });
 }
 
 /** The ledger a command expected to find is not there (a mistyped CUSTODY_DATA_DIR or DATABASE_URL). */

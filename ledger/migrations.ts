@@ -223,6 +223,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007-scale-indexes': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // `custody status` lists frozen objects in any state; without this a million-object ledger
+      // is read whole to find the few frozen ones (state has its own index since 0001).
+      await db.schema.createIndex('objects_frozen').ifNotExists().on('objects').column('frozen').execute();
+    },
+  },
 };
 
 export const ledgerMigrations: MigrationProvider = {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# npm run bench [-- sip|storage|worker]: the SIP builder against `tar cf` and bagit-python + tar on the
+# npm run bench [-- sip|storage|worker|scale]: the SIP builder against `tar cf` and bagit-python + tar on the
 # same 512 MiB object (bench/sip-bench.ts), and custody's S3 storage against the bare AWS SDK on a
 # local Versity Gateway (bench/storage-bench.ts), and the peak RSS of a compiled worker against a tsx one
-# while it builds a 512 MiB SIP (bench/worker-rss-bench.ts). Data is generated once under .data/bench/.
+# while it builds a 512 MiB SIP (bench/worker-rss-bench.ts), and status and enqueue on a
+# million-object ledger (bench/archive-scale-bench.ts). Data is generated once under .data/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/node-env.sh
@@ -14,6 +15,9 @@ if [ "$which" = all ] || [ "$which" = sip ]; then
 fi
 if [ "$which" = all ] || [ "$which" = storage ]; then
   npx tsx bench/storage-bench.ts
+fi
+if [ "$which" = all ] || [ "$which" = scale ]; then
+  npx tsx bench/archive-scale-bench.ts
 fi
 if [ "$which" = all ] || [ "$which" = worker ]; then
   npx tsx bench/worker-rss-bench.ts

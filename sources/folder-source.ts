@@ -95,6 +95,13 @@ export async function readHead(file: string, size: number, headBytes: number): P
   }
 }
 
+// How many object.json files are read at once while listing: enough to keep the disk and
+// libuv's thread pool busy, few enough that a listing holds little.
+const LIST_READ_AHEAD = 16;
+
+/** A root folder entry as the listing keeps it until it is read: its name and what kind of entry it is. */
+type RootEntry = { name: string; dir: boolean; link: boolean } | { invalid: string };
+
 class FolderSource implements ObjectSource {
   private readonly root: string;
 
@@ -103,29 +110,44 @@ class FolderSource implements ObjectSource {
   }
 
   async list(): Promise<Array<SourceObjectSummary | InvalidSourceObject>> {
+    const out: Array<SourceObjectSummary | InvalidSourceObject> = [];
+    for await (const o of this.listEach()) out.push(o);
+    return out;
+  }
+
+  async *listEach(): AsyncGenerator<SourceObjectSummary | InvalidSourceObject> {
     let entries: Awaited<ReturnType<typeof readNames>>;
     try {
       entries = await readNames(this.root);
     } catch (e) {
       throw new Error(`source folder "${this.root}" cannot be read: ${(e as Error).message}`, { cause: e });
     }
-    const out: Array<SourceObjectSummary | InvalidSourceObject> = [];
-    for (const entry of entries) {
-      if ('invalid' in entry) {
-        out.push({ id: entry.invalid, error: `folder name is not valid UTF-8: ${entry.invalid}` });
-        continue;
-      }
-      // Hidden folders (.git, .Trash) are not objects; loose files at the root are not either.
-      if (entry.name.startsWith('.')) continue;
-      const dir = path.join(this.root, entry.name);
-      const isDir = entry.dirent.isDirectory() || (entry.dirent.isSymbolicLink() && (await statOrUndefined(dir))?.isDirectory());
-      if (!isDir) continue;
-      const metadata = await readMetadata(entry.name, dir);
-      out.push(
-        typeof metadata === 'string' ? { id: entry.name, error: metadata } : { id: metadata.id, modifiedAt: metadata.modifiedAt, title: metadata.title },
-      );
+    // The names alone are held, as strings (a folder's listing comes whole anyway, and id order
+    // needs them all); each object.json is read a few ahead of the consumer, because one read at
+    // a time waits on the disk for each.
+    const names: RootEntry[] = entries.map((e) => ('invalid' in e ? e : { name: e.name, dir: e.dirent.isDirectory(), link: e.dirent.isSymbolicLink() }));
+    entries = [];
+    const key = (e: RootEntry) => ('invalid' in e ? e.invalid : e.name);
+    names.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    const ahead: Array<Promise<SourceObjectSummary | InvalidSourceObject | undefined>> = [];
+    let next = 0;
+    while (next < names.length || ahead.length) {
+      while (next < names.length && ahead.length < LIST_READ_AHEAD) ahead.push(this.summarize(names[next++]));
+      const got = await ahead.shift()!;
+      if (got) yield got;
     }
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** One root entry as listed: an object, an object that cannot be described, or nothing (not an object). */
+  private async summarize(entry: RootEntry): Promise<SourceObjectSummary | InvalidSourceObject | undefined> {
+    if ('invalid' in entry) return { id: entry.invalid, error: `folder name is not valid UTF-8: ${entry.invalid}` };
+    // Hidden folders (.git, .Trash) are not objects; loose files at the root are not either.
+    if (entry.name.startsWith('.')) return undefined;
+    const dir = path.join(this.root, entry.name);
+    const isDir = entry.dir || (entry.link && (await statOrUndefined(dir))?.isDirectory());
+    if (!isDir) return undefined;
+    const metadata = await readMetadata(entry.name, dir);
+    return typeof metadata === 'string' ? { id: entry.name, error: metadata } : { id: metadata.id, modifiedAt: metadata.modifiedAt, title: metadata.title };
   }
 
   async describe(objectId: string): Promise<DescribedObject> {

@@ -26,6 +26,8 @@ export type DownloadedFile = SourceFile & { sha256: string };
 export interface ObjectSource {
   /** Every object in the source (sorted by id). Objects with invalid object.json are still listed with an `error` field, never silently dropped. */
   list(): Promise<Array<SourceObjectSummary | InvalidSourceObject>>;
+  /** What list() returns, in the same order, one object at a time: a large source is not held whole. */
+  listEach(): AsyncIterable<SourceObjectSummary | InvalidSourceObject>;
   /** Validated metadata + payload file list (relative paths, '/' separators, sizes; object.json itself excluded). */
   describe(objectId: string): Promise<DescribedObject>;
   /** Stream every payload file into destDir (same relative paths), verifying sizes; writes destDir/object.json too.

@@ -45,6 +45,11 @@ class StorageSource implements ObjectSource {
     return out;
   }
 
+  async *listEach(): AsyncGenerator<SourceObjectSummary | InvalidSourceObject> {
+    // A bucket lists its keys in byte order, not the id order list() promises, so this one is not streamed.
+    yield* await this.list();
+  }
+
   private async locate(objectId: string): Promise<Located> {
     if (objectId === '' || objectId === '.' || objectId === '..' || /[/\\\0]/.test(objectId)) {
       throw fail(objectId, 'is not a plain name, so it cannot name a prefix in the source', 'UnsafePath');

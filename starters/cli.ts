@@ -9,7 +9,7 @@ import { LedgerNotFoundError, openExistingLedger, openLedger, type Ledger } from
 import { openSource, type ObjectSource } from '../sources';
 import type { QueueRole } from '../common/preservation';
 import { startWorkers } from '../workers/run-worker';
-import { enqueue } from './enqueue';
+import { enqueue, enqueueEach, type EnqueueOutcome } from './enqueue';
 import { operatorName, planFreeze, planReenqueue, planUnfreeze, select, type OperatorOutcome, type Plan, type Selector } from './operator';
 import { DATE_FORMS, DATE_TIME_FORM, InvalidDateError, parseDate, parseDateTime } from './dates';
 import { articleIdOf, assertObjectIds, assertObjectOrArticleIds, copyOf, isArticleRef, isCopyRef } from './object-ids';
@@ -196,23 +196,16 @@ program
         const ledger = openLedger(config.databaseUrl);
         try {
           await ledger.migrate();
-          const outcomes = await enqueue(
-            { client, config, ledger, source: openSource(config.storage.source, config.storage.s3) },
-            { ...opts, changedWithinDays: opts.changedWithin },
-          );
-          const refused = outcomes.filter((o) => o.action === 'refused').length;
-          // Like the other bulk commands: every object is acted on, and the exit says some were refused.
-          const exitRefused = () => {
-            if (refused)
-              throw new UserError(
-                `${refused} source entr${refused === 1 ? 'y' : 'ies'} refused (see above): rename ${refused === 1 ? 'it' : 'them'} in the source`,
-              );
-          };
-          if (opts.json) {
-            console.log(JSON.stringify(outcomes, null, 2));
-            return exitRefused();
-          }
-          for (const o of outcomes) {
+          const deps = { client, config, ledger, source: openSource(config.storage.source, config.storage.s3) };
+          const options = { ...opts, changedWithinDays: opts.changedWithin };
+          // Text is printed as each object is decided (a large source is never held whole); --json needs them all.
+          const count: Partial<Record<EnqueueOutcome['action'], number>> = {};
+          let total = 0;
+          const outcomes = opts.json ? await enqueue(deps, options) : enqueueEach(deps, options);
+          for await (const o of outcomes) {
+            count[o.action] = (count[o.action] ?? 0) + 1;
+            total++;
+            if (opts.json) continue;
             if (o.action === 'started') sayWrapped(`${o.objectId}: started ${o.workflowId}`);
             else if (o.action === 'would-start') sayWrapped(`${o.objectId}: would start ${o.workflowId} (dry run)`);
             else if (o.action === 'already-running') sayWrapped(`${o.objectId}: already running as ${o.workflowId}; nothing to do`);
@@ -220,9 +213,21 @@ program
             else if (o.action === 'held') sayWrapped(`${o.objectId}: held (drained); custody resume starts it`);
             else sayWrapped(`${o.objectId}: skipped, ${o.reason}`);
           }
-          const started = outcomes.filter((o) => o.action === (opts.dryRun ? 'would-start' : 'started')).length;
-          say(opts.dryRun ? `dry run: ${started} would start, nothing started` : `${started} started, ${outcomes.length - started} not started`);
-          const held = outcomes.filter((o) => o.action === 'held').length;
+          const refused = count.refused ?? 0;
+          // Like the other bulk commands: every object is acted on, and the exit says some were refused.
+          const exitRefused = () => {
+            if (refused)
+              throw new UserError(
+                `${refused} source entr${refused === 1 ? 'y' : 'ies'} refused (see above): rename ${refused === 1 ? 'it' : 'them'} in the source`,
+              );
+          };
+          if (Array.isArray(outcomes)) {
+            console.log(JSON.stringify(outcomes, null, 2));
+            return exitRefused();
+          }
+          const started = count[opts.dryRun ? 'would-start' : 'started'] ?? 0;
+          say(opts.dryRun ? `dry run: ${started} would start, nothing started` : `${started} started, ${total - started} not started`);
+          const held = count.held ?? 0;
           if (held) say(`held (drained): ${held}`);
           exitRefused();
         } finally {

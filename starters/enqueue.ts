@@ -37,73 +37,114 @@ export type EnqueueOutcome =
   /** A source entry that cannot be an object: its name breaks the id rule, so nothing is started or recorded. */
   | { objectId: string; action: 'refused'; reason: string };
 
+// How many listed objects are looked up in the ledger at once: one query per batch, not per object.
+const LOOKUP_BATCH = 500;
+
 export async function enqueue(deps: { client: Client; config: Config; ledger: Ledger; source: ObjectSource }, opts: EnqueueOptions): Promise<EnqueueOutcome[]> {
+  const outcomes: EnqueueOutcome[] = [];
+  for await (const o of enqueueEach(deps, opts)) outcomes.push(o);
+  return outcomes;
+}
+
+type Listed = Awaited<ReturnType<ObjectSource['list']>>[number];
+
+/** The source's objects that --ids and --match leave, as the source lists them (streamed). */
+async function* candidatesOf(source: ObjectSource, config: Config, opts: EnqueueOptions): AsyncGenerator<Listed> {
+  if (opts.ids) {
+    // Every id is checked before anything starts; only the named objects are held meanwhile.
+    const wanted = new Set(opts.ids);
+    const found: Listed[] = [];
+    for await (const o of source.listEach()) if (wanted.has(o.id)) found.push(o);
+    const known = new Set(found.map((o) => o.id));
+    const unknown = opts.ids.filter((id) => !known.has(id));
+    if (unknown.length)
+      throw new UserError(`unknown object id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: not in the source ${config.storage.source}`);
+    for (const o of found) if (!opts.match || opts.match.test(o.id)) yield o;
+    return;
+  }
+  for await (const o of source.listEach()) if (!opts.match || opts.match.test(o.id)) yield o;
+}
+
+/** enqueue, one outcome at a time: the source is listed as it goes and the ledger read in batches, so memory stays flat. */
+export async function* enqueueEach(
+  deps: { client: Client; config: Config; ledger: Ledger; source: ObjectSource },
+  opts: EnqueueOptions,
+): AsyncGenerator<EnqueueOutcome> {
   const { client, config, ledger, source } = deps;
   // An empty list is a mistake (`--ids ""`), not "every object": no ids given is undefined.
   if (opts.ids) {
     if (opts.ids.length === 0) throw new UserError('--ids names no object id');
     assertObjectIds(opts.ids);
   }
-  const listed = await source.list();
-  let candidates = listed;
-  if (opts.ids) {
-    const known = new Set(listed.map((o) => o.id));
-    const unknown = opts.ids.filter((id) => !known.has(id));
-    if (unknown.length)
-      throw new UserError(`unknown object id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: not in the source ${config.storage.source}`);
-    const wanted = new Set(opts.ids);
-    candidates = listed.filter((o) => wanted.has(o.id));
-  }
-  if (opts.match) candidates = candidates.filter((o) => opts.match!.test(o.id));
   const changedSince = opts.changedWithinDays !== undefined ? new Date((opts.now ?? new Date()).getTime() - opts.changedWithinDays * 86_400_000) : undefined;
   const limit = Math.min(opts.limit ?? Infinity, opts.max ?? Infinity);
+  const state = { started: 0 };
 
-  const outcomes: EnqueueOutcome[] = [];
-  let started = 0;
-  for (const candidate of candidates) {
-    if (started >= limit) break;
+  let batch: Listed[] = [];
+  for await (const candidate of candidatesOf(source, config, opts)) {
+    if (state.started >= limit) return;
+    batch.push(candidate);
+    if (batch.length < LOOKUP_BATCH) continue;
+    yield* decideBatch({ client, config, ledger }, batch, opts, changedSince, limit, state);
+    batch = [];
+  }
+  yield* decideBatch({ client, config, ledger }, batch, opts, changedSince, limit, state);
+}
+
+async function* decideBatch(
+  deps: { client: Client; config: Config; ledger: Ledger },
+  batch: Listed[],
+  opts: EnqueueOptions,
+  changedSince: Date | undefined,
+  limit: number,
+  state: { started: number },
+): AsyncGenerator<EnqueueOutcome> {
+  const { ledger } = deps;
+  const lookup = batch.map((c) => c.id).filter((id) => !objectIdProblem(id));
+  const rows = new Map((lookup.length ? await ledger.listObjects({ ids: lookup }) : []).map((r) => [r.id, r]));
+  for (const candidate of batch) {
+    if (state.started >= limit) return;
     const objectId = candidate.id;
     const badId = objectIdProblem(objectId);
     if (badId) {
       // Not dropped: said at every enqueue until the source renames it.
       const listedError = 'error' in candidate ? `${candidate.error}; ` : '';
-      outcomes.push({ objectId, action: 'refused', reason: `${listedError}its name cannot be an object id: ${badId}` });
+      yield { objectId, action: 'refused', reason: `${listedError}its name cannot be an object id: ${badId}` };
       continue;
     }
     // An object whose object.json is broken is still enqueued: the workflow records why it cannot go on.
     const modifiedAt = 'modifiedAt' in candidate ? candidate.modifiedAt : undefined;
     if (opts.since && modifiedAt && Date.parse(modifiedAt) < opts.since.getTime()) {
-      outcomes.push({ objectId, action: 'skipped', reason: `not modified since ${opts.since.toISOString()}` });
+      yield { objectId, action: 'skipped', reason: `not modified since ${opts.since.toISOString()}` };
       continue;
     }
     if (changedSince && (!modifiedAt || Date.parse(modifiedAt) < changedSince.getTime())) {
-      outcomes.push({ objectId, action: 'skipped', reason: `not modified within ${opts.changedWithinDays}d (since ${changedSince.toISOString()})` });
+      yield { objectId, action: 'skipped', reason: `not modified within ${opts.changedWithinDays}d (since ${changedSince.toISOString()})` };
       continue;
     }
-    const row = await ledger.getObject(objectId);
+    const row = rows.get(objectId);
     if (row?.frozen) {
-      outcomes.push({
+      yield {
         objectId,
         action: 'skipped',
         reason: `frozen by ${row.frozenBy ?? 'an operator'}: ${row.frozenReason ?? ''} (custody unfreeze ${objectId})`,
-      });
+      };
       continue;
     }
     if (row?.preservedModifiedAt && modifiedAt && Date.parse(modifiedAt) <= Date.parse(row.preservedModifiedAt)) {
-      outcomes.push({ objectId, action: 'skipped', reason: `already preserved (source unchanged since ${row.preservedModifiedAt})` });
+      yield { objectId, action: 'skipped', reason: `already preserved (source unchanged since ${row.preservedModifiedAt})` };
       continue;
     }
     if (opts.dryRun) {
-      outcomes.push({ objectId, action: 'would-start', workflowId: preserveWorkflowId(objectId) });
-      started++;
+      yield { objectId, action: 'would-start', workflowId: preserveWorkflowId(objectId) };
+      state.started++;
       continue;
     }
     const title = 'title' in candidate ? candidate.title : objectId;
-    const outcome = await startPreservation({ client, config, ledger }, { objectId, title, modifiedAt, reason: 'enqueue' });
-    outcomes.push(outcome);
-    if (outcome.action === 'started') started++;
+    const outcome = await startPreservation(deps, { objectId, title, modifiedAt, reason: 'enqueue' });
+    if (outcome.action === 'started') state.started++;
+    yield outcome;
   }
-  return outcomes;
 }
 
 /** Starts one object's workflow; a workflow already running for it is left alone. */

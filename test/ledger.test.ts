@@ -297,7 +297,7 @@ for (const backend of BACKENDS)
         const migrations = db.prepare('select name from kysely_migration').all() as { name: string }[];
         assert.deepEqual(
           migrations.map((m) => m.name),
-          ['0001-initial', '0002-copies-and-deliveries', '0003-source-cursors', '0004-build-ids', '0005-notifications', '0006-drain'],
+          ['0001-initial', '0002-copies-and-deliveries', '0003-source-cursors', '0004-build-ids', '0005-notifications', '0006-drain', '0007-scale-indexes'],
         );
         assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
       } finally {
