@@ -25,7 +25,15 @@ export interface EnqueueOptions {
   dryRun?: boolean;
   /** Where --changed-within counts back from (default: now). */
   now?: Date;
+  /** Workflow starts in flight at once (default ENQUEUE_CONCURRENCY). */
+  concurrency?: number;
 }
+
+/**
+ * Starts in flight at once. One at a time, each start waited a full server round trip (about
+ * 280 ms under load: half of a 200-object run); more than this only queues inside the server.
+ */
+export const ENQUEUE_CONCURRENCY = 16;
 
 export type EnqueueOutcome =
   | { objectId: string; action: 'started'; workflowId: string; runId: string }
@@ -58,10 +66,16 @@ export async function enqueue(deps: { client: Client; config: Config; ledger: Le
   const changedSince = opts.changedWithinDays !== undefined ? new Date((opts.now ?? new Date()).getTime() - opts.changedWithinDays * 86_400_000) : undefined;
   const limit = Math.min(opts.limit ?? Infinity, opts.max ?? Infinity);
 
-  const outcomes: EnqueueOutcome[] = [];
+  // Outcomes keep the source's order although the starts finish in any order.
+  const outcomes: Array<EnqueueOutcome | undefined> = [];
+  const concurrency = Math.max(1, opts.concurrency ?? ENQUEUE_CONCURRENCY);
+  const inFlight = new Set<Promise<void>>();
   let started = 0;
+  let failure: { error: unknown } | undefined;
   for (const candidate of candidates) {
-    if (started >= limit) break;
+    // --limit counts starts: a start in flight may still turn out already running, so wait for it.
+    while (inFlight.size > 0 && (inFlight.size >= concurrency || started + inFlight.size >= limit)) await Promise.race(inFlight);
+    if (failure || started >= limit) break;
     const objectId = candidate.id;
     const badId = objectIdProblem(objectId);
     if (badId) {
@@ -99,11 +113,24 @@ export async function enqueue(deps: { client: Client; config: Config; ledger: Le
       continue;
     }
     const title = 'title' in candidate ? candidate.title : objectId;
-    const outcome = await startPreservation({ client, config, ledger }, { objectId, title, modifiedAt, reason: 'enqueue' });
-    outcomes.push(outcome);
-    if (outcome.action === 'started') started++;
+    const slot = outcomes.push(undefined) - 1;
+    const start: Promise<void> = startPreservation({ client, config, ledger }, { objectId, title, modifiedAt, reason: 'enqueue' })
+      .then(
+        (outcome) => {
+          outcomes[slot] = outcome;
+          if (outcome.action === 'started') started++;
+        },
+        (error: unknown) => {
+          failure ??= { error };
+        },
+      )
+      .finally(() => inFlight.delete(start));
+    inFlight.add(start);
   }
-  return outcomes;
+  // A failed start stops further starts, but those already sent are waited for: they run.
+  await Promise.all(inFlight);
+  if (failure) throw failure.error;
+  return outcomes.filter((o): o is EnqueueOutcome => o !== undefined);
 }
 
 /** Starts one object's workflow; a workflow already running for it is left alone. */
