@@ -151,7 +151,9 @@ export async function startPreservation(
     const handle = await client.workflow.start(preserveObject, {
       workflowId,
       taskQueue: TASK_QUEUES.io,
-      args: [{ objectId: o.objectId, settings: pipelineSettings(config), attempt: o.attempt ?? 1, reason: o.reason, ...(o.source ? { source: o.source } : {}) }],
+      args: [
+        { objectId: o.objectId, settings: pipelineSettings(config), attempt: o.attempt ?? 1, reason: o.reason, ...(o.source ? { source: o.source } : {}) },
+      ],
       typedSearchAttributes: [
         { key: SA.pipeline, value: 'preservation' },
         { key: SA.objectId, value: o.objectId },
@@ -161,9 +163,12 @@ export async function startPreservation(
       ],
       // The Web UI's User Metadata: which object this is, without reading the workflow's input.
       staticSummary: `preserve ${o.objectId}${title && title !== o.objectId ? `: ${title.replace(/\s+/g, ' ')}` : ''}`,
-      staticDetails: [`object id: ${o.objectId}`, `title: ${title ?? '(not known yet)'}`, `source: ${o.source ? `${o.source} (${harvestSources(config).find((s) => s.name === o.source)?.location ?? 'not in harvest.sources'})` : config.storage.source}`, `started by: ${o.reason}`].join(
-        '\n',
-      ),
+      staticDetails: [
+        `object id: ${o.objectId}`,
+        `title: ${title ?? '(not known yet)'}`,
+        `source: ${o.source ? `${o.source} (${harvestSources(config).find((s) => s.name === o.source)?.location ?? 'not in harvest.sources'})` : config.storage.source}`,
+        `started by: ${o.reason}`,
+      ].join('\n'),
     });
     if (o.modifiedAt) await ledger.upsertObject({ id: o.objectId, title: o.title ?? o.objectId, sourceModifiedAt: o.modifiedAt });
     return { objectId: o.objectId, action: 'started', workflowId, runId: handle.firstExecutionRunId };

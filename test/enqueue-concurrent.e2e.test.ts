@@ -63,10 +63,7 @@ describe('custody enqueue starts workflows concurrently', function () {
       outcomes.map((o) => [o.objectId, o.action]),
       IDS.map((id) => [id, 'held']),
     );
-    assert.deepEqual(
-      (await sys.ledger.drain.held()).map((h) => h.itemId).sort(),
-      [...IDS].sort(),
-    );
+    assert.deepEqual((await sys.ledger.drain.held()).map((h) => h.itemId).sort(), [...IDS].sort());
     assert.deepEqual(await running(sys), []);
   });
 });

@@ -480,7 +480,14 @@ describe('reference service state log', () => {
   it('keeps each change appended to state.log across a crash, ignores a torn last line, and folds the log into state.json when opened', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-refsvc-log-'));
     try {
-      const sub = (sipId: string, transfers: number): Submission => ({ sipId, sha256: 'ab', count: 1, transfers, firstReceivedAt: '2024-01-01T00:00:00.000Z', decisions: [] });
+      const sub = (sipId: string, transfers: number): Submission => ({
+        sipId,
+        sha256: 'ab',
+        count: 1,
+        transfers,
+        firstReceivedAt: '2024-01-01T00:00:00.000Z',
+        decisions: [],
+      });
       const before = new ServiceState(dataDir);
       before.put(sub('a', 1));
       before.put(sub('b', 1));
