@@ -160,7 +160,7 @@ async function runPlain(sys: CustodySystem, round: string, workers: number): Pro
       try {
         return await env.run(fn, ...args);
       } finally {
-        spent.set(fn.name, (spent.get(fn.name) ?? 0) + performance.now() - t);
+        spent.set(fn.name || role, (spent.get(fn.name || role) ?? 0) + performance.now() - t);
       }
     });
   let key = 0;
