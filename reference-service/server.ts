@@ -214,6 +214,7 @@ async function serveDataFolder(opts: ReferenceServiceOptions, release: () => voi
         await validations;
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        state.close();
         release();
       })();
       return closed;

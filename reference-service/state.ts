@@ -1,6 +1,9 @@
-// The reference service's memory of what it received and decided, kept in one JSON file
-// (written atomically: temp file, fsync, rename) so reports and counts survive a restart. One
-// service writes it: it holds the data folder's lock (data-lock.ts).
+// The reference service's memory of what it received and decided, so reports and counts survive
+// a restart: a snapshot (state.json, written atomically: temp file, fsync, rename) and an
+// append-only log of changes since (state.log, one submission a line, fsynced per change).
+// Rewriting the whole snapshot on every change made each change cost the size of everything the
+// service ever received; an append costs one line. The log is folded into the snapshot when the
+// service opens its data. One service writes them: it holds the data folder's lock (data-lock.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -60,17 +63,42 @@ const firstReleaseSchema = z
 export const statusOf = (s: Submission): SubmissionStatus => s.pending?.status ?? s.decisions.at(-1)?.status ?? 'received';
 export const latestDecision = (s: Submission): Decision | undefined => (s.pending ? undefined : s.decisions.at(-1));
 
+const savedSchema = z.object({ submissions: z.array(z.union([submissionSchema, firstReleaseSchema])) });
+
 export class ServiceState {
   private readonly file: string;
+  private readonly log: string;
   private readonly submissions = new Map<string, Submission>();
+  private logFd: number | undefined;
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, 'state.json');
-    if (!fs.existsSync(this.file)) return;
-    const saved = z.object({ submissions: z.array(z.union([submissionSchema, firstReleaseSchema])) }).safeParse(JSON.parse(fs.readFileSync(this.file, 'utf8')));
-    if (!saved.success)
-      throw new Error(`${this.file} is not the reference service's state: ${saved.error.issues[0]?.message} at ${saved.error.issues[0]?.path.join('.')}`);
-    for (const s of saved.data.submissions) this.submissions.set(s.sipId, s);
+    this.log = path.join(dataDir, 'state.log');
+    if (fs.existsSync(this.file)) {
+      const saved = savedSchema.safeParse(JSON.parse(fs.readFileSync(this.file, 'utf8')));
+      if (!saved.success)
+        throw new Error(`${this.file} is not the reference service's state: ${saved.error.issues[0]?.message} at ${saved.error.issues[0]?.path.join('.')}`);
+      for (const s of saved.data.submissions) this.submissions.set(s.sipId, s);
+    }
+    if (!fs.existsSync(this.log)) return;
+    const lines = fs.readFileSync(this.log, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (line === '') return;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch (e) {
+        // A crash mid-append leaves a torn last line: that change was never acknowledged.
+        if (i === lines.length - 1) return;
+        throw new Error(`${this.log} line ${i + 1} is not JSON: ${(e as Error).message}`);
+      }
+      const s = submissionSchema.safeParse(parsed);
+      if (!s.success) throw new Error(`${this.log} line ${i + 1} is not a submission: ${s.error.issues[0]?.message} at ${s.error.issues[0]?.path.join('.')}`);
+      this.submissions.set(s.data.sipId, s.data);
+    });
+    this.writeSnapshot();
+    fs.rmSync(this.log);
+    syncDir(path.dirname(this.file));
   }
 
   get(sipId: string): Submission | undefined {
@@ -83,6 +111,21 @@ export class ServiceState {
 
   put(s: Submission): void {
     this.submissions.set(s.sipId, s);
+    if (this.logFd === undefined) {
+      this.logFd = fs.openSync(this.log, 'a');
+      // The new log's name is durable only once the folder is synced.
+      syncDir(path.dirname(this.log));
+    }
+    fs.writeSync(this.logFd, `${JSON.stringify(s)}\n`);
+    fs.fsyncSync(this.logFd);
+  }
+
+  close(): void {
+    if (this.logFd !== undefined) fs.closeSync(this.logFd);
+    this.logFd = undefined;
+  }
+
+  private writeSnapshot(): void {
     // A temp name of this process's own: even a second writer could not write into our temp file.
     const tmp = `${this.file}.${process.pid}.tmp`;
     const fd = fs.openSync(tmp, 'w');
@@ -93,12 +136,15 @@ export class ServiceState {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, this.file);
-    // The rename itself is durable only once the folder is synced.
-    const dir = fs.openSync(path.dirname(this.file), 'r');
-    try {
-      fs.fsyncSync(dir);
-    } finally {
-      fs.closeSync(dir);
-    }
+    syncDir(path.dirname(this.file));
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }

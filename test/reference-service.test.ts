@@ -18,6 +18,7 @@ import { FileStorage, openStorage } from '../storage';
 import { startTestS3 } from './support/s3-server';
 import { startReferenceService, type RunningReferenceService } from '../reference-service/server';
 import type { Verdict } from '../common/sip';
+import { ServiceState, type Submission } from '../reference-service/state';
 
 const SCHEMAS = path.resolve(REPO_ROOT, '..', 'shared', 'schemas', 'dpres-xml-schemas');
 const INGEST_REPORT_XSD = path.join(SCHEMAS, 'ingest_report', 'ingest_report.xsd');
@@ -469,6 +470,55 @@ describe('reference service state from its first release', () => {
       } finally {
         await service.close();
       }
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('reference service state log', () => {
+  it('keeps each change appended to state.log across a crash, ignores a torn last line, and folds the log into state.json when opened', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-refsvc-log-'));
+    try {
+      const sub = (sipId: string, transfers: number): Submission => ({
+        sipId,
+        sha256: 'ab',
+        count: 1,
+        transfers,
+        firstReceivedAt: '2024-01-01T00:00:00.000Z',
+        decisions: [],
+      });
+      const before = new ServiceState(dataDir);
+      before.put(sub('a', 1));
+      before.put(sub('b', 1));
+      before.put(sub('a', 2));
+      // Killed mid-append: a half-written line, never closed.
+      fs.appendFileSync(path.join(dataDir, 'state.log'), '{"sipId":"c","sha');
+      const after = new ServiceState(dataDir);
+      assert.deepEqual(
+        after.all().map((s) => [s.sipId, s.transfers]),
+        [
+          ['a', 2],
+          ['b', 1],
+        ],
+      );
+      assert.equal(fs.existsSync(path.join(dataDir, 'state.log')), false);
+      assert.deepEqual(
+        (JSON.parse(fs.readFileSync(path.join(dataDir, 'state.json'), 'utf8')) as { submissions: Submission[] }).submissions.map((s) => s.sipId),
+        ['a', 'b'],
+      );
+      after.close();
+      before.close();
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a log with a broken line before its end, naming the file and line', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-refsvc-log-'));
+    try {
+      fs.writeFileSync(path.join(dataDir, 'state.log'), 'not json\n{}\n');
+      assert.throws(() => new ServiceState(dataDir), /state\.log line 1 is not JSON/);
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }

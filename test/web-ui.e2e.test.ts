@@ -121,7 +121,14 @@ describe('Temporal Web UI, in headless Chromium', function () {
 
   it('gives every step a JSON result the UI shows as text: none is an opaque binary/null payload', async () => {
     const events = (await rejected.fetchHistory()).events ?? [];
-    const results = events.flatMap((e) => (e.activityTaskCompletedEventAttributes ? [e.activityTaskCompletedEventAttributes.result?.payloads?.[0]] : []));
+    // Stages are recorded as local activities: their results are in the history's markers.
+    const results = events.flatMap((e) =>
+      e.activityTaskCompletedEventAttributes
+        ? [e.activityTaskCompletedEventAttributes.result?.payloads?.[0]]
+        : e.markerRecordedEventAttributes?.markerName === 'core_local_activity'
+          ? [e.markerRecordedEventAttributes.details?.result?.payloads?.[0]]
+          : [],
+    );
     assert.ok(results.length >= 10, `${results.length} completed steps`);
     const encodings = results.map((p) => Buffer.from(p?.metadata?.encoding ?? new Uint8Array()).toString());
     assert.deepEqual([...new Set(encodings)], ['json/plain']);
