@@ -22,13 +22,16 @@ describe('chaos: faults at random moments (seed 13)', function () {
   });
 
   it('loses nothing: every item confirmed, rejected and waiting, or frozen with a reason', () => {
-    assert.deepEqual(r.lost, []);
-    assert.equal(Object.values(r.outcomes).reduce((a, b) => a + b, 0), 30);
+    assert.deepEqual(r.lost, [], r.log.join('\n'));
+    assert.equal(
+      Object.values(r.outcomes).reduce((a, b) => a + b, 0),
+      30,
+    );
     assert.ok((r.outcomes.confirmed ?? 0) > 0 && (r.outcomes.rejected ?? 0) > 0 && (r.outcomes.frozen ?? 0) > 0, r.line);
   });
 
   it('does nothing twice, and every received package verifies', () => {
-    assert.deepEqual(r.duplicates, []);
+    assert.deepEqual(r.duplicates, [], r.log.join('\n'));
     assert.deepEqual(r.fixityFailures, []);
   });
 

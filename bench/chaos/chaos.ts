@@ -21,9 +21,21 @@ import { S3_ACCESS_KEY, S3_SECRET_KEY, pauseTestS3, startTestS3 } from '../../te
 import { submissions } from '../../test/support/service-api';
 import { restartTemporalServer } from '../../test/support/temporal-server';
 import { writeChaosCollection, type ChaosObject } from './collection';
+import { ARTICLE_STORE_TOKEN, startChaosArticles } from './articles';
+import { DEPOSIT_TOKEN, startChaosCopies, type ChaosCopies } from './copies';
 import { seededRandom, type Random } from './random';
 
-export const FAULT_KINDS = ['kill-worker', 'restart-temporal', 'stop-s3', 'stop-service', 'enqueue-again', 'freeze', 'drain'] as const;
+export const FAULT_KINDS = [
+  'kill-worker',
+  'restart-temporal',
+  'stop-s3',
+  'stop-service',
+  'fail-deposit-api',
+  'fail-article-store',
+  'enqueue-again',
+  'freeze',
+  'drain',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface ChaosOptions {
@@ -54,6 +66,8 @@ export interface ChaosResult {
   wallMs: number;
   seed: number;
   line: string;
+  /** What the harness did, a line each, for a run to be read back. */
+  log: string[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -62,7 +76,11 @@ const FROZEN_BY_CHAOS = 'chaos: frozen by the harness';
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
-  const say = o.say ?? (() => undefined);
+  const log: string[] = [];
+  const say = (line: string) => {
+    log.push(line);
+    o.say?.(line);
+  };
   const random = seededRandom(o.seed);
   const [gapLo, gapHi] = o.gapMs ?? [1500, 5000];
   const [outLo, outHi] = o.outageMs ?? [2000, 6000];
@@ -88,7 +106,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   });
   const logs = path.join(sys.root, 'logs');
   fs.mkdirSync(logs);
+  const copies: ChaosCopies = await startChaosCopies(sys, random, Math.max(2, Math.ceil(o.objects / 15))).catch(async (e: unknown) => {
+    await sys.close();
+    throw e;
+  });
+  const articles = await startChaosArticles(sys, say);
   const configFile = sys.writeWorkerConfig('chaos-worker');
+  // The worker processes copy and publish too: they take those settings from their config file.
+  fs.writeFileSync(
+    configFile,
+    JSON.stringify({ ...JSON.parse(fs.readFileSync(configFile, 'utf8')), copies: sys.config.copies, articles: sys.config.articles }),
+  );
   const workers: ChildProcess[] = [];
   let workerCount = 0;
   function startWorker(): void {
@@ -109,13 +137,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (let i = 0; i < (o.workers ?? 2); i++) startWorker();
     const deps = { client: sys.client, config: sys.config, ledger: sys.ledger, source: sys.source };
     await enqueue(deps, { ids });
+    await copies.send();
 
     const frozenByChaos = new Set<string>();
     const unfrozen = new Set<string>();
+    /** What each freeze and unfreeze of the harness answered, for the report of an item that ended otherwise. */
+    const operatorNotes = new Map<string, string[]>();
+    const note = (id: string, line: string) => operatorNotes.set(id, [...(operatorNotes.get(id) ?? []), line]);
     let drained = false;
     // Each kind once, in a seeded order, then kinds at random (one drain in all).
     const plan: FaultKind[] = random.shuffle([...FAULT_KINDS]);
-    const settled = async () => (await sys.ledger.listObjects({ ids })).filter((r) => SETTLED_STAGES.includes(r.state)).length;
+    const items = ids.length + copies.datasets.size + articles.count;
+    const settled = async () =>
+      (await sys.ledger.listObjects({ ids })).filter((r) => SETTLED_STAGES.includes(r.state)).length + (await copies.settled()) + (await articles.settled());
     const deadline = Date.now() + (o.timeoutMs ?? 30 * 60_000);
 
     async function inject(kind: FaultKind): Promise<string> {
@@ -141,19 +175,43 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           await sleep(outage);
           await sys.startService();
           return `reference service down ${outage} ms`;
+        case 'fail-deposit-api': {
+          const n = random.between(3, 12);
+          await copies.fail(n);
+          return `deposit API: the next ${n} requests answer 503, then one answer is lost`;
+        }
+        case 'fail-article-store': {
+          const n = random.between(3, 12);
+          await articles.fail(n);
+          return `article store: the next ${n} requests answer 503, then one answer is lost`;
+        }
         case 'enqueue-again': {
           const again = ids.filter(() => random.next() < 0.3);
           const outcomes = await enqueue(deps, { ids: again });
           const started = outcomes.filter((x) => x.action === 'started').length;
-          return `enqueued ${again.length} again: ${started} started`;
+          await copies.send();
+          await articles.feedAgain();
+          return `enqueued ${again.length} again: ${started} started; every dataset version sent and every article package fed again`;
         }
         case 'freeze': {
           // Unfreeze half of those frozen earlier; freeze a few others still moving.
           const earlier = [...frozenByChaos].filter((id) => !unfrozen.has(id) && random.next() < 0.5);
-          for (const id of earlier) if ((await unfreeze(deps, id, BY)).ok) unfrozen.add(id);
+          for (const id of earlier) {
+            const r = await unfreeze(deps, id, BY);
+            note(id, `unfreeze: ${r.ok ? '' : 'refused: '}${r.message}`);
+            if (r.ok) unfrozen.add(id);
+          }
           const moving = (await sys.ledger.listObjects({ ids })).filter((r) => !SETTLED_STAGES.includes(r.state) && !frozenByChaos.has(r.id));
           const chosen = random.shuffle(moving.map((r) => r.id)).slice(0, 3);
-          for (const id of chosen) if ((await freeze(deps, id, FROZEN_BY_CHAOS, BY)).ok) frozenByChaos.add(id);
+          // At once: each freeze's answer waits for its workflow's next checkpoint.
+          await Promise.all(
+            chosen.map(async (id) => {
+              const r = await freeze(deps, id, FROZEN_BY_CHAOS, BY);
+              note(id, `freeze: ${r.ok ? '' : 'refused: '}${r.message}`);
+              // Frozen in the ledger only (its workflow had ended meanwhile): the object keeps its outcome.
+              if (r.ok && !r.message.startsWith('not running')) frozenByChaos.add(id);
+            }),
+          );
           return `froze ${[...frozenByChaos].filter((id) => chosen.includes(id)).join(' ') || 'none'}; unfroze ${earlier.filter((id) => unfrozen.has(id)).join(' ') || 'none'}`;
         }
         case 'drain': {
@@ -169,7 +227,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 
     for (let round = 0; ; round++) {
       const done = await settled();
-      if (done === ids.length && round >= plan.length) break;
+      if (done === items && round >= plan.length) break;
       if (Date.now() > deadline) break;
       await sleep(random.between(gapLo, gapHi));
       let kind = plan[round];
@@ -178,30 +236,39 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }
       const what = await inject(kind);
       faults[kind] = (faults[kind] ?? 0) + 1;
-      say(`[${((Date.now() - started) / 1000).toFixed(0)} s, ${done}/${ids.length} settled] ${kind}: ${what}`);
+      say(`[${((Date.now() - started) / 1000).toFixed(0)} s, ${done}/${items} settled] ${kind}: ${what}`);
     }
     // Those still frozen by the harness stay frozen (with its reason); the rest must finish.
-    while ((await settled()) < ids.length && Date.now() < deadline) await sleep(500);
+    while ((await settled()) < items && Date.now() < deadline) await sleep(500);
     const expectations = new Map(
       objects.map((x): [string, ChaosObject] => [
         x.id,
-        frozenByChaos.has(x.id) && !unfrozen.has(x.id) && x.expected === 'confirmed' ? { ...x, expected: 'frozen', reason: FROZEN_BY_CHAOS } : x,
+        frozenByChaos.has(x.id) && !unfrozen.has(x.id) && x.expected === 'confirmed'
+          ? { ...x, expected: 'frozen', reason: FROZEN_BY_CHAOS }
+          : { ...x, note: operatorNotes.has(x.id) ? ` (harness: ${operatorNotes.get(x.id)!.join('; ')})` : undefined },
       ]),
     );
     const end = await endChecks(sys, expectations);
+    for (const more of [await copies.check(), await articles.check()]) {
+      Object.assign(end.outcomes, more.outcomes);
+      end.lost.push(...more.lost);
+      end.duplicates.push(...more.duplicates);
+    }
     const wallMs = Date.now() - started;
     const fmt = (r: Record<string, number>) =>
       Object.entries(r)
         .map(([k, v]) => `${k}=${v}`)
         .join(' ');
     const line =
-      `chaos: items ${ids.length} (preservation) | faults ${fmt(faults)} | outcomes ${fmt(end.outcomes)} | lost ${end.lost.length} | ` +
+      `chaos: items ${items} (${ids.length} objects, ${copies.datasets.size} datasets, ${articles.count} articles) | faults ${fmt(faults)} | outcomes ${fmt(end.outcomes)} | lost ${end.lost.length} | ` +
       `duplicates ${end.duplicates.length} | fixity failures ${end.fixityFailures.length} | secrets ${end.secretsFound.length} | ` +
       `wall ${(wallMs / 1000).toFixed(1)} s | seed ${o.seed}`;
-    return { items: ids.length, faults, ...end, wallMs, seed: o.seed, line };
+    return { items, faults, ...end, wallMs, seed: o.seed, line, log };
   } finally {
     for (const w of alive()) w.kill('SIGKILL');
     await sys.close();
+    await copies.close();
+    await articles.close();
   }
 }
 
@@ -225,7 +292,10 @@ async function endChecks(sys: CustodySystem, expected: Map<string, ChaosObject>)
       const status = (await sys.client.workflow.getHandle(preserveWorkflowId(id)).describe()).status.name;
       ok = status === 'RUNNING';
       if (!ok) lost.push(`${id}: rejected, but its workflow is ${status}`);
-    } else if (!ok) lost.push(`${id}: ${state}${row?.frozenReason ? ` (${row.frozenReason})` : ''}${row?.lastError ? ` [${row.lastError}]` : ''}, expected ${want.expected}`);
+    } else if (!ok)
+      lost.push(
+        `${id}: ${state}${row?.frozenReason ? ` (${row.frozenReason})` : ''}${row?.lastError ? ` [${row.lastError}]` : ''}, expected ${want.expected}${want.note ?? ''}`,
+      );
 
     const timeline = await sys.ledger.timeline(id);
     const confirmed = timeline.filter((e) => e.kind === 'stage' && e.stage === 'confirmed').length;
@@ -243,7 +313,7 @@ async function endChecks(sys: CustodySystem, expected: Map<string, ChaosObject>)
     }
   }
 
-  const secrets = [S3_SECRET_KEY, S3_ACCESS_KEY];
+  const secrets = [S3_SECRET_KEY, S3_ACCESS_KEY, DEPOSIT_TOKEN, ARTICLE_STORE_TOKEN];
   for await (const wf of sys.client.workflow.list()) {
     const history = JSON.stringify(await sys.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory());
     for (const s of secrets) if (history.includes(s)) secretsFound.push(`${wf.workflowId}: history holds ${s.slice(0, 6)}…`);

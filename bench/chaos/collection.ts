@@ -15,6 +15,8 @@ export interface ChaosObject {
   /** What a frozen object's reason must start with. */
   reason?: string;
   bytes: number;
+  /** What the harness did to it, for the report of an item that ended otherwise. */
+  note?: string;
 }
 
 const TEMPLATES = fs.readdirSync(path.join(REPO_ROOT, 'examples', 'collection')).sort();
