@@ -129,6 +129,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     workers.push(child);
   }
   const alive = () => workers.filter((w) => w.exitCode === null && w.signalCode === null);
+  // A run stopped from outside (Ctrl-C: run.ts exits) must not leave its workers behind.
+  const killWorkers = () => {
+    for (const w of alive()) w.kill('SIGKILL');
+  };
+  process.once('exit', killWorkers);
 
   try {
     const objects = writeChaosCollection(sys.sourceDir, o.objects, random, o.maxExtraBytes ?? 256 * 1024);
@@ -265,7 +270,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       `wall ${(wallMs / 1000).toFixed(1)} s | seed ${o.seed}`;
     return { items, faults, ...end, wallMs, seed: o.seed, line, log };
   } finally {
-    for (const w of alive()) w.kill('SIGKILL');
+    killWorkers();
+    process.off('exit', killWorkers);
     await sys.close();
     await copies.close();
     await articles.close();

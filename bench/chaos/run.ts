@@ -14,6 +14,12 @@ async function main(): Promise<number> {
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed ${values.seed}: not a whole number of 0 or more`);
   if (!Number.isInteger(objects) || objects < 1) throw new Error(`--objects ${values.objects}: not a whole number of 1 or more`);
   installRuntime('ERROR');
+  // Ctrl-C: the servers and workers this run started stop with it.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      stopTestS3();
+      void stopTemporalServer().finally(() => process.exit(130));
+    });
   console.log(`chaos: seed ${seed} (run again with --seed ${seed})`);
   try {
     const r = await runChaos({ seed, objects, maxExtraBytes: 4 * 1024 * 1024, say: (l) => console.log(l) });
