@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SETTLED_STAGES, preserveWorkflowId } from '../../common/preservation';
 import { REPO_ROOT } from '../../config/config';
+import type { ObjectRow } from '../../ledger';
 import { DEFAULT_ACCEPTED_FORMATS } from '../../reference-service/validate-sip';
 import { drain, drainRound, resume } from '../../starters/drain';
 import { enqueue } from '../../starters/enqueue';
@@ -153,8 +154,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // Each kind once, in a seeded order, then kinds at random (one drain in all).
     const plan: FaultKind[] = random.shuffle([...FAULT_KINDS]);
     const items = ids.length + copies.datasets.size + articles.count;
-    const settled = async () =>
-      (await sys.ledger.listObjects({ ids })).filter((r) => SETTLED_STAGES.includes(r.state)).length + (await copies.settled()) + (await articles.settled());
+    // Just unfrozen, the ledger still says 'frozen' (without the flag) until the next stage starts: not settled.
+    const objectSettled = (r: ObjectRow) => SETTLED_STAGES.includes(r.state) && (r.state !== 'frozen' || r.frozen);
+    const settled = async () => (await sys.ledger.listObjects({ ids })).filter(objectSettled).length + (await copies.settled()) + (await articles.settled());
     const deadline = Date.now() + (o.timeoutMs ?? 30 * 60_000);
 
     async function inject(kind: FaultKind): Promise<string> {
