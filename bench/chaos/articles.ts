@@ -21,6 +21,7 @@ const SECOND = 'elife-99353-vor-v1-20130301000000.zip';
 /** What each article must end with: its published versions, and the versions silently updated. */
 const WANTED: Record<string, { versions: number[]; silent: number[] }> = { '00353': { versions: [1, 2], silent: [1] }, '99353': { versions: [1], silent: [] } };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const STEP_TRY_MS = 20_000;
 
 export interface ChaosArticles {
   count: number;
@@ -63,7 +64,8 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
     const since = Date.now();
     let told = false;
     for (;;) {
-      const v = await step().catch(() => undefined);
+      // A call in flight when the server stopped can hang: each try has its own time limit.
+      const v = await Promise.race([step().catch(() => undefined), sleep(STEP_TRY_MS).then(() => undefined)]);
       if (v !== undefined) return v;
       if (!told && Date.now() - since > 120_000) {
         told = true;
