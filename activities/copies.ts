@@ -28,7 +28,13 @@ export function createCopyActivities(deps: ActivityDeps) {
   const { config, ledger, datasets } = deps;
 
   /** A client whose every request goes into the copy's log (secrets already redacted by the client). */
-  async function withClient<T>(copyId: string, use: (client: DepositClient) => Promise<T>): Promise<T> {
+  /**
+   * A deposit client whose requests go to the copy's log. `keepAlive`: heartbeats while the calls
+   * run (a call may wait out the API's Retry-After), so a killed worker is noticed within the
+   * heartbeat timeout instead of at the end of the start-to-close timeout.
+   */
+  async function withClient<T>(copyId: string, use: (client: DepositClient) => Promise<T>, opts: { keepAlive?: boolean } = {}): Promise<T> {
+    const beat = opts.keepAlive ? setInterval(() => heartbeat({ copyId }), 5_000) : undefined;
     const writes: Array<Promise<void>> = [];
     const attempt = Context.current().info.attempt;
     const client = deps.deposit((entry: DepositLogEntry) => {
@@ -49,6 +55,7 @@ export function createCopyActivities(deps: ActivityDeps) {
     } catch (e) {
       throw refusal(e);
     } finally {
+      clearInterval(beat);
       await Promise.all(writes);
     }
   }
@@ -77,23 +84,27 @@ export function createCopyActivities(deps: ActivityDeps) {
     async prepareDeposition(job: CopyJob & { previousDepositionId?: number }): Promise<{ depositionId: number; bucketUrl: string; reused: boolean }> {
       // The files were listed and checked by checkCopyVersion; the deposit needs only the metadata.
       const metadata = await readDatasetMetadata(datasets, job.datasetId, job.version);
-      return await withClient(job.copyId, async (client) => {
-        const known = await ledger.copies.version(job.copyId, job.version);
-        let deposition;
-        let reused = false;
-        if (known?.depositionId) {
-          deposition = await client.getDeposition(known.depositionId);
-          reused = true;
-        } else {
-          deposition = job.previousDepositionId ? await client.newVersion(job.previousDepositionId) : await client.createDeposition();
-          await ledger.copies.setVersion(job.copyId, job.version, { state: 'prepared', depositionId: deposition.id, updatedAt: new Date().toISOString() });
-        }
-        if (!deposition.submitted) deposition = await client.updateMetadata(deposition.id, { ...metadata });
-        const bucketUrl = deposition.links.bucket;
-        // Published already (a retry after publishing): there is nothing to upload into, and the publish step finds it done.
-        if (!bucketUrl && !deposition.submitted) throw new Error(`deposition ${deposition.id} has no bucket link to upload into`);
-        return { depositionId: deposition.id, bucketUrl: bucketUrl ?? '', reused };
-      });
+      return await withClient(
+        job.copyId,
+        async (client) => {
+          const known = await ledger.copies.version(job.copyId, job.version);
+          let deposition;
+          let reused = false;
+          if (known?.depositionId) {
+            deposition = await client.getDeposition(known.depositionId);
+            reused = true;
+          } else {
+            deposition = job.previousDepositionId ? await client.newVersion(job.previousDepositionId) : await client.createDeposition();
+            await ledger.copies.setVersion(job.copyId, job.version, { state: 'prepared', depositionId: deposition.id, updatedAt: new Date().toISOString() });
+          }
+          if (!deposition.submitted) deposition = await client.updateMetadata(deposition.id, { ...metadata });
+          const bucketUrl = deposition.links.bucket;
+          // Published already (a retry after publishing): there is nothing to upload into, and the publish step finds it done.
+          if (!bucketUrl && !deposition.submitted) throw new Error(`deposition ${deposition.id} has no bucket link to upload into`);
+          return { depositionId: deposition.id, bucketUrl: bucketUrl ?? '', reused };
+        },
+        { keepAlive: true },
+      );
     },
 
     /**
@@ -149,18 +160,22 @@ export function createCopyActivities(deps: ActivityDeps) {
 
     /** Publishes once: a deposition the API already shows as published is taken as it is. */
     async publishDeposition(job: CopyJob & { depositionId: number }): Promise<{ recordId?: number; doi?: string; at: string }> {
-      return await withClient(job.copyId, async (client) => {
-        const current = await client.getDeposition(job.depositionId);
-        const published = current.submitted ? current : await client.publish(job.depositionId);
-        const at = new Date().toISOString();
-        await ledger.copies.setVersion(job.copyId, job.version, {
-          state: 'published',
-          recordId: published.record_id ?? null,
-          doi: published.doi ?? null,
-          updatedAt: at,
-        });
-        return { recordId: published.record_id ?? undefined, doi: published.doi ?? undefined, at };
-      });
+      return await withClient(
+        job.copyId,
+        async (client) => {
+          const current = await client.getDeposition(job.depositionId);
+          const published = current.submitted ? current : await client.publish(job.depositionId);
+          const at = new Date().toISOString();
+          await ledger.copies.setVersion(job.copyId, job.version, {
+            state: 'published',
+            recordId: published.record_id ?? null,
+            doi: published.doi ?? null,
+            updatedAt: at,
+          });
+          return { recordId: published.record_id ?? undefined, doi: published.doi ?? undefined, at };
+        },
+        { keepAlive: true },
+      );
     },
 
     /** One event in the copy's ledger timeline (stages, skips, rejections). */

@@ -54,7 +54,9 @@ export async function copyDataset(input: CopyDatasetInput): Promise<CopyState> {
   const copyId = copyWorkflowId(datasetId, type);
   const moving = { heartbeatTimeout: settings.heartbeatTimeout };
   const { checkCopyVersion, uploadCopyFiles } = queueActivities(input, 'upload', { startToCloseTimeout: '4h', ...moving });
-  const { prepareDeposition, publishDeposition, recordCopyEvent } = queueActivities(input, 'io', { startToCloseTimeout: '10m' });
+  // Deposit API calls: a killed worker is noticed by the heartbeat timeout, not after 10 minutes.
+  const { prepareDeposition, publishDeposition } = queueActivities(input, 'io', { startToCloseTimeout: '10m', ...moving });
+  const { recordCopyEvent } = queueActivities(input, 'io', { startToCloseTimeout: '10m' });
 
   const carried = input.carried ?? { pending: [], runs: {} };
   const pending: CopyRequest[] = [...carried.pending];

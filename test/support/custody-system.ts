@@ -113,8 +113,8 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
     },
     writeWorkerConfig(name, dataDir = config.dataDir) {
       const file = path.join(root, `${name}.json`);
-      const { storage, databaseUrl, service, verdict, guards, heartbeatTimeout, retry } = config;
-      fs.writeFileSync(file, JSON.stringify({ dataDir, storage, databaseUrl, service, verdict, guards, heartbeatTimeout, retry }));
+      const { storage, databaseUrl, service, verdict, guards, heartbeatTimeout, retry, sip } = config;
+      fs.writeFileSync(file, JSON.stringify({ dataDir, storage, databaseUrl, service, verdict, guards, heartbeatTimeout, retry, sip }));
       return file;
     },
     async close() {

@@ -15,7 +15,7 @@ const PORT = Number(process.env.CUSTODY_TEST_S3_PORT ?? 17070);
 export const S3_ACCESS_KEY = 'custody-test-access';
 export const S3_SECRET_KEY = 'custody-test-secret-do-not-log';
 
-let server: { child: ChildProcess; dir: string } | undefined;
+let server: { child: ChildProcess; dir: string; bin: string } | undefined;
 let buckets = 0;
 
 export interface TestS3 {
@@ -45,21 +45,24 @@ async function waitUntilAnswering(endpoint: string, child: ChildProcess, log: st
   }
 }
 
+function spawnGateway(bin: string, dir: string): ChildProcess {
+  const out = fs.openSync(path.join(dir, 'versitygw.log'), 'a');
+  const child = spawn(bin, ['--access', S3_ACCESS_KEY, '--secret', S3_SECRET_KEY, '--port', `127.0.0.1:${PORT}`, 'posix', path.join(dir, 'buckets')], {
+    stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  return child;
+}
+
 /** Sets the AWS_* variables in this process so the SDK's standard chain finds them. */
 export async function startTestS3(): Promise<TestS3> {
   const endpoint = `http://127.0.0.1:${PORT}`;
   if (!server) {
     const bin = execFileSync(path.join(REPO_ROOT, 'scripts', 'get-versitygw.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-s3-'));
-    const log = path.join(dir, 'versitygw.log');
     fs.mkdirSync(path.join(dir, 'buckets'));
-    const out = fs.openSync(log, 'a');
-    const child = spawn(bin, ['--access', S3_ACCESS_KEY, '--secret', S3_SECRET_KEY, '--port', `127.0.0.1:${PORT}`, 'posix', path.join(dir, 'buckets')], {
-      stdio: ['ignore', out, out],
-    });
-    fs.closeSync(out);
-    server = { child, dir };
-    await waitUntilAnswering(endpoint, child, log);
+    server = { child: spawnGateway(bin, dir), dir, bin };
+    await waitUntilAnswering(endpoint, server.child, path.join(dir, 'versitygw.log'));
   }
   const env = { AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY, AWS_REGION: 'us-east-1' };
   Object.assign(process.env, env);
@@ -88,6 +91,24 @@ export function stopTestS3(): void {
   server.child.kill('SIGTERM');
   fs.rmSync(server.dir, { recursive: true, force: true });
   server = undefined;
+}
+
+/**
+ * Stops the S3 server (its API refuses connections) and returns what starts it again on the
+ * same port with the same buckets and objects: an outage, as a chaos run makes one.
+ */
+export async function pauseTestS3(): Promise<() => Promise<void>> {
+  const running = server;
+  if (!running) throw new Error('the test S3 server is not running');
+  await new Promise<void>((resolve) => {
+    if (running.child.exitCode !== null || running.child.signalCode !== null) return resolve();
+    running.child.once('exit', () => resolve());
+    running.child.kill('SIGTERM');
+  });
+  return async () => {
+    running.child = spawnGateway(running.bin, running.dir);
+    await waitUntilAnswering(`http://127.0.0.1:${PORT}`, running.child, path.join(running.dir, 'versitygw.log'));
+  };
 }
 
 /** Copies example objects into a storage, one prefix per object. */
