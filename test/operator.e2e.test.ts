@@ -263,7 +263,12 @@ describe('operator control and failure handling', function () {
     it('retries while the preservation service is down for a while, then succeeds', async () => {
       await sys.stopService();
       await enqueue(deps(sys), { ids: ['mus-0004'] });
-      await new Promise((r) => setTimeout(r, 2500));
+      // Down until a step has failed against it and is being retried (a fixed wait is too short on a busy machine).
+      const retrying = async () => ((await handleOf(sys, 'mus-0004').describe()).raw.pendingActivities ?? []).some((a) => (a.attempt ?? 1) > 1);
+      for (const deadline = Date.now() + 120_000; !(await retrying());) {
+        if (Date.now() > deadline) throw new Error('no step of mus-0004 was retried within 2 minutes of the service going down');
+        await new Promise((r) => setTimeout(r, 200));
+      }
       await sys.startService();
       const result = await handleOf(sys, 'mus-0004').result();
       assert.equal(result.stage, 'confirmed');
