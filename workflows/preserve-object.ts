@@ -9,13 +9,11 @@ import {
   isCancellation,
   patched,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   uuid4,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import ms from 'ms';
 import type { createActivities } from '../activities';
 import {
@@ -73,14 +71,6 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   const { checkObject, recordStage, recordFreeze, checkVerdict } = stageActivities(input, 'io', { startToCloseTimeout: '2m' });
   // Confirming may keep a large package for delivery: time to copy it, and a heartbeat meanwhile.
   const { confirmOutcome } = stageActivities(input, 'io', { startToCloseTimeout: '2h', ...moving });
-  // A stage recorded as a local activity: one ledger write in the worker that runs this workflow,
-  // with no server round trip of its own (an activity task cost three: 7 of 13 steps per object
-  // were stage records). Still ledger first: the stage is shown once the write has returned.
-  // Runs recorded before this replay with recordStage as an activity (test/replay.test.ts).
-  const stagesLocally = patched('record-stage-locally');
-  const { recordStage: recordStageLocally } = proxyLocalActivities<Activities>({ startToCloseTimeout: '2m', retry: retryPolicy(input.settings.retry.io) });
-  /** Search attributes waiting to ride along with the next stage's upsert instead of one of their own. */
-  let pendingAttributes: SearchAttributeUpdatePair[] = [];
 
   const state: PreserveObjectState = { objectId, stage: 'queued', attempt, updatedAt: new Date().toISOString() };
   let verdict: Verdict | undefined;
@@ -136,17 +126,15 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     const at = new Date().toISOString();
     const key = book.nextKey(stage);
     // The ledger first: whoever sees a stage in the query or the Web UI finds it in the ledger too.
-    const record = { objectId, stage, sipId: state.sipId, at, key, error: extra.error, detail: extra.detail };
-    const recorded = stagesLocally
-      ? await recordStageLocally.executeWithOptions({ summary: `stage ${stage}: ${objectId}` }, [record])
-      : await recordStage.executeWithOptions({ summary: `stage ${stage}: ${objectId}` }, [record]);
+    const recorded = await recordStage.executeWithOptions({ summary: `stage ${stage}: ${objectId}` }, [
+      { objectId, stage, sipId: state.sipId, at, key, error: extra.error, detail: extra.detail },
+    ]);
     state.stage = stage;
     state.updatedAt = at;
     const details = currentDetails(state, extra.detail);
     // Histories from before recordStage returned anything replay it as undefined.
     chain.push({ stage, at, buildId: (recorded as Partial<typeof recorded> | undefined)?.buildId, detail: details });
-    book.show(stage, details, undefined, pendingAttributes);
-    pendingAttributes = [];
+    book.show(stage, details);
   }
 
   /** A new attempt from download with a new SIP id; this run stays visible in the chain. */
@@ -188,13 +176,11 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     }
   }
 
-  const identity: SearchAttributeUpdatePair[] = [
+  upsertSearchAttributes([
     { key: SA.pipeline, value: 'preservation' },
     { key: SA.objectId, value: objectId },
     { key: SA.frozen, value: false },
-  ];
-  if (stagesLocally) pendingAttributes = identity;
-  else upsertSearchAttributes(identity);
+  ]);
   state.sipId = `${objectId}.a${attempt}.${uuid4().slice(0, 8)}`;
 
   try {
@@ -227,8 +213,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     ]);
     state.buildId = sip.buildId;
     ranBy(sip.buildId);
-    if (stagesLocally) pendingAttributes.push({ key: SA.buildId, value: sip.buildId });
-    else upsertSearchAttributes([{ key: SA.buildId, value: sip.buildId }]);
+    upsertSearchAttributes([{ key: SA.buildId, value: sip.buildId }]);
 
     await checkpoint('submitting');
     await windowGate('submit', 'submitting');

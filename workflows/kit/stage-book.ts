@@ -2,7 +2,6 @@
 // that run (a stage can recur, frozen twice), and the stage is shown where operators look: the
 // search attributes their saved filters use and the Web UI's current details.
 import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { SA } from '../../common/search-attributes';
 
 export class StageBook<Stage extends string> {
@@ -24,12 +23,10 @@ export class StageBook<Stage extends string> {
   /**
    * One upsert for both attributes: recorded histories replay unchanged. `buildId` (the build
    * that recorded the stage, from the recording activity's result) rides along in the same
-   * upsert; a history from before results carried it replays without it. `alongside`: other
-   * attributes set at this point, in the same upsert rather than one of their own.
+   * upsert; a history from before results carried it replays without it.
    */
-  show(stage: Stage, details: string, buildId?: string, alongside: SearchAttributeUpdatePair[] = []): void {
+  show(stage: Stage, details: string, buildId?: string): void {
     upsertSearchAttributes([
-      ...alongside,
       { key: SA.stage, value: stage },
       { key: SA.state, value: this.stateOf(stage) },
       ...(buildId ? [{ key: SA.buildId, value: buildId }] : []),
