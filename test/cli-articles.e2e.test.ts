@@ -2,15 +2,12 @@
 // (bin/custody.js in a child process) against the real Temporal dev server, a worker, the
 // reference article store, a webhook receiver, and packages in a folder and in S3.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { articleStateQuery, articleWorkflowId, type ArticleState } from '../common/articles';
-import { REPO_ROOT } from '../config/config';
 import { generateArticles, type GeneratedPackage } from '../examples/generate-articles';
 import { startArticleStore, type RunningArticleStore } from '../reference-article-store/server';
 import { openStorage } from '../storage';
@@ -19,22 +16,9 @@ import { startCustodySystem, type CustodySystem } from './support/custody-system
 import { startTestS3, type TestS3 } from './support/s3-server';
 import { testTemporal } from './support/temporal-server';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
+import { custody, oneLineError } from './support/custody-cli';
 
-const execFileP = promisify(execFile);
 const operator = `${os.userInfo().username}@${os.hostname()}`;
-
-async function custody(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), ...args], {
-      env: { ...process.env, ...env },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 /** Every line within 80 columns, as the CLI promises for human output. */
 function fitsIn80(out: string): void {
@@ -43,14 +27,6 @@ function fitsIn80(out: string): void {
 
 /** Human output with its wrapped lines joined again. */
 const unwrapped = (out: string) => out.replace(/\n {5,}/g, ' ');
-
-/** One line on stderr, nothing on stdout, exit 1: how the CLI refuses. */
-function oneLineError(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.code, 1, `${what}: exit code (stdout ${r.stdout})`);
-  assert.equal(r.stdout, '', `${what}: nothing on stdout`);
-  assert.equal(r.stderr.trimEnd().split('\n').length, 1, `${what}: one line: ${r.stderr}`);
-  return r.stderr.trimEnd();
-}
 
 describe('custody CLI: the publishing pipeline (feed, approve, reject, silent-update, status of article:<id>)', function () {
   this.timeout(180_000);

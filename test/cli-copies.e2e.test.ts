@@ -3,41 +3,17 @@
 // service: copy (with --dry-run, --version, --mode), enqueue --pipeline copy, approve and reject
 // of copy:<dataset>:<type>, freeze/unfreeze/reenqueue, status with --log and --json.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { copyStateQuery, copyWorkflowId, type CopyState } from '../common/copies';
-import { REPO_ROOT } from '../config/config';
 import { startDepositService, type RunningDepositService } from '../reference-deposit-service/server';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { writeDatasetVersion } from './support/datasets';
 import { testTemporal } from './support/temporal-server';
+import { custody, oneLineError } from './support/custody-cli';
 
-const execFileP = promisify(execFile);
 const TOKEN = 'cli-deposit-token-91b2';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function custody(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), ...args], {
-      env: { ...process.env, ...env },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
-/** One line on stderr, nothing on stdout, exit 1: how the CLI refuses. */
-function oneLineError(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.code, 1, `${what}: exit code (stdout ${r.stdout})`);
-  assert.equal(r.stdout, '', `${what}: nothing on stdout`);
-  assert.equal(r.stderr.trimEnd().split('\n').length, 1, `${what}: one line: ${r.stderr}`);
-  return r.stderr.trimEnd();
-}
 
 /** Human output with its wrapped lines joined again. */
 const unwrapped = (out: string) => out.replace(/\n {4,}/g, ' ');

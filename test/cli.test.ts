@@ -1,31 +1,16 @@
 // The `custody` command as an operator meets it: its help, and one clear line for a mistake.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { REPO_ROOT } from '../config/config';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { preserveWorkflowId } from '../common/preservation';
 import { parseDate } from '../starters/dates';
 import { ensureTemporalServer, testTemporal } from './support/temporal-server';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
-
-const execFileP = promisify(execFile);
-
-async function custody(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), ...args], {
-      env: { ...process.env, ...env },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { custody } from './support/custody-cli';
 
 describe('custody CLI', function () {
   this.timeout(120_000);

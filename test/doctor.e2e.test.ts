@@ -4,13 +4,10 @@
 // a real S3 server. First everything up, then one part down at a time.
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { REPO_ROOT } from '../config/config';
 import { inspectLedger, openLedger } from '../ledger';
 import { startArticleStore, type RunningArticleStore } from '../reference-article-store/server';
 import { startDepositService, type RunningDepositService } from '../reference-deposit-service/server';
@@ -22,33 +19,14 @@ import { startCustodySystem, type CustodySystem } from './support/custody-system
 import { freshPostgresDatabase } from './support/postgres';
 import { startTestS3, type TestS3 } from './support/s3-server';
 import { testTemporal } from './support/temporal-server';
+import { custody as runCustody, type CliRun } from './support/custody-cli';
 
-const execFileP = promisify(execFile);
 const DEPOSIT_TOKEN = 'doctor-deposit-token-5e1';
 const STORE_TOKEN = 'doctor-store-token-77c';
 const RECEIVER_TOKEN = 'doctor-receiver-token-a09';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function custody(args: string[], env: Record<string, string>): Promise<Run> {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), ...args], {
-      env: { ...process.env, ...env },
-      timeout: 120_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
 /** The human report's lines by check name: state and finding, as an operator reads them. */
-function report(run: Run): Map<string, { state: string; found: string }> {
+function report(run: CliRun): Map<string, { state: string; found: string }> {
   const screen = run.stdout.trimEnd().split('\n');
   for (const l of screen) assert.ok([...l].length <= 80, `fits in 80 columns: ${l}`);
   // A long finding goes on, indented, on the lines below its check's line.
@@ -79,6 +57,8 @@ function expectState(checks: Map<string, { state: string; found: string }>, chec
   assert.equal(c.state, state, `${check}: ${c.found}`);
   if (found) assert.match(c.found, found, `${check}: ${c.found}`);
 }
+
+const custody = (args: string[], env: Record<string, string>) => runCustody(args, env, 120_000);
 
 describe('custody doctor: whether a deployment can work, one line per check', function () {
   this.timeout(300_000);

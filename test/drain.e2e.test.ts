@@ -4,10 +4,9 @@
 // returns once no step runs, no new step starts, and after `custody resume` every object is
 // confirmed without anything enqueued by hand.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { REPO_ROOT } from '../config/config';
 import { preserveWorkflowId } from '../common/preservation';
@@ -28,21 +27,7 @@ import { currentDetails, waitForStage } from './support/wait-for-stage';
 import { testTemporal, useOwnNamespace } from './support/temporal-server';
 import { historyFacts } from './support/time-skipping';
 import { recordHistory } from './support/record-history';
-
-const execFileP = promisify(execFile);
-
-async function custody(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), ...args], {
-      env: { ...process.env, ...env },
-      timeout: 120_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { custody as runCustody } from './support/custody-cli';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -58,6 +43,8 @@ const VERDICT = 'mus-0001';
 const DOWNLOADING = 'mus-0002';
 const DEFERRED = 'mus-0003';
 const HELD = 'mus-0004';
+
+const custody = (args: string[], env: Record<string, string>) => runCustody(args, env, 120_000);
 
 describe('what drain says is still running', () => {
   const step = (workflowId: string, activities: RunningStep['activities'], retrying: RunningStep['retrying'] = []): RunningStep => ({

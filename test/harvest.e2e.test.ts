@@ -4,11 +4,9 @@
 // a run killed mid-way or stopped by its time budget loses nothing and enqueues nothing twice;
 // `custody cursors` shows and moves the cursors; and `custody enqueue`'s selection options.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import type { ActivityDeps } from '../activities';
 import { SYNC_SOURCE_SCHEDULE, type SourceHarvest, type SyncSourceResult } from '../common/harvest';
@@ -20,8 +18,8 @@ import { createSchedules } from '../starters/schedules';
 import { syncSource } from '../workflows';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { recordHistory } from './support/record-history';
+import { custody as runCustody } from './support/custody-cli';
 
-const execFileP = promisify(execFile);
 const HOUR = 3600_000;
 const ago = (ms: number) => new Date(Date.now() - ms);
 
@@ -61,18 +59,7 @@ async function runsOf(sys: CustodySystem, ids: string[], expected: number[]): Pr
 
 const main = (r: SyncSourceResult): SourceHarvest => r.sources.find((s) => s.source === 'main')!;
 
-async function custody(args: string[], configFile: string) {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), ...args], {
-      env: { ...process.env, CUSTODY_CONFIG: configFile },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const custody = (args: string[], configFile: string) => runCustody(args, { CUSTODY_CONFIG: configFile });
 
 /** The system's whole config as a CUSTODY_CONFIG file, for the CLI. */
 function configFileOf(sys: CustodySystem): string {

@@ -5,11 +5,10 @@
 // A's objects again under build B; and each confirmed preservation leaves a chain of custody
 // (PREMIS, valid against the PREMIS 2.3 schema) beside the service's report.
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { XMLParser } from 'fast-xml-parser';
 import { preserveWorkflowId, stateQuery, type PreserveObjectState } from '../common/preservation';
 import { copyStateQuery, copyWorkflowId } from '../common/copies';
@@ -23,34 +22,13 @@ import type { BuildFootprint } from '../ledger';
 import { enqueue } from '../starters/enqueue';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { testTemporal } from './support/temporal-server';
+import { custody, oneLineError } from './support/custody-cli';
 
-const execFileP = promisify(execFile);
 const BUILD_A = '0.1.0+prov0000000a';
 const BUILD_B = '0.1.0+prov0000000b';
 const SCHEMAS = path.join(REPO_ROOT, 'reference-service', 'schemas');
 const TOKEN = 'provenance-deposit-token-5d1';
 const COPY = copyWorkflowId('ds-prov', 'data');
-
-async function custody(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), ...args], {
-      env: { ...process.env, ...env },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
-/** One line on stderr, nothing on stdout, exit 1: how the CLI refuses. */
-function oneLineError(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.code, 1, `${what}: exit code (stdout ${r.stdout})`);
-  assert.equal(r.stdout, '', `${what}: nothing on stdout`);
-  assert.equal(r.stderr.trimEnd().split('\n').length, 1, `${what}: one line: ${r.stderr}`);
-  return r.stderr.trimEnd();
-}
 
 const asPath = (location: string) => (location.startsWith('file://') ? fileURLToPath(location) : location);
 

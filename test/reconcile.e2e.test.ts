@@ -2,10 +2,8 @@
 // Temporal and the preservation service, each disagreement is listed with its fix, --apply makes
 // the ledger agree again, and a second run finds nothing.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { REPO_ROOT } from '../config/config';
 import { preserveWorkflowId, sipProcessedSignal, stateQuery } from '../common/preservation';
@@ -19,27 +17,7 @@ import { summarize } from '../starters/status';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
 import { testTemporal, useOwnNamespace } from './support/temporal-server';
 import { waitForStage } from './support/wait-for-stage';
-
-const execFileP = promisify(execFile);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function custody(args: string[], env: Record<string, string>): Promise<Run> {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [path.join(REPO_ROOT, 'bin', 'custody.js'), ...args], {
-      env: { ...process.env, ...env },
-      timeout: 120_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { custody as runCustody, type CliRun } from './support/custody-cli';
 
 // Ids of this file's own: other test files preserve the example ids in the same namespace.
 const ACCEPTED = 'rcn-accepted';
@@ -71,7 +49,7 @@ async function decidedVerdict(sys: CustodySystem, id: string): Promise<Verdict> 
 }
 
 /** Each line of the human report, with the lines a long one wrapped onto joined back. */
-const reportLines = (run: Run) =>
+const reportLines = (run: CliRun) =>
   run.stdout
     .trimEnd()
     .replace(/\n {4,}/g, ' ')
@@ -79,6 +57,8 @@ const reportLines = (run: Run) =>
 
 /** The disagreements of a --json report as "id kind" strings, sorted. */
 const kinds = (r: ReconcileReport) => r.disagreements.map((d) => `${d.id} ${d.kind}`).sort();
+
+const custody = (args: string[], env: Record<string, string>) => runCustody(args, env, 120_000);
 
 describe('custody reconcile: the ledger against Temporal and the preservation service', function () {
   this.timeout(600_000);
