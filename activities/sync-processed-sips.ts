@@ -8,17 +8,10 @@ import { preserveWorkflowId, sipProcessedSignal, type VerdictPageDelivery } from
 import type { Verdict } from '../common/sip';
 import type { Ledger } from '../ledger';
 import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
+import { forEachConcurrently } from '../common/concurrently';
 
 /** Signals the poller sends at once: enough to hide each round trip, few enough not to flood the server. */
 const SIGNAL_CONCURRENCY = 32;
-
-export async function forEachConcurrently<T>(items: T[], concurrency: number, act: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) await act(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
-}
 
 /**
  * Hands a verdict to its object's workflow and remembers in the ledger that it did, so the

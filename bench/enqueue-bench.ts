@@ -8,7 +8,7 @@ import { TASK_QUEUES } from '../common/preservation';
 import { openSource } from '../sources';
 import { ENQUEUE_CONCURRENCY, enqueue } from '../starters/enqueue';
 import { pipelineSettings } from '../starters/pipeline-settings';
-import { forEachConcurrently } from '../activities/sync-processed-sips';
+import { forEachConcurrently } from '../common/concurrently';
 import { startCustodySystem } from '../test/support/custody-system';
 import { removeTemporalState, stopTemporalServer } from '../test/support/temporal-server';
 

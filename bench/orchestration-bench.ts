@@ -19,7 +19,7 @@ import { createActivities } from '../activities';
 import { openParts } from '../activities/parts';
 import { ENQUEUE_CONCURRENCY, enqueue } from '../starters/enqueue';
 import { createSchedules } from '../starters/schedules';
-import { forEachConcurrently } from '../activities/sync-processed-sips';
+import { forEachConcurrently } from '../common/concurrently';
 import { startCustodySystem, type CustodySystem } from '../test/support/custody-system';
 import { removeTemporalState, stopTemporalServer, testTemporal } from '../test/support/temporal-server';
 import { summarizeProfile } from './cpu-profile';

@@ -8,7 +8,7 @@ import { DRAINABLE_WORKFLOW_TYPES, drainSignal, resumeSignal } from '../common/d
 import type { ArticlePackage } from '../common/articles';
 import type { Config } from '../config/config';
 import type { DrainState, HeldWork, Ledger } from '../ledger';
-import { forEachConcurrently } from '../activities/sync-processed-sips';
+import { forEachConcurrently } from '../common/concurrently';
 import { sendArticlePackage } from '../activities/article-packages';
 import { SCHEDULE_IDS } from './schedules';
 import { startPreservation } from './enqueue';

@@ -15,6 +15,7 @@ import { putBytes } from '../storage/small-objects';
 import { signalVerdict } from '../activities/sync-processed-sips';
 import { startPreservation } from './enqueue';
 import { printable, wrap } from './printable';
+import { forEachConcurrently } from '../common/concurrently';
 
 export type DisagreementKind =
   'missing-object' | 'missing-package' | 'missing-verdict' | 'verdict-differs' | 'verdict-undelivered' | 'state' | 'frozen' | 'lost';
@@ -410,19 +411,14 @@ async function check(
     if (found.some((f) => f.kind !== 'missing-package')) doubtful.push(id);
     else findings.push(...found);
   }
-  let next = 0;
-  const lane = async () => {
-    while (next < doubtful.length) {
-      const id = doubtful[next++];
-      const live = await liveView(client, id, workflows.get(id));
-      if (live) workflows.set(id, live);
-      else workflows.delete(id);
-      // Read after the workflow answered: a step it took since the first read is in the ledger too.
-      await rereadLedger(ledger, snap, id);
-      findings.push(...compare(deps, snap, id, by));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(ASK_CONCURRENCY, doubtful.length) }, lane));
+  await forEachConcurrently(doubtful, ASK_CONCURRENCY, async (id) => {
+    const live = await liveView(client, id, workflows.get(id));
+    if (live) workflows.set(id, live);
+    else workflows.delete(id);
+    // Read after the workflow answered: a step it took since the first read is in the ledger too.
+    await rereadLedger(ledger, snap, id);
+    findings.push(...compare(deps, snap, id, by));
+  });
   findings.sort((a, b) => a.id.localeCompare(b.id) || ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
   const compared = { objects: rows.size, workflows: workflows.size, sips: sipIds.length };
   return { findings, report: { compared, ...(serviceError ? { serviceError } : {}) } };
