@@ -281,7 +281,9 @@ describe('custody doctor: whether a deployment can work, one line per check', fu
     let run: Awaited<ReturnType<typeof doctor>>;
     for (;;) {
       run = await doctor(env);
-      if (run.checks.get('worker custody-package')?.state === 'warn') break;
+      // Each queue's pollers age out on their own clock: wait for every queue asserted below.
+      const queues = ['custody-package', 'custody-io', 'custody-schedules', 'custody-deliver-archive-http'];
+      if (queues.every((q) => run.checks.get(`worker ${q}`)?.state === 'warn')) break;
       if (Date.now() > deadline) assert.fail(`the pollers of stopped workers still count as recent:\n${run.stdout}`);
       await new Promise((r) => setTimeout(r, 10_000));
     }
