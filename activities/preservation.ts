@@ -4,7 +4,7 @@
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { CustodyStep, DownloadedObject, FreezeRequest, ObjectCheck, Stage } from '../common/preservation';
+import type { CustodyStep, DownloadedObject, EnteredStage, FreezeRequest, ObjectCheck, Stage, StageAfter, StageEntry } from '../common/preservation';
 import { PermanentError } from '../common/errors';
 import type { ObjectMetadata } from '../common/object-metadata';
 import type { SipBuildResult, Verdict } from '../common/sip';
@@ -17,7 +17,7 @@ import { IDENTIFY_SAMPLE_BYTES, identifyFormat } from '../sip/identify-format';
 import { MAX_LOCAL_PATH_BYTES, MAX_S3_KEY_BYTES, checkPayloadNames } from '../sip/payload-paths';
 import ms from 'ms';
 import { buildId, custodyVersion } from '../config/build-id';
-import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
+import { heartbeat, mapLibraryErrors, workflowClockNow, type ActivityDeps } from './shared';
 
 /** What download leaves beside the payload for the packaging stage, which checks each file's SHA-256. */
 interface DownloadRecord {
@@ -81,12 +81,24 @@ export function createPreservationActivities({ config, ledger, source, sourceNam
     return reports.urlOf(key);
   };
 
+  /** Keep the object's timeline in the ledger, independent of Temporal's history retention. */
+  const recordEntry = (objectId: string, e: StageEntry): Promise<void> =>
+    ledger.setState(objectId, e.stage, { key: e.key, at: e.at, sipId: e.sipId, error: e.error, detail: e.detail });
+  /** The stage a step enters when its work is done, at that moment on the workflow's clock. */
+  const recordAfter = async (objectId: string, after: StageAfter | undefined): Promise<{ entered?: EnteredStage }> => {
+    if (!after) return {};
+    const at = workflowClockNow();
+    await recordEntry(objectId, { ...after, at });
+    return { entered: { stage: after.stage, at } };
+  };
+
   return mapLibraryErrors({
     /**
      * Before any work: the object must be describable, within the size guards, of accepted
      * formats, and settled (not still being written). Problems no retry fixes freeze the object.
      */
-    async checkObject({ objectId, source: name }: { objectId: string; source?: string }): Promise<ObjectCheck> {
+    async checkObject({ objectId, source: name, stage }: { objectId: string; source?: string; stage?: StageEntry }): Promise<ObjectCheck> {
+      if (stage) await recordEntry(objectId, stage);
       const { files, lastChangedAt, heads } = await sourceOf(name).inspect(objectId, IDENTIFY_SAMPLE_BYTES);
       try {
         checkPayloadNames(
@@ -130,7 +142,18 @@ export function createPreservationActivities({ config, ledger, source, sourceNam
     },
 
     /** Copy the object's metadata and files from the source into this SIP's working storage. */
-    async downloadObject({ objectId, sipId, source: name }: { objectId: string; sipId: string; source?: string }): Promise<DownloadedObject> {
+    async downloadObject({
+      objectId,
+      sipId,
+      source: name,
+      stage,
+    }: {
+      objectId: string;
+      sipId: string;
+      source?: string;
+      stage?: StageEntry;
+    }): Promise<DownloadedObject> {
+      if (stage) await recordEntry(objectId, stage);
       // Each attempt (SIP id) has its own prefix: a re-run never overwrites another run's files.
       const workPrefix = joinKey(objectId, sipId);
       const scratch = path.join(scratchRoot, `${sipId}.download`);
@@ -158,7 +181,20 @@ export function createPreservationActivities({ config, ledger, source, sourceNam
     },
 
     /** Build the BagIt SIP (METS + PREMIS inside) as one tar, in one streaming pass, and keep it in working storage. */
-    async createSip({ objectId, sipId, attempt, workPrefix }: { objectId: string; sipId: string; attempt: number; workPrefix: string }): Promise<CreatedSip> {
+    async createSip({
+      objectId,
+      sipId,
+      attempt,
+      workPrefix,
+      stage,
+    }: {
+      objectId: string;
+      sipId: string;
+      attempt: number;
+      workPrefix: string;
+      stage?: StageEntry;
+    }): Promise<CreatedSip> {
+      if (stage) await recordEntry(objectId, stage);
       const resultKey = joinKey(workPrefix, 'sip.json');
       const done = await getJson<CreatedSip>(work, resultKey);
       if (done) return done; // a retry after the SIP was stored: it is already there
@@ -229,13 +265,19 @@ export function createPreservationActivities({ config, ledger, source, sourceNam
       tarKey,
       size,
       sha256,
+      stage,
+      then,
     }: {
       objectId: string;
       sipId: string;
       tarKey: string;
       size: number;
       sha256: string;
-    }): Promise<{ alreadySubmitted: boolean; buildId: string }> {
+      stage?: StageEntry;
+      /** Submitted: the stage of waiting for the verdict. */
+      then?: StageAfter;
+    }): Promise<{ alreadySubmitted: boolean; buildId: string; entered?: EnteredStage }> {
+      if (stage) await recordEntry(objectId, stage);
       const outcome = await service.submit({ sipId, sha256, size, open: () => work.read(tarKey) }, (bytes) =>
         heartbeat({ bytesDone: bytes, bytesTotal: size }),
       );
@@ -247,7 +289,7 @@ export function createPreservationActivities({ config, ledger, source, sourceNam
         detail: { sha256, alreadySubmitted: outcome.alreadySubmitted },
         at: new Date().toISOString(),
       });
-      return { ...outcome, buildId: buildId() };
+      return { ...outcome, buildId: buildId(), ...(await recordAfter(objectId, then)) };
     },
 
     /** The workflow's own poll, in case the scheduled poller's signal was missed. */
@@ -263,6 +305,8 @@ export function createPreservationActivities({ config, ledger, source, sourceNam
       verdict,
       keepPackage,
       chain,
+      stage,
+      then,
     }: {
       objectId: string;
       sipId: string;
@@ -272,7 +316,11 @@ export function createPreservationActivities({ config, ledger, source, sourceNam
       keepPackage?: boolean;
       /** The workflow's stages so far, for the chain of custody written beside the report of an accepted SIP. */
       chain?: CustodyStep[];
-    }): Promise<{ report: string; kept?: string; chainOfCustody?: string }> {
+      stage?: StageEntry;
+      /** Confirmed or rejected, once the outcome is recorded. */
+      then?: StageAfter;
+    }): Promise<{ report: string; kept?: string; chainOfCustody?: string; entered?: EnteredStage }> {
+      if (stage) await recordEntry(objectId, stage);
       const reportKey = joinKey(objectId, `${sipId}.xml`);
       await putBytes(reports, reportKey, Buffer.from(await service.report(sipId), 'utf8'));
       const report = reports.urlOf(reportKey);
@@ -296,20 +344,12 @@ export function createPreservationActivities({ config, ledger, source, sourceNam
       }
       // The verdict and report are recorded: this attempt's working files have served their purpose.
       await work.remove(`${workPrefix}/`);
-      return { report, ...(kept ? { kept } : {}), ...(chainOfCustody ? { chainOfCustody } : {}) };
+      return { report, ...(kept ? { kept } : {}), ...(chainOfCustody ? { chainOfCustody } : {}), ...(await recordAfter(objectId, then)) };
     },
 
-    /** Keep the object's timeline in the ledger, independent of Temporal's history retention. */
-    async recordStage(s: {
-      objectId: string;
-      stage: Stage;
-      sipId?: string;
-      at: string;
-      key: string;
-      error?: string;
-      detail?: unknown;
-    }): Promise<RecordedStage> {
-      await ledger.setState(s.objectId, s.stage, { key: s.key, at: s.at, sipId: s.sipId, error: s.error, detail: s.detail });
+    /** A stage with no step of its own to record it (waiting, frozen, failed). */
+    async recordStage(s: StageEntry & { objectId: string }): Promise<RecordedStage> {
+      await recordEntry(s.objectId, s);
       return { objectId: s.objectId, stage: s.stage, at: s.at, buildId: buildId() };
     },
   });

@@ -54,11 +54,40 @@ export function toFailure(e: unknown): unknown {
 
 type Activity = (...args: never[]) => Promise<unknown>;
 
+/** When this worker began each running attempt, by its own clock. */
+const attemptBegan = new WeakMap<Context, number>();
+
+/**
+ * Now on the clock workflow time follows (the Temporal server's): when the server scheduled this
+ * attempt, plus how long this worker has been running it. A ledger entry stamped so sorts between
+ * the workflow's own entries whatever this host's clock says (and in a test's skipped time);
+ * it is early by the time the attempt waited for a worker.
+ */
+export function workflowClockNow(): string {
+  let context: Context;
+  try {
+    context = Context.current();
+  } catch {
+    return new Date().toISOString(); // called outside an activity (a bench's plain loop)
+  }
+  const began = attemptBegan.get(context) ?? Date.now();
+  return new Date(context.info.currentAttemptScheduledTimestampMs + (Date.now() - began)).toISOString();
+}
+
+const noteAttemptBegan = (): void => {
+  try {
+    attemptBegan.set(Context.current(), Date.now());
+  } catch {
+    // not in an activity: workflowClockNow falls back to this host's clock
+  }
+};
+
 /** The same activities, under the same names, each throwing its libraries' errors as toFailure makes them. */
 export function mapLibraryErrors<A extends Record<string, Activity>>(activities: A): A {
   const mapped = Object.entries(activities).map(([name, activity]) => [
     name,
     async (...args: never[]) => {
+      noteAttemptBegan();
       try {
         return await activity(...args);
       } catch (e) {

@@ -152,7 +152,6 @@ export interface PipelineSettings {
   windows?: StageWindows;
 }
 
-/** What the check before any work found. */
 /** One stage of a preservation as its workflow saw it, for the chain of custody: when it began and which build ran it. */
 export interface CustodyStep {
   stage: string;
@@ -164,6 +163,30 @@ export interface CustodyStep {
   detail?: string;
 }
 
+/**
+ * A stage's ledger entry, handed to the step that does the stage's work: the step records it
+ * before that work, so entering a stage costs no step of its own. The key and time are the
+ * workflow's: a retried step records the entry once.
+ */
+export interface StageEntry {
+  stage: Stage;
+  key: string;
+  at: string;
+  sipId?: string;
+  error?: string;
+  detail?: unknown;
+}
+
+/** The stage a step enters when its work is done (submitted: awaiting the verdict), timed by the step's clock. */
+export type StageAfter = Omit<StageEntry, 'at'>;
+
+/** What a step recorded for `StageAfter`: the workflow shows that stage from the same time. */
+export interface EnteredStage {
+  stage: Stage;
+  at: string;
+}
+
+/** What the check before any work found. */
 export type ObjectCheck =
   // buildId: the checking worker's, for the chain of custody (absent in histories from before it).
   { ready: true; payloadBytes: number; payloadFiles: number; buildId?: string } | { ready: false; deferMs: number; reason: string };

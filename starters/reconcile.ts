@@ -77,6 +77,8 @@ interface Finding extends Disagreement {
 const SIP_ID = /^(.+)\.a(\d+)\.[0-9a-f]{8}$/;
 const PRESERVE_PREFIX = preserveWorkflowId('');
 
+/** Stages preserveObject's steps record as they start (see StageEntry): the ledger reaches them when a worker takes the step. */
+const RECORDED_BY_THEIR_STEP: readonly Stage[] = ['queued', 'downloading', 'packaging', 'submitting', 'confirming'];
 const isStage = (s: unknown): s is Stage => typeof s === 'string' && (STAGES as readonly string[]).includes(s);
 const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const short = (sha: string) => `${sha.slice(0, 12)}…`;
@@ -269,8 +271,12 @@ function compare(deps: ReconcileDeps, snap: Snapshot, id: string, by: string): F
       }),
     );
   } else if (row && wf) {
-    // While a workflow runs, the ledger is written first: a ledger newer than the workflow's stage is a step in transit.
-    const inTransit = wf.status === 'RUNNING' && wf.updatedAt !== undefined && row.updatedAt > wf.updatedAt;
+    // While a workflow runs, a stage with no work is written to the ledger first (a ledger newer
+    // than the workflow's stage is a step in transit), and a stage with work is written by its step
+    // when that starts (a workflow showing one the ledger has not reached waits for a worker).
+    const inTransit =
+      wf.status === 'RUNNING' &&
+      ((wf.updatedAt !== undefined && row.updatedAt > wf.updatedAt) || (RECORDED_BY_THEIR_STEP.includes(wf.stage) && row.state !== wf.stage));
     if (row.state !== wf.stage && !inTransit) {
       const d: Disagreement = { id, kind: 'state', ledger: row.state, found: describeWorkflow(wf), fix: `set the state to ${wf.stage}` };
       const fact = `${wf.stage}:${wf.updatedAt ?? wf.status}`;

@@ -32,7 +32,10 @@ import {
   type PreserveObjectState,
   type QueueRole,
   type Stage,
+  type StageAfter,
+  type StageEntry,
 } from '../common/preservation';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { SA, custodyState } from '../common/search-attributes';
 import type { Verdict } from '../common/sip';
 import { describe, failureTypeIn, unwrap } from './kit/failures';
@@ -77,6 +80,12 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   /** Who delivered the verdict: the scheduled poller's signal or this workflow's own poll. */
   let verdictVia: 'signal' | 'own-poll' | undefined;
   const book = new StageBook<Stage>(custodyState);
+  // Each step records the stage it starts (and the one it ends in) in the ledger: a stage costs
+  // no step of its own, yet the timeline shows every step. Runs recorded before that recorded
+  // each stage with a recordStage step and upserted their identity and build id on their own.
+  const stepsRecordStages = patched('steps-record-stages');
+  /** Search attributes that ride in the next stage's upsert. */
+  const withNextStage: SearchAttributeUpdatePair[] = [];
   /** This attempt's stages for the chain of custody, each with the build that ran its work. */
   const chain: CustodyStep[] = [];
   const ranBy = (buildId: string | undefined) => {
@@ -122,19 +131,50 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
         : `${objectId} is ${stage}, not waiting for an operator (reenqueue takes ${REENQUEUABLE_STAGES.join(', ')})`,
   });
 
-  async function enterStage(stage: Stage, extra: { error?: string; detail?: unknown } = {}): Promise<void> {
-    const at = new Date().toISOString();
-    const key = book.nextKey(stage);
-    // The ledger first: whoever sees a stage in the query or the Web UI finds it in the ledger too.
-    const recorded = await recordStage.executeWithOptions({ summary: `stage ${stage}: ${objectId}` }, [
-      { objectId, stage, sipId: state.sipId, at, key, error: extra.error, detail: extra.detail },
-    ]);
+  type StageExtra = { error?: string; detail?: unknown };
+
+  function entry(stage: Stage, extra: StageExtra): StageEntry {
+    return { stage, key: book.nextKey(stage), at: new Date().toISOString(), sipId: state.sipId, ...extra };
+  }
+
+  /** The stage where operators look: the query, the search attributes, the Web UI's details. */
+  function show({ stage, at, detail }: { stage: Stage; at: string; detail?: unknown }, buildId?: string): void {
     state.stage = stage;
     state.updatedAt = at;
-    const details = currentDetails(state, extra.detail);
+    const details = currentDetails(state, detail);
+    chain.push({ stage, at, buildId, detail: details });
+    book.show(stage, details, undefined, withNextStage.splice(0));
+  }
+
+  /** A stage with no work of its own (waiting, frozen, failed): a step records it, then it shows. */
+  async function enterStage(stage: Stage, extra: StageExtra = {}): Promise<void> {
+    const e = entry(stage, extra);
+    // The ledger first: whoever sees such a stage in the query or the Web UI finds it in the ledger too.
+    const recorded = await recordStage.executeWithOptions({ summary: `stage ${stage}: ${objectId}` }, [{ objectId, ...e }]);
     // Histories from before recordStage returned anything replay it as undefined.
-    chain.push({ stage, at, buildId: (recorded as Partial<typeof recorded> | undefined)?.buildId, detail: details });
-    book.show(stage, details);
+    show(e, (recorded as Partial<typeof recorded> | undefined)?.buildId);
+  }
+
+  /** A stage whose work a step starts: the entry goes in that step's input (`{ stage }`). */
+  async function beginStage(stage: Stage, extra: StageExtra = {}): Promise<{ stage?: StageEntry }> {
+    if (!stepsRecordStages) {
+      await enterStage(stage, extra);
+      return {};
+    }
+    const e = entry(stage, extra);
+    show(e);
+    return { stage: e };
+  }
+
+  /** The stage a step ends in, for that step's input (`{ then }`). */
+  function stageAfter(stage: Stage, extra: StageExtra = {}): { then?: StageAfter } {
+    return stepsRecordStages ? { then: { stage, key: book.nextKey(stage), sipId: state.sipId, ...extra } } : {};
+  }
+
+  /** After a step given `stageAfter`: it recorded that stage, which shows from the step's time. */
+  async function endedIn(step: { entered?: { stage: Stage; at: string }; buildId?: string }, stage: Stage, extra: StageExtra = {}): Promise<void> {
+    if (step.entered) show({ ...step.entered, detail: extra.detail }, step.buildId);
+    else await enterStage(stage, extra);
   }
 
   /** A new attempt from download with a new SIP id; this run stays visible in the chain. */
@@ -176,18 +216,23 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     }
   }
 
-  upsertSearchAttributes([
+  const identity: SearchAttributeUpdatePair[] = [
     { key: SA.pipeline, value: 'preservation' },
     { key: SA.objectId, value: objectId },
     { key: SA.frozen, value: false },
-  ]);
+  ];
+  if (stepsRecordStages) withNextStage.push(...identity);
+  else upsertSearchAttributes(identity);
   state.sipId = `${objectId}.a${attempt}.${uuid4().slice(0, 8)}`;
 
+  /** What confirmOutcome recorded, with the stage it ended in. */
+  let outcome: Awaited<ReturnType<Activities['confirmOutcome']>> | undefined;
   try {
-    await enterStage('queued');
+    let queued = await beginStage('queued');
     for (;;) {
       await checkpoint('queued');
-      const check = await checkObject.executeWithOptions({ summary: `check ${objectId}` }, [{ objectId, ...from }]);
+      const check = await checkObject.executeWithOptions({ summary: `check ${objectId}` }, [{ objectId, ...from, ...queued }]);
+      queued = {};
       if (check.ready) {
         ranBy(check.buildId);
         break;
@@ -201,29 +246,33 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
 
     await checkpoint('downloading');
     await windowGate('download', 'downloading');
-    await enterStage('downloading');
-    const downloaded = await downloadObject.executeWithOptions({ summary: `download ${objectId}` }, [{ objectId, sipId: state.sipId, ...from }]);
+    const downloading = await beginStage('downloading');
+    const downloaded = await downloadObject.executeWithOptions({ summary: `download ${objectId}` }, [
+      { objectId, sipId: state.sipId, ...from, ...downloading },
+    ]);
     ranBy(downloaded.buildId);
 
     await checkpoint('packaging');
     await windowGate('package', 'packaging');
-    await enterStage('packaging');
+    const packaging = await beginStage('packaging');
     const sip = await createSip.executeWithOptions({ summary: `create SIP ${state.sipId}` }, [
-      { objectId, sipId: state.sipId, attempt, workPrefix: downloaded.workPrefix },
+      { objectId, sipId: state.sipId, attempt, workPrefix: downloaded.workPrefix, ...packaging },
     ]);
     state.buildId = sip.buildId;
     ranBy(sip.buildId);
-    upsertSearchAttributes([{ key: SA.buildId, value: sip.buildId }]);
+    const built: SearchAttributeUpdatePair = { key: SA.buildId, value: sip.buildId };
+    if (stepsRecordStages) withNextStage.push(built);
+    else upsertSearchAttributes([built]);
 
     await checkpoint('submitting');
     await windowGate('submit', 'submitting');
-    await enterStage('submitting');
+    const submitting = await beginStage('submitting');
     const submitted = await submitSip.executeWithOptions({ summary: `submit SIP ${sip.sipId}` }, [
-      { objectId, sipId: sip.sipId, tarKey: sip.tarKey, size: sip.tarSize, sha256: sip.tarSha256 },
+      { objectId, sipId: sip.sipId, tarKey: sip.tarKey, size: sip.tarSize, sha256: sip.tarSha256, ...submitting, ...stageAfter('awaiting-verdict') },
     ]);
     ranBy((submitted as Partial<typeof submitted> | undefined)?.buildId);
 
-    await enterStage('awaiting-verdict');
+    await endedIn(submitted ?? {}, 'awaiting-verdict');
     verdict = await awaitVerdict(state.sipId);
     if (!verdict) {
       state.lastError = `no verdict for SIP ${state.sipId} within ${settings.verdict.deadline}`;
@@ -233,7 +282,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     state.verdict = verdict;
 
     await checkpoint('confirming');
-    await enterStage('confirming', { detail: { verdict: verdict.status, via: verdictVia } });
+    const confirming = await beginStage('confirming', { detail: { verdict: verdict.status, via: verdictVia } });
     // A package that will be delivered is kept: the working copy goes at confirm.
     const keepPackage = verdict.status === 'accepted' && destinationsFor(settings.delivery, 'preservation', objectId).length > 0;
     const confirm: Parameters<Activities['confirmOutcome']>[0] = {
@@ -242,10 +291,13 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
       workPrefix: downloaded.workPrefix,
       verdict,
       ...(keepPackage ? { keepPackage } : {}),
+      ...confirming,
+      ...(verdict.status === 'accepted' ? stageAfter('confirmed') : stageAfter('rejected', rejection(verdict))),
     };
-    // Runs recorded before the chain of custody existed replay without it (test/replay.test.ts).
-    if (verdict.status === 'accepted' && patched('chain-of-custody')) confirm.chain = chain;
-    await confirmOutcome.executeWithOptions({ summary: `confirm ${verdict.status} verdict on SIP ${state.sipId}` }, [confirm]);
+    // Runs recorded before the chain of custody existed replay without it (test/replay.test.ts);
+    // every run whose steps record their stages is newer, and needs no second patch marker.
+    if (verdict.status === 'accepted' && (stepsRecordStages || patched('chain-of-custody'))) confirm.chain = chain;
+    outcome = await confirmOutcome.executeWithOptions({ summary: `confirm ${verdict.status} verdict on SIP ${state.sipId}` }, [confirm]);
   } catch (error) {
     // A new attempt (reenqueue while frozen) and a cancellation are not failures of this run.
     if (error instanceof ContinueAsNew || isCancellation(error)) throw error;
@@ -264,7 +316,7 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   }
 
   if (verdict.status === 'accepted') {
-    await enterStage('confirmed');
+    await endedIn(outcome ?? {}, 'confirmed');
     // A delivery is new work: while drained it starts at resume.
     await operator.drainGate('delivery', true);
     await startDelivery(
@@ -276,9 +328,10 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     await condition(allHandlersFinished);
     return { objectId, stage: 'confirmed', sipId: state.sipId, verdict };
   }
-  state.lastError = verdict.reasons.join('; ');
-  await enterStage('rejected', { error: state.lastError, detail: { reasons: verdict.reasons } });
-  return await waitForOperator('rejected', state.lastError);
+  const rejected = rejection(verdict);
+  state.lastError = rejected.error;
+  await endedIn(outcome ?? {}, 'rejected', rejected);
+  return await waitForOperator('rejected', rejected.error);
 
   /**
    * The scheduled poller normally signals the verdict. In case a signal is missed, ask the
@@ -310,6 +363,10 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     }
     return verdict;
   }
+}
+
+function rejection(verdict: Verdict): { error: string; detail: { reasons: string[] } } {
+  return { error: verdict.reasons.join('; '), detail: { reasons: verdict.reasons } };
 }
 
 /** The Web UI's "current details": what the object waits for, or why it stopped. */
