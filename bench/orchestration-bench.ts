@@ -14,7 +14,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
 import { REPO_ROOT } from '../config/config';
-import { TASK_QUEUES, preserveWorkflowId } from '../common/preservation';
+import { TASK_QUEUES, preserveWorkflowId, type Stage } from '../common/preservation';
 import { createActivities } from '../activities';
 import { openParts } from '../activities/parts';
 import { ENQUEUE_CONCURRENCY, enqueue } from '../starters/enqueue';
@@ -164,27 +164,36 @@ async function runPlain(sys: CustodySystem, round: string, workers: number): Pro
       }
     });
   let key = 0;
-  const record = (objectId: string, stage: Parameters<typeof acts.recordStage>[0]['stage'], sipId?: string) =>
-    run('io', acts.recordStage, { objectId, stage, sipId, at: new Date().toISOString(), key: `plain:${key++}:${stage}` });
+  // As preserveObject hands them over: each step records the stage it starts, submit and confirm the one they end in.
+  const stage = (name: Stage, sipId: string) => ({ stage: name, sipId, key: `plain:${key++}:${name}` });
+  const entry = (name: Stage, sipId: string) => ({ ...stage(name, sipId), at: new Date().toISOString() });
   try {
     const t0 = performance.now();
     await forEachConcurrently(ids, ids.length, async (objectId) => {
       const sipId = `${objectId}.a1.${crypto.randomUUID().slice(0, 8)}`;
-      await record(objectId, 'queued', sipId);
-      await run('io', acts.checkObject, { objectId });
-      await record(objectId, 'downloading', sipId);
-      const downloaded = await run('download', acts.downloadObject, { objectId, sipId });
-      await record(objectId, 'packaging', sipId);
-      const sip = await run('package', acts.createSip, { objectId, sipId, attempt: 1, workPrefix: downloaded.workPrefix });
-      await record(objectId, 'submitting', sipId);
-      await run('submit', acts.submitSip, { objectId, sipId, tarKey: sip.tarKey, size: sip.tarSize, sha256: sip.tarSha256 });
-      await record(objectId, 'awaiting-verdict', sipId);
+      await run('io', acts.checkObject, { objectId, stage: entry('queued', sipId) });
+      const downloaded = await run('download', acts.downloadObject, { objectId, sipId, stage: entry('downloading', sipId) });
+      const sip = await run('package', acts.createSip, { objectId, sipId, attempt: 1, workPrefix: downloaded.workPrefix, stage: entry('packaging', sipId) });
+      await run('submit', acts.submitSip, {
+        objectId,
+        sipId,
+        tarKey: sip.tarKey,
+        size: sip.tarSize,
+        sha256: sip.tarSha256,
+        stage: entry('submitting', sipId),
+        then: stage('awaiting-verdict', sipId),
+      });
       let verdict = null;
       // The service's verdict, asked as often as the service looks at its transfer folder.
       while (!(verdict = await run('io', acts.checkVerdict, { sipId }))) await new Promise((r) => setTimeout(r, 200));
-      await record(objectId, 'confirming', sipId);
-      await run('io', acts.confirmOutcome, { objectId, sipId, workPrefix: downloaded.workPrefix, verdict });
-      await record(objectId, 'confirmed', sipId);
+      await run('io', acts.confirmOutcome, {
+        objectId,
+        sipId,
+        workPrefix: downloaded.workPrefix,
+        verdict,
+        stage: entry('confirming', sipId),
+        then: stage('confirmed', sipId),
+      });
     });
     const s = seconds(t0);
     if (process.env.BENCH_VERBOSE)
