@@ -33,10 +33,10 @@ export interface ObjectSource {
    * (enqueue reports in it; the harvest sorts by its own (change time, id) and keeps its cursor in that).
    * - folder source: by id, as JavaScript compares strings (UTF-16 code units);
    * - storage source (S3): key order, the byte order of each id's UTF-8 followed by '/', as a
-   *   bucket lists prefixes (`aws s3 ls`). It differs from the folder's in two ways only: an id
-   *   with a character above U+FFFF comes after one with a character in U+E000–U+FFFF at the
-   *   same place (code point order), and an id continued by a character below '/' (`obj-1`,
-   *   `obj.2`) comes before the id it continues (`obj`).
+   *   bucket lists prefixes (`aws s3 ls`). For valid ids it differs from the folder's only where
+   *   an id is continued by '-' or '.' (below '/'): `obj-1` and `obj.2` come before `obj`. Among
+   *   names that are no valid id (listed to be refused), one with a character above U+FFFF also
+   *   comes after one with a character in U+E000–U+FFFF at the same place (code point order).
    */
   list(): Promise<Array<SourceObjectSummary | InvalidSourceObject>>;
   /** What list() returns, in the same order, one object at a time: a large source is not held whole. */
