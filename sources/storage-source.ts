@@ -59,8 +59,8 @@ class StorageSource implements ObjectSource {
 
   async *listEach(): AsyncGenerator<SourceObjectSummary | InvalidSourceObject> {
     // Each first segment of a key is an object: the bucket lists those prefixes a page at a time,
-    // without walking the keys below them, in key order. Each object.json is read a few ahead of
-    // the consumer, because one at a time waits a round trip for each.
+    // without walking the keys below them, in key order. object.json files are read LIST_READ_AHEAD
+    // ahead of the consumer, because one at a time waits a round trip for each.
     const ahead: Array<Promise<SourceObjectSummary | InvalidSourceObject>> = [];
     try {
       for await (const prefix of this.storage.listPrefixes('')) {
