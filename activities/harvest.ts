@@ -76,10 +76,10 @@ export function createHarvestActivities({ config, ledger }: ActivityDeps, tempor
       const settledBefore = now.getTime() - ms(config.harvest.settleTime);
       try {
         const objects = openSource(location, config.storage.s3);
-        const listed = await objects.list();
+        // Streamed: only the candidates are held, not the whole listing (their order is sorted below).
         let looked = 0;
-        for (const entry of listed) {
-          if (++looked % 50 === 0) heartbeat({ step: 'scan', looked, of: listed.length });
+        for await (const entry of objects.listEach()) {
+          if (++looked % 50 === 0) heartbeat({ step: 'scan', looked });
           if ('error' in entry) {
             result.unreadable.push({ id: entry.id, error: entry.error });
             continue;

@@ -11,15 +11,19 @@
 //     peak RSS; again at 10,000 objects to show that memory does not grow with the source.
 // Targets: status and status ID under 1 s on both databases; enqueue decides ≥ 2,000 objects/s.
 // BENCH_SCALE_OBJECTS and BENCH_SCALE_SOURCE make a smaller run (e.g. 100000 and 10000).
+// BENCH_SCALE_S3=1 runs the enqueue measurement over the same sources read through a bucket too
+// (Versity Gateway serving the generated folders on BENCH_S3_PORT, default 17071): the storage source.
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { sql } from 'kysely';
 import type { Client } from '@temporalio/client';
 import { loadConfig } from '../config/config';
 import { openLedger } from '../ledger';
-import { folderSource } from '../sources';
+import { folderSource, openSource, type ObjectSource } from '../sources';
 import { enqueueEach } from '../starters/enqueue';
 import { formatObjectStatus, formatSummary, objectStatus, summarize } from '../starters/status';
 import { freshPostgresDatabase, stopPostgres } from '../test/support/postgres';
+import { serveFolderOverS3 } from '../test/support/s3-server';
 import { dbOf, ensureFolderSource, ensureSqliteLedger, fillLedger, objectIdOf } from './archive-ledger';
 import { BENCH } from './bench-objects';
 import { explainAll, StatementCatcher, type Plan } from './query-plans';
@@ -109,15 +113,16 @@ interface ChildResult {
   notSkipped: number;
   ms: number;
   maxRssKiB: number;
-  /** The most live heap seen after a full GC, sampled every 5,000 objects: what the run holds, not what GC has yet to free. */
+  /** The most live heap seen after a full GC, sampled every 5,000 objects and at the end: what the run holds, not what GC has yet to free. */
   liveHeapMiB: number;
 }
 
 /** One enqueue decision run (or bare listing) in a fresh process, so its peak RSS is its own. */
-function runChild(mode: 'decide' | 'list', url: string, root: string): ChildResult {
+function runChild(mode: 'decide' | 'list', url: string, root: string, env: Record<string, string>): ChildResult {
   const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, 'child', mode, url, root], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
   });
   return JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
 }
@@ -132,9 +137,12 @@ async function child(mode: string, url: string, root: string): Promise<void> {
     gc();
     liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
   };
+  // An s3:// root is the storage source through the gateway the parent started; a path the folder source.
+  const s3 = { endpoint: process.env.BENCH_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true };
+  const open = (): ObjectSource => (root.startsWith('s3://') ? openSource(root, s3) : folderSource(root));
   const t0 = process.hrtime.bigint();
   if (mode === 'list') {
-    for await (const o of folderSource(root).listEach()) {
+    for await (const o of open().listEach()) {
       if (o.id) count++;
       sample();
     }
@@ -143,7 +151,7 @@ async function child(mode: string, url: string, root: string): Promise<void> {
     try {
       const config = loadConfig({}, { storage: { source: root } });
       // A dry run: every object here is expected to be skipped, and one that is not must not start anything.
-      for await (const o of enqueueEach({ client: undefined as unknown as Client, config, ledger, source: folderSource(root) }, { dryRun: true })) {
+      for await (const o of enqueueEach({ client: undefined as unknown as Client, config, ledger, source: open() }, { dryRun: true })) {
         count++;
         if (o.action !== 'skipped') notSkipped++;
         sample();
@@ -152,18 +160,28 @@ async function child(mode: string, url: string, root: string): Promise<void> {
       await ledger.close();
     }
   }
+  // Once more at the end, so a source smaller than 5,000 objects has a figure too.
+  if (gc) {
+    gc();
+    liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
+  }
   const result: ChildResult = { mode, count, notSkipped, ms: ms(t0), maxRssKiB: process.resourceUsage().maxRSS, liveHeapMiB: liveHeap / 2 ** 20 };
   console.log(JSON.stringify(result));
 }
 
-function enqueueBench(name: string, url: string, sources: Map<number, string>): void {
-  console.log(`\n${name}: enqueue over a folder source of already preserved objects (fresh process each; peak RSS of the whole process)`);
+function enqueueBench(
+  name: string,
+  url: string,
+  sources: Map<number, string>,
+  over: { kind: string; env: Record<string, string> } = { kind: 'a folder', env: {} },
+): void {
+  console.log(`\n${name}: enqueue over ${over.kind} source of already preserved objects (fresh process each; peak RSS of the whole process)`);
   for (const [size, root] of sources) {
     const decide: ChildResult[] = [];
     const list: ChildResult[] = [];
     for (let i = 0; i < RUNS; i++) {
-      list.push(runChild('list', url, root));
-      decide.push(runChild('decide', url, root));
+      list.push(runChild('list', url, root, over.env));
+      decide.push(runChild('decide', url, root, over.env));
     }
     const d = median(decide.map((r) => r.ms));
     const l = median(list.map((r) => r.ms));
@@ -187,6 +205,16 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_SCALE_ONLY;
   if (only !== 'enqueue') await statusBench('SQLite', sqliteFile);
   enqueueBench('SQLite', sqliteFile, sources);
+  if (process.env.BENCH_SCALE_S3 === '1') {
+    // Each generated source folder is a bucket of the same name (the folders' ".complete" marker is a loose key, not an object).
+    const gateway = await serveFolderOverS3(BENCH, Number(process.env.BENCH_S3_PORT ?? 17071));
+    try {
+      const buckets = new Map([...sources].map(([n, root]) => [n, `s3://${path.basename(root)}`]));
+      enqueueBench('SQLite', sqliteFile, buckets, { kind: 'an S3 (storage)', env: gateway.env });
+    } finally {
+      gateway.stop();
+    }
+  }
   if (only === 'enqueue') return;
   try {
     const pgUrl = await freshPostgresDatabase();

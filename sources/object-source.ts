@@ -24,7 +24,20 @@ export interface DescribedObject {
 export type DownloadedFile = SourceFile & { sha256: string };
 
 export interface ObjectSource {
-  /** Every object in the source (sorted by id). Objects with invalid object.json are still listed with an `error` field, never silently dropped. */
+  /**
+   * Every object in the source, in the source's listing order (below). Objects with invalid
+   * object.json are still listed with an `error` field, never silently dropped.
+   *
+   * The order is the one the source's medium lists in, so that a listing can stream: the same at
+   * every listing, but not one order for all sources, and nothing downstream may rely on more
+   * (enqueue reports in it; the harvest sorts by its own (change time, id) and keeps its cursor in that).
+   * - folder source: by id, as JavaScript compares strings (UTF-16 code units);
+   * - storage source (S3): key order, the byte order of each id's UTF-8 followed by '/', as a
+   *   bucket lists prefixes (`aws s3 ls`). For valid ids it differs from the folder's only where
+   *   an id is continued by '-' or '.' (below '/'): `obj-1` and `obj.2` come before `obj`. Among
+   *   names that are no valid id (listed to be refused), one with a character above U+FFFF also
+   *   comes after one with a character in U+E000–U+FFFF at the same place (code point order).
+   */
   list(): Promise<Array<SourceObjectSummary | InvalidSourceObject>>;
   /** What list() returns, in the same order, one object at a time: a large source is not held whole. */
   listEach(): AsyncIterable<SourceObjectSummary | InvalidSourceObject>;

@@ -1,6 +1,7 @@
 // A source kept in a storage such as an S3 bucket: one prefix per object, object.json beside
 // its files. Keys are names custody does not control: one that would lead out of the object's
 // folder when downloaded (`..`, empty segments, backslashes) freezes the object as UnsafePath.
+import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { PermanentError } from '../common/errors';
 import type { ObjectMetadata } from '../common/object-metadata';
@@ -19,6 +20,28 @@ interface Located {
   metadataModifiedAt: string;
 }
 
+// How many object.json files are read at once while listing: a GET is a round trip (tens of ms
+// on S3), so enough in flight to list thousands a second, under the SDK's 50 sockets; each
+// object.json is small (at most MAX_METADATA_BYTES), so a listing still holds little.
+const LIST_READ_AHEAD = 48;
+
+class TooLarge extends Error {}
+
+/** A stream's bytes as UTF-8, or TooLarge as soon as it yields more than `max`. */
+async function readAtMost(stream: Readable, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of stream) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > max) {
+      stream.destroy();
+      throw new TooLarge();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 class StorageSource implements ObjectSource {
   constructor(private readonly storage: Storage) {}
 
@@ -29,25 +52,48 @@ class StorageSource implements ObjectSource {
   }
 
   async list(): Promise<Array<SourceObjectSummary | InvalidSourceObject>> {
-    // One pass over the keys: each first segment is an object; its object.json says what it is.
-    const objects = new Map<string, StoredObject | undefined>();
-    for await (const o of this.storage.list('')) {
-      const [id, ...rest] = o.key.split('/');
-      if (rest.length === 0 || id.startsWith('.')) continue; // loose keys at the root are not objects
-      if (!objects.has(id)) objects.set(id, undefined);
-      if (rest.join('/') === METADATA_FILE) objects.set(id, o);
-    }
     const out: Array<SourceObjectSummary | InvalidSourceObject> = [];
-    for (const [id, metadataEntry] of [...objects].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const metadata = await this.readMetadata(id, metadataEntry);
-      out.push(typeof metadata === 'string' ? { id, error: metadata } : { id: metadata.id, modifiedAt: metadata.modifiedAt, title: metadata.title });
-    }
+    for await (const o of this.listEach()) out.push(o);
     return out;
   }
 
   async *listEach(): AsyncGenerator<SourceObjectSummary | InvalidSourceObject> {
-    // A bucket lists its keys in byte order, not the id order list() promises, so this one is not streamed.
-    yield* await this.list();
+    // Each first segment of a key is an object: the bucket lists those prefixes a page at a time,
+    // without walking the keys below them, in key order. object.json files are read LIST_READ_AHEAD
+    // ahead of the consumer, because one at a time waits a round trip for each.
+    const ahead: Array<Promise<SourceObjectSummary | InvalidSourceObject>> = [];
+    try {
+      for await (const prefix of this.storage.listPrefixes('')) {
+        const id = prefix.slice(0, -1);
+        if (id.startsWith('.')) continue; // .git, .Trash: not objects (loose keys at the root are not listed as prefixes)
+        const summary = this.summarize(id);
+        // Settled out of turn is not unhandled: its turn rethrows it.
+        summary.catch(() => undefined);
+        ahead.push(summary);
+        if (ahead.length >= LIST_READ_AHEAD) yield await ahead.shift()!;
+      }
+      while (ahead.length) yield await ahead.shift()!;
+    } finally {
+      // A consumer that stops early (or a failure) leaves no read running unobserved.
+      await Promise.allSettled(ahead);
+    }
+  }
+
+  /** What list() says of one object: its object.json read in one request (a HEAD only when it is missing or too large). */
+  private async summarize(id: string): Promise<SourceObjectSummary | InvalidSourceObject> {
+    // A key that begins with '/' makes an empty first segment: listed (never dropped), but no object can have that name.
+    if (id === '') return { id, error: 'keys begin with "/", so their object has an empty name' };
+    const key = `${id}/${METADATA_FILE}`;
+    let text: string;
+    try {
+      text = await readAtMost(await this.storage.read(key), MAX_METADATA_BYTES);
+    } catch (e) {
+      const entry = await this.storage.head(key);
+      if (entry && !(e instanceof TooLarge)) throw e;
+      return { id, error: entry ? `${METADATA_FILE} is ${entry.size} bytes, more than metadata can be` : `${METADATA_FILE} is missing` };
+    }
+    const metadata = parseMetadata(text, id);
+    return typeof metadata === 'string' ? { id, error: metadata } : { id: metadata.id, modifiedAt: metadata.modifiedAt, title: metadata.title };
   }
 
   private async locate(objectId: string): Promise<Located> {

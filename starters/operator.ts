@@ -86,7 +86,8 @@ const UNFREEZABLE: readonly Stage[] = ['confirming', 'confirmed', 'no-verdict'];
 async function sourceHas(source: ObjectSource | undefined, objectId: string): Promise<boolean> {
   if (!source) throw new Error('freezing an object the ledger has not seen yet needs the source');
   // An object whose object.json is invalid is listed too: it can be frozen like any other.
-  return (await source.list()).some((o) => o.id === objectId);
+  for await (const o of source.listEach()) if (o.id === objectId) return true;
+  return false;
 }
 
 export async function planFreeze(deps: Deps, objectId: string, reason: string, by: string, opts: { notYetEnqueued?: boolean } = {}): Promise<Plan> {

@@ -8,9 +8,26 @@ import { pathToFileURL } from 'node:url';
 import type { Readable } from 'node:stream';
 import { checkPathText } from '../sip/payload-paths';
 import { isPartialName, sha256OfFile, writeFileVerified } from './digest';
-import { ChecksumMismatch, type GetOptions, type PutOptions, type Storage, type StoredObject } from './storage';
+import { ChecksumMismatch, compareKeys, type GetOptions, type PutOptions, type Storage, type StoredObject } from './storage';
 
 const isMissing = (e: unknown) => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+
+/** An entry's name as its keys begin: a folder's with the '/' that follows it in each key below it. */
+const keyName = (e: fs.Dirent): string => (e.isDirectory() ? `${e.name}/` : e.name);
+
+/** Whether list() would find any object below `dir`. */
+async function holdsFile(dir: string): Promise<boolean> {
+  let entries: fs.Dirent[];
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    if (isMissing(e)) return false;
+    throw e;
+  }
+  if (entries.some((e) => e.isFile() && !isPartialName(e.name))) return true;
+  for (const e of entries) if (e.isDirectory() && !isPartialName(e.name) && (await holdsFile(path.join(dir, e.name)))) return true;
+  return false;
+}
 
 export class FileStorage implements Storage {
   readonly root: string;
@@ -43,7 +60,8 @@ export class FileStorage implements Storage {
         if (isMissing(e)) return;
         throw e;
       }
-      entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+      // In S3's order: a folder's keys continue its name with '/', so "a-b" (a '-') comes before "a/…".
+      entries.sort((a, b) => compareKeys(keyName(a), keyName(b)));
       for (const e of entries) {
         if (isPartialName(e.name)) continue;
         const key = rel ? `${rel}/${e.name}` : e.name;
@@ -56,6 +74,25 @@ export class FileStorage implements Storage {
       }
     };
     yield* walk(base, prefix.replace(/\/$/, ''));
+  }
+
+  async *listPrefixes(prefix: string): AsyncIterable<string> {
+    const dir = this.pathOf(prefix);
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if (isMissing(e)) return;
+      throw e;
+    }
+    const base = prefix.replace(/\/$/, '');
+    const folders = entries
+      .filter((e) => e.isDirectory() && !isPartialName(e.name))
+      .map(keyName)
+      .sort(compareKeys);
+    entries = [];
+    // A folder with no file anywhere below it holds no key, so S3 would list no prefix for it.
+    for (const name of folders) if (await holdsFile(path.join(dir, name))) yield base ? `${base}/${name}` : name;
   }
 
   async head(key: string): Promise<StoredObject | undefined> {

@@ -4,7 +4,7 @@ import { FileStorage } from './file-storage';
 import { S3Storage, s3Client, type S3Options } from './s3-storage';
 import type { Storage } from './storage';
 
-export { ChecksumMismatch, joinKey, type Storage, type StoredObject } from './storage';
+export { ChecksumMismatch, compareKeys, joinKey, type Storage, type StoredObject } from './storage';
 export { FileStorage } from './file-storage';
 export type { S3Options } from './s3-storage';
 export { sha256OfFile } from './digest';

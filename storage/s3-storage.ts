@@ -72,18 +72,29 @@ export class S3Storage implements Storage {
     return `s3://${this.bucket}/${this.full(key)}`;
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObject> {
+  /** ListObjectsV2 page by page under `prefix`; keys and prefixes come back relative to the storage's root. */
+  private async *pages(prefix: string, delimiter?: string): AsyncIterable<{ objects: StoredObject[]; prefixes: string[] }> {
     const full = prefix === '' ? (this.prefix ? `${joinKey(this.prefix)}/` : '') : this.full(prefix);
     const strip = this.prefix ? joinKey(this.prefix).length + 1 : 0;
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token }));
-      for (const o of page.Contents ?? []) {
-        if (!o.Key) continue;
-        yield { key: o.Key.slice(strip), size: o.Size ?? 0, modifiedAt: (o.LastModified ?? new Date(0)).toISOString(), ...etagOf(o.ETag) };
-      }
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, Delimiter: delimiter, ContinuationToken: token }));
+      yield {
+        objects: (page.Contents ?? []).flatMap((o) =>
+          o.Key ? [{ key: o.Key.slice(strip), size: o.Size ?? 0, modifiedAt: (o.LastModified ?? new Date(0)).toISOString(), ...etagOf(o.ETag) }] : [],
+        ),
+        prefixes: (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix ? [p.Prefix.slice(strip)] : [])),
+      };
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    for await (const page of this.pages(prefix)) yield* page.objects;
+  }
+
+  async *listPrefixes(prefix: string): AsyncIterable<string> {
+    for await (const page of this.pages(prefix, '/')) yield* page.prefixes;
   }
 
   private async headRaw(key: string): Promise<HeadObjectCommandOutput | undefined> {

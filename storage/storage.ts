@@ -30,6 +30,12 @@ export interface Storage {
   readonly location: string;
   /** Every object under `prefix` (recursive), in key order. */
   list(prefix: string): AsyncIterable<StoredObject>;
+  /**
+   * The prefixes one level below `prefix` ('' or ending in '/') that hold at least one object, each
+   * once and ending in '/' (S3's CommonPrefixes with the '/' delimiter), in key order, page by page:
+   * the objects below them are not walked, and nothing grows with how many there are.
+   */
+  listPrefixes(prefix: string): AsyncIterable<string>;
   head(key: string): Promise<StoredObject | undefined>;
   /** Streams an object, or the bytes from `start` to `end` inclusive. */
   read(key: string, range?: { start: number; end: number }): Promise<Readable>;
@@ -53,6 +59,24 @@ export interface Storage {
 export class ChecksumMismatch extends Error {
   override readonly name = 'ChecksumMismatch';
 }
+
+/**
+ * Key order: the byte order of the keys' UTF-8, in which S3 lists them. JavaScript's `<` compares
+ * UTF-16 code units instead, which puts a character above U+FFFF (a surrogate pair, 0xD800–0xDFFF)
+ * before one in U+E000–U+FFFF; UTF-8's byte order is code point order, restored here by moving
+ * the surrogates above the rest of the code units.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return inCodePointOrder(x) - inCodePointOrder(y);
+  }
+  return a.length - b.length;
+}
+
+const inCodePointOrder = (unit: number): number => (unit < 0xd800 ? unit : unit < 0xe000 ? unit + 0x2000 : unit - 0x800);
 
 /** Joins key parts with single '/' separators. */
 export function joinKey(...parts: string[]): string {

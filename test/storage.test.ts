@@ -147,6 +147,21 @@ for (const kind of ['file', 's3'] as const) {
       assert.deepEqual(await keys(storage, 'range/'), ['range/x.txt']);
     });
 
+    it('lists keys and the prefixes one level down in key order (UTF-8 bytes, as S3 does), a prefix once however many keys it holds', async () => {
+      for (const key of ['tree/a/x', 'tree/a/sub/z', 'tree/a-b/y', 'tree/loose.txt', 'tree/\u{1F600}/e', 'tree/\uE000/p']) {
+        await storage.put(key, opener(Buffer.from(key)).open, { size: Buffer.byteLength(key), sha256: sha256(Buffer.from(key)) });
+      }
+      // A folder with nothing in it holds no key (the gateway, on its own disk, would list it as an S3 "directory").
+      if (kind === 'file') fs.mkdirSync(path.join(root, 'tree', 'empty', 'deeper'), { recursive: true });
+      assert.deepEqual(await keys(storage, 'tree/'), ['tree/a-b/y', 'tree/a/sub/z', 'tree/a/x', 'tree/loose.txt', 'tree/\uE000/p', 'tree/\u{1F600}/e']);
+      const prefixes: string[] = [];
+      for await (const p of storage.listPrefixes('tree/')) prefixes.push(p);
+      assert.deepEqual(prefixes, ['tree/a-b/', 'tree/a/', 'tree/\uE000/', 'tree/\u{1F600}/']);
+      const none: string[] = [];
+      for await (const p of storage.listPrefixes('no-such-prefix/')) none.push(p);
+      assert.deepEqual(none, []);
+    });
+
     it('stores and fetches a key whose last name is 250 bytes, leaving no partial file (item 9)', async () => {
       const key = `long/${'ü'.repeat(123)}.txt`;
       assert.equal(Buffer.byteLength(key.slice('long/'.length)), 250);

@@ -111,6 +111,27 @@ export async function pauseTestS3(): Promise<() => Promise<void>> {
   };
 }
 
+/**
+ * Serves an existing folder over S3, each sub-folder a bucket, on `port` until stop(): a benchmark's
+ * generated source read through a bucket without uploading it first.
+ */
+export async function serveFolderOverS3(dir: string, port: number): Promise<{ options: S3Options; env: Record<string, string>; stop: () => void }> {
+  const bin = execFileSync(path.join(REPO_ROOT, 'scripts', 'get-versitygw.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const log = path.join(os.tmpdir(), `custody-versitygw-${port}.log`);
+  const out = fs.openSync(log, 'w');
+  const child = spawn(bin, ['--access', S3_ACCESS_KEY, '--secret', S3_SECRET_KEY, '--port', `127.0.0.1:${port}`, 'posix', dir], {
+    stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitUntilAnswering(endpoint, child, log);
+  return {
+    options: { endpoint, region: 'us-east-1', forcePathStyle: true },
+    env: { AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY, AWS_REGION: 'us-east-1', BENCH_S3_ENDPOINT: endpoint },
+    stop: () => child.kill('SIGTERM'),
+  };
+}
+
 /** Copies example objects into a storage, one prefix per object. */
 export async function uploadExamples(storage: Storage, ids: string[]): Promise<void> {
   for (const id of ids) {
