@@ -23,9 +23,9 @@ export async function syncSource(input: SyncSourceInput = {}): Promise<SyncSourc
   const { harvestSource } = proxyActivities<Activities>({
     taskQueue: SCHEDULES_TASK_QUEUE,
     // A source's scan takes up to the time budget and the batch it is in; a dead worker is noticed by its heartbeat,
-    // which the source's own listing (every object.json read before the first object is looked at) does not give.
+    // every 50 objects listed: generous, as one listing page of a slow bucket may take a while.
     startToCloseTimeout: plan.timeBudgetMs + 30 * 60_000,
-    heartbeatTimeout: '10m',
+    heartbeatTimeout: '5m',
     // The next scheduled run tries again; a run must not pile up behind a ledger outage.
     retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3 },
   });
