@@ -13,6 +13,7 @@ import { startArticleStore, type RunningArticleStore } from '../reference-articl
 import { openStorage } from '../storage';
 import { putBytes } from '../storage/small-objects';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
+import { eventually } from './support/eventually';
 import { startTestS3, type TestS3 } from './support/s3-server';
 import { testTemporal } from './support/temporal-server';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
@@ -53,20 +54,21 @@ describe('custody CLI: the publishing pipeline (feed, approve, reject, silent-up
     return sys.client.workflow.getHandle(articleWorkflowId(articleId)).query(articleStateQuery);
   }
   async function until(articleId: string, done: (s: ArticleState) => boolean): Promise<ArticleState> {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const s = await stateOf(articleId).catch(() => undefined);
-      if (s && done(s)) return s;
-      if (Date.now() > deadline) throw new Error(`${articleId} never got there; last state ${JSON.stringify(s)}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const s = await eventually(
+      articleId,
+      () => stateOf(articleId).catch(() => undefined),
+      (s) => s !== undefined && done(s),
+      { timeoutMs: 120_000, everyMs: 300 },
+    );
+    return s!;
   }
   async function untilEvent(articleId: string, kind: string): Promise<void> {
-    const deadline = Date.now() + 120_000;
-    while (!(await sys.ledger.timeline(`article:${articleId}`)).some((e) => e.kind === kind)) {
-      if (Date.now() > deadline) throw new Error(`no ${kind} event for ${articleId}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    await eventually(
+      `a ${kind} event for ${articleId}`,
+      async () => (await sys.ledger.timeline(`article:${articleId}`)).some((e) => e.kind === kind),
+      Boolean,
+      { timeoutMs: 120_000, everyMs: 300 },
+    );
   }
   async function published(articleId: string): Promise<{ version: number; state: string; record: { title: string } }> {
     return (await (await fetch(`${store.url}/articles/${articleId}`)).json()) as { version: number; state: string; record: { title: string } };

@@ -8,12 +8,12 @@ import path from 'node:path';
 import { copyStateQuery, copyWorkflowId, type CopyState } from '../common/copies';
 import { startDepositService, type RunningDepositService } from '../reference-deposit-service/server';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
+import { eventually } from './support/eventually';
 import { writeDatasetVersion } from './support/datasets';
 import { testTemporal } from './support/temporal-server';
 import { custody, oneLineError } from './support/custody-cli';
 
 const TOKEN = 'cli-deposit-token-91b2';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Human output with its wrapped lines joined again. */
 const unwrapped = (out: string) => out.replace(/\n {4,}/g, ' ');
@@ -32,13 +32,13 @@ describe('custody CLI: repository copies (copy, approve, reject, freeze, status 
       .catch(() => undefined);
   }
   async function until(copyId: string, done: (s: CopyState) => boolean): Promise<CopyState> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const s = await stateOf(copyId);
-      if (s && done(s)) return s;
-      if (Date.now() > deadline) throw new Error(`${copyId} never got there; last state ${JSON.stringify(s)}`);
-      await sleep(100);
-    }
+    const s = await eventually(
+      copyId,
+      () => stateOf(copyId),
+      (s) => s !== undefined && done(s),
+      { everyMs: 100 },
+    );
+    return s!;
   }
 
   before(async () => {

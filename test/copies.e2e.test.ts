@@ -14,6 +14,7 @@ import { startDepositService, type RunningDepositService } from '../reference-de
 import { REPO_ROOT } from '../config/config';
 import { sendCopies } from '../starters/copies';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
+import { eventually } from './support/eventually';
 import { writeDatasetVersion } from './support/datasets';
 import { testTemporal } from './support/temporal-server';
 
@@ -47,13 +48,13 @@ describe('repository copies (reference deposit service, real Temporal)', functio
 
   async function until(copyId: string, done: (s: CopyState) => boolean, timeoutMs = 120_000): Promise<CopyState> {
     const handle = sys.client.workflow.getHandle(copyId);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await handle.query(copyStateQuery).catch(() => undefined);
-      if (s && done(s)) return s;
-      if (Date.now() > deadline) throw new Error(`${copyId} never got there; last state ${JSON.stringify(s)}`);
-      await sleep(100);
-    }
+    const s = await eventually(
+      copyId,
+      () => handle.query(copyStateQuery).catch(() => undefined),
+      (s) => s !== undefined && done(s),
+      { timeoutMs, everyMs: 100 },
+    );
+    return s!;
   }
 
   const send = (datasetId: string, version?: number) => sendCopies({ client: sys.client, config: sys.config }, { datasetId, type: 'data', version }, 'tester');

@@ -18,6 +18,7 @@ import { startReceiver, type RunningReceiver } from '../reference-receiver/serve
 import { deliverNow, destinationSummary } from '../starters/delivery';
 import { enqueue } from '../starters/enqueue';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
+import { eventually } from './support/eventually';
 import { startTestS3, type TestS3 } from './support/s3-server';
 import { testTemporal } from './support/temporal-server';
 import { waitForStage } from './support/wait-for-stage';
@@ -25,7 +26,6 @@ import { waitForStage } from './support/wait-for-stage';
 const execFileP = promisify(execFile);
 
 const TOKEN = 'receiver-secret-7f3a';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 describe('delivery to several destinations (folder, S3, HTTP receiver; real Temporal)', function () {
@@ -48,13 +48,7 @@ describe('delivery to several destinations (folder, S3, HTTP receiver; real Temp
   }
 
   async function until<T>(what: string, get: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 120_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await get();
-      if (done(v)) return v;
-      if (Date.now() > deadline) throw new Error(`${what}: never got there; last ${JSON.stringify(v)}`);
-      await sleep(200);
-    }
+    return eventually(what, get, done, { timeoutMs });
   }
 
   const states = (r: DeliveryRow[]) => Object.fromEntries(r.map((x) => [x.destination, x.state]));

@@ -28,16 +28,7 @@ import { testTemporal, useOwnNamespace } from './support/temporal-server';
 import { historyFacts } from './support/time-skipping';
 import { recordHistory } from './support/record-history';
 import { custody as runCustody } from './support/custody-cli';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { eventually as until } from './support/eventually';
 
 const VERDICT = 'mus-0001';
 const DOWNLOADING = 'mus-0002';

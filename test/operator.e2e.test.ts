@@ -13,6 +13,7 @@ import { TASK_QUEUES } from '../common/preservation';
 import { referencePreservationService } from '../services/preservation-service';
 import { FileStorage } from '../storage';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
+import { eventually } from './support/eventually';
 import { submissions } from './support/service-api';
 import { currentDetails, waitForStage } from './support/wait-for-stage';
 import { recordHistory } from './support/record-history';
@@ -265,10 +266,7 @@ describe('operator control and failure handling', function () {
       await enqueue(deps(sys), { ids: ['mus-0004'] });
       // Down until a step has failed against it and is being retried (a fixed wait is too short on a busy machine).
       const retrying = async () => ((await handleOf(sys, 'mus-0004').describe()).raw.pendingActivities ?? []).some((a) => (a.attempt ?? 1) > 1);
-      for (const deadline = Date.now() + 120_000; !(await retrying());) {
-        if (Date.now() > deadline) throw new Error('no step of mus-0004 was retried within 2 minutes of the service going down');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await eventually('a step of mus-0004 retried while the service is down', retrying, Boolean, { timeoutMs: 120_000 });
       await sys.startService();
       const result = await handleOf(sys, 'mus-0004').result();
       assert.equal(result.stage, 'confirmed');

@@ -1,15 +1,15 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { stateQuery, type PreserveObjectState, type Stage } from '../../common/preservation';
+import { eventually } from './eventually';
 
 /** Asks the workflow (its `state` query) until it is in one of `stages`. */
 export async function waitForStage(handle: WorkflowHandle, stages: Stage[], timeoutMs = 60_000): Promise<PreserveObjectState> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const state = await handle.query(stateQuery);
-    if (stages.includes(state.stage)) return state;
-    if (Date.now() > until) throw new Error(`${handle.workflowId} is ${state.stage}, not ${stages.join('/')} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return eventually(
+    `${handle.workflowId} in stage ${stages.join('/')}`,
+    () => handle.query(stateQuery),
+    (s) => stages.includes(s.stage),
+    { timeoutMs },
+  );
 }
 
 /** The workflow's current details, as the Web UI shows them under User Metadata. */
