@@ -49,6 +49,7 @@ export interface BuildSipOptions {
 // own checksum, so its fixity lives only in the manifests.
 const METS_PATH = 'mets.xml';
 const FILE_MODE = 0o644;
+const HASH_ON_THREADS_ABOVE = 4 << 20;
 const DIR_MODE = 0o755;
 
 export async function buildSip(opts: BuildSipOptions): Promise<SipBuildResult> {
@@ -67,8 +68,9 @@ export async function buildSip(opts: BuildSipOptions): Promise<SipBuildResult> {
   const tmpPath = `${opts.outputPath}.${process.pid}.partial`;
   const out = await fs.open(tmpPath, 'w');
   // 16 slots of 1 MiB measured fastest on the benchmark (bench/sip-bench.ts); smaller slots cost
-  // more messages per byte, fewer slots stall the reader behind the slower hasher.
-  const pool = new HashPool({ slotSize: 1 << 20, slotCount: 16 });
+  // more messages per byte, fewer slots stall the reader behind the slower hasher. Starting the
+  // hash threads takes ~50 ms, more than hashing a few MiB here: a small object has none.
+  const pool = new HashPool({ slotSize: 1 << 20, slotCount: 16, workers: bytesTotal <= HASH_ON_THREADS_ABOVE ? 0 : undefined });
   let ok = false;
   try {
     const plan = pool.plan(algorithms, ['sha256']);

@@ -9,6 +9,7 @@
 // on disk (and copied by any build). An eval worker needs neither, so it loads the same way
 // under tsx, mocha, a Temporal worker process or compiled JavaScript. `execArgv: []` keeps the
 // parent's loader flags (tsx's --require/--import) out of it: it needs only node:crypto.
+import crypto from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ChecksumAlgorithm } from '../common/sip';
@@ -58,6 +59,8 @@ export class HashPool {
   readonly slotSize: number;
   private readonly sab: SharedArrayBuffer;
   private readonly workers: Worker[];
+  /** With no workers (a small object: starting threads would cost more than its hashing), the hashes run here. */
+  private readonly inline = new Map<number, crypto.Hash>();
   private readonly slots: Slot[];
   private readonly refs: number[];
   private readonly free: number[];
@@ -87,16 +90,12 @@ export class HashPool {
     });
   }
 
-  get workerCount(): number {
-    return this.workers.length;
-  }
-
   /**
    * Spreads checksum jobs over the workers so each carries about the same CPU cost; `extra`
    * jobs (e.g. the tar's own sha256) are placed together with them.
    */
   plan(algorithms: HashAlgorithm[], extra: HashAlgorithm[] = []): { payload: Map<HashAlgorithm, number>; extra: number[] } {
-    const load = new Array<number>(this.workers.length).fill(0);
+    const load = new Array<number>(Math.max(1, this.workers.length)).fill(0);
     const jobs = [...algorithms.map((alg) => ({ alg, kind: 'payload' as const, i: 0 })), ...extra.map((alg, i) => ({ alg, kind: 'extra' as const, i }))].sort(
       (a, b) => COST[b.alg] - COST[a.alg],
     );
@@ -113,7 +112,8 @@ export class HashPool {
 
   open(alg: HashAlgorithm, worker: number): HashStream {
     const id = this.nextId++;
-    this.workers[worker].postMessage({ op: 'open', id, alg });
+    if (this.workers.length === 0) this.inline.set(id, crypto.createHash(alg));
+    else this.workers[worker].postMessage({ op: 'open', id, alg });
     return { id, worker };
   }
 
@@ -154,6 +154,7 @@ export class HashPool {
 
   /** Hashes the first `length` bytes of a slot into the streams; the slot is retained until each worker is done. */
   updateSlot(streams: HashStream[], slot: Slot, length: number): void {
+    if (this.workers.length === 0) return this.updateBytes(streams, slot.buffer.subarray(0, length));
     for (const [worker, ids] of byWorker(streams)) {
       this.retain(slot);
       this.workers[worker].postMessage({ op: 'slot', ids, slot: slot.index, len: length });
@@ -162,11 +163,20 @@ export class HashPool {
 
   /** Hashes a small buffer (a tar header, a tag file); it is copied to the worker. */
   updateBytes(streams: HashStream[], data: Uint8Array): void {
+    if (this.workers.length === 0) {
+      for (const s of streams) this.inline.get(s.id)!.update(data);
+      return;
+    }
     for (const [worker, ids] of byWorker(streams)) this.workers[worker].postMessage({ op: 'bytes', ids, data });
   }
 
   digest(stream: HashStream): Promise<string> {
     this.throwIfFailed();
+    const hash = this.inline.get(stream.id);
+    if (hash) {
+      this.inline.delete(stream.id);
+      return Promise.resolve(hash.digest('hex'));
+    }
     return new Promise<string>((resolve, reject) => {
       const onFail = (e: Error) => reject(e);
       this.failureWaiters.add(onFail);

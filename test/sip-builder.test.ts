@@ -50,8 +50,9 @@ const PAYLOAD: Record<string, Buffer> = {
   'notes/deep/er/table.csv': Buffer.from('id,name\n1,Ann\n2,Bob\n'),
   'report.pdf': Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n'),
   'photo.jpg': Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), crypto.randomBytes(3000), Buffer.from([0xff, 0xd9])]),
-  // Larger than one 1 MiB slot, so a file spans several chunks.
-  'raw/blob.bin': crypto.randomBytes(2.5 * 1024 * 1024),
+  // Larger than one 1 MiB slot, so a file spans several chunks, and the object is over the 4 MiB
+  // below which the builder hashes without its threads.
+  'raw/blob.bin': crypto.randomBytes(4.5 * 1024 * 1024),
   [`long/${'a-very-long-folder-name-'.repeat(6)}/file-with-a-long-name.xml`]: Buffer.from('<?xml version="1.0"?>\n<r/>\n'),
   'empty.txt': Buffer.alloc(0),
 };
@@ -262,6 +263,21 @@ describe('SIP builder', function () {
     assert.ok(fs.existsSync(path.join(bag, 'tagmanifest-md5.txt')));
     assert.equal(spawnSync('bagit.py', ['--validate', bag]).status, 0);
     assert.match(fs.readFileSync(path.join(bag, 'data', 'mets.xml'), 'utf8'), /<premis:messageDigestAlgorithm>MD5</);
+  });
+
+  it('hashes a small object without threads to the same checksums, a file spanning several slots', async () => {
+    const small = files.filter((f) => f.path !== 'raw/blob.bin');
+    fs.mkdirSync(path.join(sourceDir, 'small'), { recursive: true });
+    const mid = crypto.randomBytes(2.5 * 1024 * 1024);
+    fs.writeFileSync(path.join(sourceDir, 'small', 'mid.bin'), mid);
+    const result = await buildSip(options({ files: [...small, { path: 'small/mid.bin', size: mid.length }], outputPath: path.join(root, 'out', 'small.tar') }));
+    assert.equal(result.tarSha256, sha('sha256', fs.readFileSync(result.tarPath)));
+    const bag = extract(result.tarPath);
+    for (const alg of ['sha256', 'sha512']) {
+      const manifest = parseManifest(fs.readFileSync(path.join(bag, `manifest-${alg}.txt`), 'utf8'));
+      assert.equal(manifest.get('data/small/mid.bin'), sha(alg, mid), `${alg} of the 2.5 MiB file`);
+      assert.equal(manifest.get('data/report.pdf'), sha(alg, PAYLOAD['report.pdf']), `${alg} of a small file`);
+    }
   });
 
   describe('unsafe payload paths', function () {
