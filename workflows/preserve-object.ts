@@ -277,6 +277,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
     if (!verdict) {
       state.lastError = `no verdict for SIP ${state.sipId} within ${settings.verdict.deadline}`;
       await enterStage('no-verdict', { error: state.lastError });
+      operator.finish(`${objectId} is no-verdict: there is no stage left to stop before`);
+      await condition(allHandlersFinished);
       return { objectId, stage: 'no-verdict', sipId: state.sipId };
     }
     state.verdict = verdict;
@@ -316,6 +318,8 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   }
 
   if (verdict.status === 'accepted') {
+    // A freeze accepted while the confirmation was under way has no checkpoint left to take it.
+    operator.finish(`${objectId} is confirmed: there is no stage left to stop before`);
     await endedIn(outcome ?? {}, 'confirmed');
     // A delivery is new work: while drained it starts at resume.
     await operator.drainGate('delivery', true);

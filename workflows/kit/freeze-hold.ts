@@ -2,7 +2,7 @@
 // the pipeline itself for a cause no retry can fix) is taken at the next checkpoint, between
 // stages, and holds the work there until unfreeze. The freeze Update's caller waits until it is
 // taken, so the command can say where the work stopped.
-import { condition } from '@temporalio/workflow';
+import { ApplicationFailure, condition } from '@temporalio/workflow';
 import type { FreezeRequest } from '../../common/preservation';
 
 export class FreezeHold<Stage extends string> {
@@ -10,6 +10,8 @@ export class FreezeHold<Stage extends string> {
   /** Where the work stopped (and where unfreeze continues). */
   stoppedBefore: Stage;
   private taken = 0;
+  /** Why no checkpoint will come any more: a freeze still waiting for one is refused with it. */
+  closed: string | undefined;
 
   constructor(start: Stage) {
     this.stoppedBefore = start;
@@ -19,7 +21,17 @@ export class FreezeHold<Stage extends string> {
   async ask(request: FreezeRequest, alreadyHeld: boolean): Promise<void> {
     const before = this.taken;
     this.request = request;
-    if (!alreadyHeld) await condition(() => this.taken > before);
+    if (alreadyHeld) return;
+    await condition(() => this.taken > before || this.closed !== undefined);
+    if (this.taken === before) {
+      this.request = undefined;
+      throw ApplicationFailure.nonRetryable(this.closed!, 'NothingToFreeze');
+    }
+  }
+
+  /** The work is past its last checkpoint: a freeze waiting for one is refused, and so is any later one. */
+  close(why: string): void {
+    this.closed = why;
   }
 
   /** At a checkpoint before `next`: the freeze now holds the work there. */

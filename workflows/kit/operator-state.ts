@@ -75,7 +75,7 @@ export class OperatorState<Stage extends string> {
       {
         validator: (request) => {
           if (!request.reason.trim()) throw new Error('a freeze needs a reason');
-          const refusal = h.refuseFreeze?.(h.stage());
+          const refusal = this.hold.closed ?? h.refuseFreeze?.(h.stage());
           if (refusal) throw new Error(refusal);
         },
       },
@@ -105,6 +105,14 @@ export class OperatorState<Stage extends string> {
         },
       },
     );
+  }
+
+  /**
+   * Past the last checkpoint (the work ends without another stage to stop before): a freeze
+   * accepted since the last one, which would otherwise wait forever, is refused with `why`.
+   */
+  finish(why: string): void {
+    this.hold.close(why);
   }
 
   /**
