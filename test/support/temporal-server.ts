@@ -8,13 +8,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Connection } from '@temporalio/client';
+import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { REPO_ROOT } from '../../config/config';
 import { SA } from '../../common/search-attributes';
 
 const run = promisify(execFile);
+/** The gRPC status codes the namespace set-up tells apart. */
+const status = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, UNAVAILABLE: 14 } as const;
 const external = process.env.CUSTODY_TEST_TEMPORAL_EXTERNAL || undefined;
 const port = Number(process.env.CUSTODY_TEST_TEMPORAL_PORT ?? 17233);
 // Its own setting for when port + 1000 is another run's server port (several runs on one machine).
@@ -79,29 +81,37 @@ export function removeTemporalState(): void {
  * attributes: a test that acts on every workflow of its namespace (a drain, a reconcile, a chaos
  * run) meets no workflow another test file left there. TEMPORAL_NAMESPACE points at it from the
  * describe's `before` to its `after`, so clients, workers and CLI processes started meanwhile use it.
+ * On an external server, whose state may outlive the run (a kept cluster folder), the name gets
+ * a suffix of its own per run: an earlier run's workflows (rejected items wait, running) are not met.
  */
 export function useOwnNamespace(name: string): void {
   let previous: string | undefined;
+  const namespace = external ? `${name}-${Date.now().toString(36)}` : name;
   before(async function () {
     this.timeout(60_000);
     await ensureTemporalServer();
     const connection = await Connection.connect({ address: testTemporal.address });
     try {
       const namespaces = (await connection.workflowService.listNamespaces({})).namespaces ?? [];
-      if (!namespaces.some((n) => n.namespaceInfo?.name === name))
-        await connection.workflowService.registerNamespace({ namespace: name, workflowExecutionRetentionPeriod: msToTs('1d') });
+      if (!namespaces.some((n) => n.namespaceInfo?.name === namespace))
+        await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1d') }).catch((e: unknown) => {
+          if (!(isGrpcServiceError(e) && e.code === status.ALREADY_EXISTS)) throw e;
+        });
       const searchAttributes = Object.fromEntries(
         Object.values(SA).map((key) => [key.name, temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`]]),
       );
-      // The frontend learns of a new namespace on its next cache refresh: ask until it answers.
+      // A frontend learns of a new namespace, and of its search attributes, on a cache refresh: until then it answers
+      // NOT_FOUND (no such namespace) or INVALID_ARGUMENT (no such attribute in the query), and is asked again.
+      // Adding attributes that exist already is accepted, so a repeated round is harmless. Anything else fails at once.
+      const notYet = (e: unknown) => isGrpcServiceError(e) && ([status.NOT_FOUND, status.INVALID_ARGUMENT, status.UNAVAILABLE] as number[]).includes(e.code);
       const until = Date.now() + 30_000;
       for (;;) {
         try {
-          await connection.operatorService.addSearchAttributes({ namespace: name, searchAttributes });
-          await connection.workflowService.listWorkflowExecutions({ namespace: name, pageSize: 1, query: `CustodyStage = 'queued'` });
+          await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
+          await connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1, query: `CustodyStage = 'queued'` });
           break;
         } catch (e) {
-          if (Date.now() > until) throw e;
+          if (!notYet(e) || Date.now() > until) throw e;
           await new Promise((r) => setTimeout(r, 500));
         }
       }
@@ -109,7 +119,7 @@ export function useOwnNamespace(name: string): void {
       await connection.close();
     }
     previous = process.env.TEMPORAL_NAMESPACE;
-    process.env.TEMPORAL_NAMESPACE = name;
+    process.env.TEMPORAL_NAMESPACE = namespace;
   });
   after(() => {
     process.env.TEMPORAL_NAMESPACE = previous;
