@@ -81,20 +81,17 @@ export function removeTemporalState(): void {
  * attributes: a test that acts on every workflow of its namespace (a drain, a reconcile, a chaos
  * run) meets no workflow another test file left there. TEMPORAL_NAMESPACE points at it from the
  * describe's `before` to its `after`, so clients, workers and CLI processes started meanwhile use it.
- * On an external server, whose state may outlive the run (a kept cluster folder), the name gets
- * a suffix of its own per run: an earlier run's workflows (rejected items wait, running) are not met.
  */
 export function useOwnNamespace(name: string): void {
   let previous: string | undefined;
-  const namespace = external ? `${name}-${Date.now().toString(36)}` : name;
   before(async function () {
     this.timeout(60_000);
     await ensureTemporalServer();
     const connection = await Connection.connect({ address: testTemporal.address });
     try {
       const namespaces = (await connection.workflowService.listNamespaces({})).namespaces ?? [];
-      if (!namespaces.some((n) => n.namespaceInfo?.name === namespace))
-        await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1d') }).catch((e: unknown) => {
+      if (!namespaces.some((n) => n.namespaceInfo?.name === name))
+        await connection.workflowService.registerNamespace({ namespace: name, workflowExecutionRetentionPeriod: msToTs('1d') }).catch((e: unknown) => {
           if (!(isGrpcServiceError(e) && e.code === status.ALREADY_EXISTS)) throw e;
         });
       const searchAttributes = Object.fromEntries(
@@ -107,8 +104,8 @@ export function useOwnNamespace(name: string): void {
       const until = Date.now() + 30_000;
       for (;;) {
         try {
-          await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
-          await connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1, query: `CustodyStage = 'queued'` });
+          await connection.operatorService.addSearchAttributes({ namespace: name, searchAttributes });
+          await connection.workflowService.listWorkflowExecutions({ namespace: name, pageSize: 1, query: `CustodyStage = 'queued'` });
           break;
         } catch (e) {
           if (!notYet(e) || Date.now() > until) throw e;
@@ -119,7 +116,7 @@ export function useOwnNamespace(name: string): void {
       await connection.close();
     }
     previous = process.env.TEMPORAL_NAMESPACE;
-    process.env.TEMPORAL_NAMESPACE = namespace;
+    process.env.TEMPORAL_NAMESPACE = name;
   });
   after(() => {
     process.env.TEMPORAL_NAMESPACE = previous;
