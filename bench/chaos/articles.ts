@@ -106,7 +106,10 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
 
   const history = async (id: string, version: number): Promise<ArticleVersion | undefined> => {
     const res = await api(`/articles/${id}/versions/${version}`);
-    return res.ok ? ((await res.json()) as ArticleVersion) : undefined;
+    if (res.status === 404) return undefined;
+    // Any other failure is the check's own, not a version lost: it must not count as one.
+    if (!res.ok) throw new Error(`article store GET /articles/${id}/versions/${version}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as ArticleVersion;
   };
 
   return {
@@ -127,6 +130,10 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
       const lost: string[] = [];
       const duplicates: string[] = [];
       if (failed) lost.push(`articles: the harness's steps stopped: ${failed}`);
+      // A fault armed near the end and not used up yet would answer these reads with 503s, and the
+      // versions would count as never published: the store's faults end before the check reads it.
+      const cleared = await api('/_faults', { method: 'DELETE' });
+      if (!cleared.ok) throw new Error(`article store DELETE /_faults: ${cleared.status} ${await cleared.text()}`);
       for (const [id, want] of Object.entries(WANTED)) {
         const state = await stateOf(id);
         const ok = state?.published?.version === Math.max(...want.versions);
