@@ -30,6 +30,8 @@ export interface ChaosArticles {
   fail(n: number): Promise<void>;
   settled(): Promise<number>;
   check(): Promise<{ outcomes: Record<string, number>; lost: string[]; duplicates: string[] }>;
+  /** Ends the steps' waiting: before the Temporal connection closes, so no new call goes out on it. */
+  stop(): void;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
     const since = Date.now();
     let told = false;
     for (;;) {
+      if (stopped) throw new Error(`the run ended while waiting for ${what}`);
       // A call in flight when the server stopped can hang: each try has its own time limit.
       const v = await Promise.race([step().catch(() => undefined), sleep(STEP_TRY_MS).then(() => undefined)]);
       if (v !== undefined) return v;
@@ -75,6 +78,7 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
     }
   }
   let done = false;
+  let stopped = false;
   let failed: string | undefined;
   // The scenario runs beside the faults; its end is part of "settled".
   void (async () => {
@@ -152,6 +156,9 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
         }
       }
       return { outcomes, lost, duplicates };
+    },
+    stop() {
+      stopped = true;
     },
     async close() {
       await store.close();

@@ -271,9 +271,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       `duplicates ${end.duplicates.length} | fixity failures ${end.fixityFailures.length} | secrets ${end.secretsFound.length} | ` +
       `wall ${(wallMs / 1000).toFixed(1)} s | seed ${o.seed}`;
     return { items, faults, ...end, wallMs, seed: o.seed, line, log };
+  } catch (e) {
+    // Said before the clean-up: a call of the article steps still retrying on the closed connection can end the process there.
+    say(`[${((Date.now() - started) / 1000).toFixed(0)} s] the run stopped: ${(e as Error).stack ?? String(e)}`);
+    throw e;
   } finally {
     killWorkers();
     process.off('exit', killWorkers);
+    articles.stop();
     await sys.close();
     await copies.close();
     await articles.close();
