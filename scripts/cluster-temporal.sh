@@ -8,6 +8,8 @@
 # Idempotent: start reuses what runs and what the state folder holds. Settings (environment):
 #   CUSTODY_CLUSTER_DIR   state folder (PostgreSQL data, config, logs)   default .data/cluster
 #   CUSTODY_CLUSTER_PORT  frontend gRPC port; the other server ports follow it   default 25533
+#   CUSTODY_CLUSTER_MEMBERSHIP_PORT  the first of the services' membership ports (it to +6; at
+#                         most 32761: PostgreSQL keeps them as smallint)   default frontend port + 30
 #   CUSTODY_CLUSTER_PG_PORT  its PostgreSQL                              default 25532
 #   CUSTODY_CLUSTER_NAMESPACE                                            default custody
 set -euo pipefail
@@ -21,8 +23,16 @@ version=v1.32.2
 toolchain=go1.26.10
 bin="$root/.tools/temporal-server/bin"
 address="127.0.0.1:$port"
+membership=${CUSTODY_CLUSTER_MEMBERSHIP_PORT:-$((port + 30))}
 
 say() { echo "cluster-temporal: $*" >&2; }
+
+# The server records each service's membership port in a smallint column (cluster_membership.rpc_port):
+# a port above 32767 makes it exit at start-up with "out of range for type smallint".
+if [ "$membership" -gt 32761 ]; then
+  say "membership ports $membership-$((membership + 6)) are above 32767, which the server's PostgreSQL schema cannot store: set CUSTODY_CLUSTER_MEMBERSHIP_PORT to a free port of at most 32761 (or use a frontend port of at most 32731)"
+  exit 2
+fi
 
 # The server and its schema tool, built from source once (about 15 minutes on 2 cores), then cached.
 ensure_binaries() {
@@ -131,13 +141,13 @@ global:
     broadcastAddress: 127.0.0.1
 services:
   frontend:
-    rpc: { grpcPort: $port, membershipPort: $((port + 30)), httpPort: $((port + 10)), bindOnLocalHost: true }
+    rpc: { grpcPort: $port, membershipPort: $membership, httpPort: $((port + 10)), bindOnLocalHost: true }
   history:
-    rpc: { grpcPort: $((port + 1)), membershipPort: $((port + 31)), bindOnLocalHost: true }
+    rpc: { grpcPort: $((port + 1)), membershipPort: $((membership + 1)), bindOnLocalHost: true }
   matching:
-    rpc: { grpcPort: $((port + 2)), membershipPort: $((port + 32)), bindOnLocalHost: true }
+    rpc: { grpcPort: $((port + 2)), membershipPort: $((membership + 2)), bindOnLocalHost: true }
   worker:
-    rpc: { grpcPort: $((port + 6)), membershipPort: $((port + 36)), bindOnLocalHost: true }
+    rpc: { grpcPort: $((port + 6)), membershipPort: $((membership + 6)), bindOnLocalHost: true }
 clusterMetadata:
   enableGlobalNamespace: false
   failoverVersionIncrement: 10

@@ -56,7 +56,9 @@ export async function copyDataset(input: CopyDatasetInput): Promise<CopyState> {
   const { checkCopyVersion, uploadCopyFiles } = queueActivities(input, 'upload', { startToCloseTimeout: '4h', ...moving });
   // Deposit API calls: a killed worker is noticed by the heartbeat timeout, not after 10 minutes.
   const { prepareDeposition, publishDeposition } = queueActivities(input, 'io', { startToCloseTimeout: '10m', ...moving });
-  const { recordCopyEvent } = queueActivities(input, 'io', { startToCloseTimeout: '10m' });
+  // One ledger write (milliseconds) and no heartbeat: a worker killed during it is noticed only when
+  // this runs out, so it is short; a ledger that is down is waited for by the retry policy instead.
+  const { recordCopyEvent } = queueActivities(input, 'io', { startToCloseTimeout: '30s' });
 
   const carried = input.carried ?? { pending: [], runs: {} };
   const pending: CopyRequest[] = [...carried.pending];

@@ -65,10 +65,10 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   const moving = { heartbeatTimeout: settings.heartbeatTimeout };
   const { fetchPackage, expandPackage } = queueActivities(input, 'fetch', { startToCloseTimeout: '1h', ...moving });
   const { validatePackage, buildOutputs } = queueActivities(input, 'build', { startToCloseTimeout: '1h', ...moving });
-  const { depositPreview, publishVersion, notifyPublished, replacePublished, recordArticleEvent } = queueActivities(input, 'io', {
-    startToCloseTimeout: '10m',
-    ...moving,
-  });
+  const { depositPreview, publishVersion, notifyPublished, replacePublished } = queueActivities(input, 'io', { startToCloseTimeout: '10m', ...moving });
+  // One ledger write (milliseconds) and no heartbeat: a worker killed during it is noticed only when
+  // this runs out, so it is short; a ledger that is down is waited for by the retry policy instead.
+  const { recordArticleEvent } = queueActivities(input, 'io', { startToCloseTimeout: '30s' });
 
   const carried = input.carried ?? { pending: [], handled: [], runs: {} };
   const pending: ArticlePackage[] = [...carried.pending];

@@ -47,7 +47,8 @@ export async function syncProcessedSips(input: SyncProcessedSipsInput = {}): Pro
 
 const { verdictsSince } = proxyActivities<Activities>({
   taskQueue: TASK_QUEUES.io,
-  startToCloseTimeout: '5m',
+  // One request to the service, without a heartbeat: a killed worker is noticed when this runs out.
+  startToCloseTimeout: '1m',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
 });
 

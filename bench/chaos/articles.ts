@@ -30,6 +30,8 @@ export interface ChaosArticles {
   fail(n: number): Promise<void>;
   settled(): Promise<number>;
   check(): Promise<{ outcomes: Record<string, number>; lost: string[]; duplicates: string[] }>;
+  /** Ends the steps' waiting: before the Temporal connection closes, so no new call goes out on it. */
+  stop(): void;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
     const since = Date.now();
     let told = false;
     for (;;) {
+      if (stopped) throw new Error(`the run ended while waiting for ${what}`);
       // A call in flight when the server stopped can hang: each try has its own time limit.
       const v = await Promise.race([step().catch(() => undefined), sleep(STEP_TRY_MS).then(() => undefined)]);
       if (v !== undefined) return v;
@@ -75,6 +78,7 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
     }
   }
   let done = false;
+  let stopped = false;
   let failed: string | undefined;
   // The scenario runs beside the faults; its end is part of "settled".
   void (async () => {
@@ -106,7 +110,10 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
 
   const history = async (id: string, version: number): Promise<ArticleVersion | undefined> => {
     const res = await api(`/articles/${id}/versions/${version}`);
-    return res.ok ? ((await res.json()) as ArticleVersion) : undefined;
+    if (res.status === 404) return undefined;
+    // Any other failure is the check's own, not a version lost: it must not count as one.
+    if (!res.ok) throw new Error(`article store GET /articles/${id}/versions/${version}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as ArticleVersion;
   };
 
   return {
@@ -127,6 +134,10 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
       const lost: string[] = [];
       const duplicates: string[] = [];
       if (failed) lost.push(`articles: the harness's steps stopped: ${failed}`);
+      // A fault armed near the end and not used up yet would answer these reads with 503s, and the
+      // versions would count as never published: the store's faults end before the check reads it.
+      const cleared = await api('/_faults', { method: 'DELETE' });
+      if (!cleared.ok) throw new Error(`article store DELETE /_faults: ${cleared.status} ${await cleared.text()}`);
       for (const [id, want] of Object.entries(WANTED)) {
         const state = await stateOf(id);
         const ok = state?.published?.version === Math.max(...want.versions);
@@ -145,6 +156,9 @@ export async function startChaosArticles(sys: CustodySystem, say: (line: string)
         }
       }
       return { outcomes, lost, duplicates };
+    },
+    stop() {
+      stopped = true;
     },
     async close() {
       await store.close();

@@ -74,6 +74,8 @@ export interface ChaosResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BY = 'chaos harness';
 const FROZEN_BY_CHAOS = 'chaos: frozen by the harness';
+/** How long an operator command of the harness may take: a freeze waits for the object's next checkpoint, after a step of minutes at most. */
+const OPERATOR_ANSWER_MS = 5 * 60_000;
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
@@ -146,6 +148,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await copies.send();
 
     const frozenByChaos = new Set<string>();
+    /** Operator commands that never answered: each one is reported as lost. */
+    const unanswered: string[] = [];
     const unfrozen = new Set<string>();
     /** What each freeze and unfreeze of the harness answered, for the report of an item that ended otherwise. */
     const operatorNotes = new Map<string, string[]>();
@@ -210,10 +214,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           }
           const moving = (await sys.ledger.listObjects({ ids })).filter((r) => !SETTLED_STAGES.includes(r.state) && !frozenByChaos.has(r.id));
           const chosen = random.shuffle(moving.map((r) => r.id)).slice(0, 3);
-          // At once: each freeze's answer waits for its workflow's next checkpoint.
+          // At once: each freeze's answer waits for its workflow's next checkpoint. One that never
+          // comes is a finding, not a reason for the run to wait forever.
           await Promise.all(
             chosen.map(async (id) => {
-              const r = await freeze(deps, id, FROZEN_BY_CHAOS, BY);
+              const asked = freeze(deps, id, FROZEN_BY_CHAOS, BY);
+              asked.catch(() => undefined);
+              const r = await Promise.race([asked, sleep(OPERATOR_ANSWER_MS).then(() => undefined)]);
+              if (!r) {
+                unanswered.push(`${id}: custody freeze had no answer after ${OPERATOR_ANSWER_MS / 1000} s`);
+                note(id, 'freeze: no answer');
+                return;
+              }
               note(id, `freeze: ${r.ok ? '' : 'refused: '}${r.message}`);
               // Frozen in the ledger only (its workflow had ended meanwhile): the object keeps its outcome.
               if (r.ok && !r.message.startsWith('not running')) frozenByChaos.add(id);
@@ -256,6 +268,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       ]),
     );
     const end = await endChecks(sys, expectations);
+    end.lost.push(...unanswered);
     for (const more of [await copies.check(), await articles.check()]) {
       Object.assign(end.outcomes, more.outcomes);
       end.lost.push(...more.lost);
@@ -271,9 +284,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       `duplicates ${end.duplicates.length} | fixity failures ${end.fixityFailures.length} | secrets ${end.secretsFound.length} | ` +
       `wall ${(wallMs / 1000).toFixed(1)} s | seed ${o.seed}`;
     return { items, faults, ...end, wallMs, seed: o.seed, line, log };
+  } catch (e) {
+    // Said before the clean-up: a call of the article steps still retrying on the closed connection can end the process there.
+    say(`[${((Date.now() - started) / 1000).toFixed(0)} s] the run stopped: ${(e as Error).stack ?? String(e)}`);
+    throw e;
   } finally {
     killWorkers();
     process.off('exit', killWorkers);
+    articles.stop();
     await sys.close();
     await copies.close();
     await articles.close();
@@ -295,7 +313,18 @@ async function endChecks(sys: CustodySystem, expected: Map<string, ChaosObject>)
     outcomes[state] = (outcomes[state] ?? 0) + 1;
     let ok = state === want.expected;
     if (ok && state === 'frozen') ok = (row?.frozenReason ?? '').includes(want.reason ?? '');
-    if (ok && state === 'rejected') {
+    if (ok && state === 'confirmed') {
+      // Confirmed, its workflow must end (one workflow task after the ledger's record); one still running a
+      // minute later is stuck (a freeze it accepted after its last checkpoint, say).
+      const handle = sys.client.workflow.getHandle(preserveWorkflowId(id));
+      const until = Date.now() + 60_000;
+      let status = (await handle.describe()).status.name;
+      while (status === 'RUNNING' && Date.now() < until) {
+        await sleep(500);
+        status = (await handle.describe()).status.name;
+      }
+      if (status !== 'COMPLETED') lost.push(`${id}: confirmed, but its workflow is ${status}`);
+    } else if (ok && state === 'rejected') {
       // Rejected and waiting: the workflow is still there for an operator's reenqueue.
       const status = (await sys.client.workflow.getHandle(preserveWorkflowId(id)).describe()).status.name;
       ok = status === 'RUNNING';

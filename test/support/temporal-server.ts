@@ -8,13 +8,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Connection } from '@temporalio/client';
+import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { REPO_ROOT } from '../../config/config';
 import { SA } from '../../common/search-attributes';
 
 const run = promisify(execFile);
+/** The gRPC status codes the namespace set-up tells apart. */
+const status = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, UNAVAILABLE: 14 } as const;
 const external = process.env.CUSTODY_TEST_TEMPORAL_EXTERNAL || undefined;
 const port = Number(process.env.CUSTODY_TEST_TEMPORAL_PORT ?? 17233);
 // Its own setting for when port + 1000 is another run's server port (several runs on one machine).
@@ -89,11 +91,16 @@ export function useOwnNamespace(name: string): void {
     try {
       const namespaces = (await connection.workflowService.listNamespaces({})).namespaces ?? [];
       if (!namespaces.some((n) => n.namespaceInfo?.name === name))
-        await connection.workflowService.registerNamespace({ namespace: name, workflowExecutionRetentionPeriod: msToTs('1d') });
+        await connection.workflowService.registerNamespace({ namespace: name, workflowExecutionRetentionPeriod: msToTs('1d') }).catch((e: unknown) => {
+          if (!(isGrpcServiceError(e) && e.code === status.ALREADY_EXISTS)) throw e;
+        });
       const searchAttributes = Object.fromEntries(
         Object.values(SA).map((key) => [key.name, temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`]]),
       );
-      // The frontend learns of a new namespace on its next cache refresh: ask until it answers.
+      // A frontend learns of a new namespace, and of its search attributes, on a cache refresh: until then it answers
+      // NOT_FOUND (no such namespace) or INVALID_ARGUMENT (no such attribute in the query), and is asked again.
+      // Adding attributes that exist already is accepted, so a repeated round is harmless. Anything else fails at once.
+      const notYet = (e: unknown) => isGrpcServiceError(e) && ([status.NOT_FOUND, status.INVALID_ARGUMENT, status.UNAVAILABLE] as number[]).includes(e.code);
       const until = Date.now() + 30_000;
       for (;;) {
         try {
@@ -101,7 +108,7 @@ export function useOwnNamespace(name: string): void {
           await connection.workflowService.listWorkflowExecutions({ namespace: name, pageSize: 1, query: `CustodyStage = 'queued'` });
           break;
         } catch (e) {
-          if (Date.now() > until) throw e;
+          if (!notYet(e) || Date.now() > until) throw e;
           await new Promise((r) => setTimeout(r, 500));
         }
       }
