@@ -2,6 +2,7 @@
 // automatic freezing, deferral, and failures transient and permanent.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { AUTOMATIC_FREEZER, preserveWorkflowId, stateQuery } from '../common/preservation';
 import { SA } from '../common/search-attributes';
@@ -104,6 +105,53 @@ describe('operator control and failure handling', function () {
       const row = await sys.ledger.getObject('mus-0003');
       assert.equal(row?.frozen, false);
       assert.equal((await submissions(sys)).filter((s) => s.sipId.startsWith('mus-0003')).length, 1);
+    });
+  });
+
+  describe('a freeze after the last checkpoint', () => {
+    let sys: CustodySystem;
+    let reached: () => void;
+    const recording = new Promise<void>((r) => (reached = r));
+    let release: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    before(async () => {
+      // The service watches another folder, so it never decides: the object ends in no-verdict at a
+      // short deadline. The ledger write of that stage waits for the test, so a freeze arrives
+      // while it is being recorded.
+      sys = await startCustodySystem({
+        objects: ['mus-0005'],
+        serviceTransfer: new FileStorage(fs.mkdtempSync(path.join(os.tmpdir(), 'custody-elsewhere-'))),
+        config: { verdict: { pollAfter: '1h', deadline: '3s' } },
+        decorate: (parts) => {
+          const ledger = Object.create(parts.ledger) as typeof parts.ledger;
+          ledger.setState = async (id, stage, opts) => {
+            if (stage === 'no-verdict') {
+              reached();
+              await released;
+            }
+            return parts.ledger.setState(id, stage, opts);
+          };
+          return { ...parts, ledger };
+        },
+      });
+    });
+    after(async () => sys?.close());
+
+    it('is refused when the object ends, and the workflow does not stay open waiting for it', async () => {
+      await enqueue(deps(sys), { ids: ['mus-0005'] });
+      await recording;
+      const handle = handleOf(sys, 'mus-0005');
+      const answer = freeze(deps(sys), 'mus-0005', 'hold it', OPERATOR);
+      // Accepted (the workflow still shows awaiting-verdict), waiting for a checkpoint that will not come.
+      await eventually('the freeze accepted', async () =>
+        ((await handle.fetchHistory()).events ?? []).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes),
+      );
+      release();
+      const refused = await answer;
+      assert.equal(refused.ok, false, refused.message);
+      assert.match(refused.message, /mus-0005 is no-verdict: there is no stage left to stop before/);
+      assert.equal((await handle.result()).stage, 'no-verdict');
+      assert.equal((await sys.ledger.getObject('mus-0005'))?.frozen, false);
     });
   });
 

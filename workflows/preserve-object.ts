@@ -71,7 +71,11 @@ export async function preserveObject(input: PreserveObjectInput): Promise<Preser
   const { downloadObject } = stageActivities(input, 'download', { startToCloseTimeout: '2h', ...moving });
   const { createSip } = stageActivities(input, 'package', { startToCloseTimeout: '4h', ...moving });
   const { submitSip } = stageActivities(input, 'submit', { startToCloseTimeout: '2h', ...moving });
-  const { checkObject, recordStage, recordFreeze, checkVerdict } = stageActivities(input, 'io', { startToCloseTimeout: '2m' });
+  // Short ledger and service calls without a heartbeat: a worker killed during one is noticed when
+  // its start-to-close ends, so that is kept short. The check reads each file's first bytes.
+  const { checkObject } = stageActivities(input, 'io', { startToCloseTimeout: '2m' });
+  const { checkVerdict } = stageActivities(input, 'io', { startToCloseTimeout: '1m' });
+  const { recordStage, recordFreeze } = stageActivities(input, 'io', { startToCloseTimeout: '30s' });
   // Confirming may keep a large package for delivery: time to copy it, and a heartbeat meanwhile.
   const { confirmOutcome } = stageActivities(input, 'io', { startToCloseTimeout: '2h', ...moving });
 
