@@ -120,42 +120,47 @@ export function createCopyActivities(deps: ActivityDeps) {
       if (!job.bucketUrl) return { uploaded: 0, kept: 0, removed: 0, bytes: 0 };
       const expected = await ledger.copies.files(job.copyId, job.version);
       const prefix = `${job.datasetId}/v${job.version}/${job.type}/`;
-      return await withClient(job.copyId, async (client) => {
-        const remote = await client.listFiles(job.depositionId);
-        let removed = 0;
-        for (const r of remote) {
-          const want = expected.find((f) => f.name === r.filename);
-          if (want && want.md5 === r.checksum && want.size === r.filesize) continue;
-          await client.deleteFile(job.depositionId, r.id);
-          removed++;
-        }
-        let uploaded = 0;
-        let kept = 0;
-        let bytes = 0;
-        for (const f of expected) {
-          if (remote.some((r) => r.filename === f.name && r.checksum === f.md5 && r.filesize === f.size)) {
-            kept++;
-            continue;
+      // Kept alive: the listing and deletions may each wait out a Retry-After longer than the heartbeat timeout.
+      return await withClient(
+        job.copyId,
+        async (client) => {
+          const remote = await client.listFiles(job.depositionId);
+          let removed = 0;
+          for (const r of remote) {
+            const want = expected.find((f) => f.name === r.filename);
+            if (want && want.md5 === r.checksum && want.size === r.filesize) continue;
+            await client.deleteFile(job.depositionId, r.id);
+            removed++;
           }
-          const sent = await client.uploadFile(
-            job.bucketUrl,
-            f.name,
-            () => datasets.read(prefix + f.name),
-            f.size,
-            (b) => heartbeat({ file: f.name, bytes: b, uploaded }),
-          );
-          if (sent.remoteMd5 !== f.md5 || sent.md5 !== f.md5 || sent.sha256 !== f.sha256) {
-            throw new PermanentError(
-              `${f.name}: the deposit API reports md5 ${sent.remoteMd5}, custody sent md5 ${sent.md5} (sha256 ${sent.sha256}), the ledger recorded md5 ${f.md5} (sha256 ${f.sha256}) when the version was checked`,
-              'ChecksumMismatch',
+          let uploaded = 0;
+          let kept = 0;
+          let bytes = 0;
+          for (const f of expected) {
+            if (remote.some((r) => r.filename === f.name && r.checksum === f.md5 && r.filesize === f.size)) {
+              kept++;
+              continue;
+            }
+            const sent = await client.uploadFile(
+              job.bucketUrl,
+              f.name,
+              () => datasets.read(prefix + f.name),
+              f.size,
+              (b) => heartbeat({ file: f.name, bytes: b, uploaded }),
             );
+            if (sent.remoteMd5 !== f.md5 || sent.md5 !== f.md5 || sent.sha256 !== f.sha256) {
+              throw new PermanentError(
+                `${f.name}: the deposit API reports md5 ${sent.remoteMd5}, custody sent md5 ${sent.md5} (sha256 ${sent.sha256}), the ledger recorded md5 ${f.md5} (sha256 ${f.sha256}) when the version was checked`,
+                'ChecksumMismatch',
+              );
+            }
+            uploaded++;
+            bytes += f.size;
           }
-          uploaded++;
-          bytes += f.size;
-        }
-        await ledger.copies.setVersion(job.copyId, job.version, { state: 'uploaded', updatedAt: new Date().toISOString() });
-        return { uploaded, kept, removed, bytes };
-      });
+          await ledger.copies.setVersion(job.copyId, job.version, { state: 'uploaded', updatedAt: new Date().toISOString() });
+          return { uploaded, kept, removed, bytes };
+        },
+        { keepAlive: true },
+      );
     },
 
     /** Publishes once: a deposition the API already shows as published is taken as it is. */
