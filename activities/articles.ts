@@ -79,18 +79,12 @@ function siteClashes(record: ArticleRecord): string[] {
 }
 
 /**
- * Heartbeats every second while `work` runs: a call that moves no bytes we can count (the
- * article store, the webhook, an image decode) would otherwise outlast the heartbeat timeout
- * and be retried on another worker while it is still under way. A dead worker stops beating.
+ * Says what the step is doing, then does it: a call that moves no bytes we can count (the article
+ * store, the webhook, an image decode) is kept alive with these details by the shared keep-alive.
  */
 async function keepAlive<T>(details: unknown, work: () => Promise<T>): Promise<T> {
   heartbeat(details);
-  const timer = setInterval(() => heartbeat(details), 1000);
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-  }
+  return await work();
 }
 
 export function createArticleActivities({ config, ledger, work, site, articleStore }: ActivityDeps) {

@@ -27,14 +27,11 @@ function refusal(e: unknown): unknown {
 export function createCopyActivities(deps: ActivityDeps) {
   const { config, ledger, datasets } = deps;
 
-  /** A client whose every request goes into the copy's log (secrets already redacted by the client). */
   /**
-   * A deposit client whose requests go to the copy's log. `keepAlive`: heartbeats while the calls
-   * run (a call may wait out the API's Retry-After), so a killed worker is noticed within the
-   * heartbeat timeout instead of at the end of the start-to-close timeout.
+   * A deposit client whose every request goes into the copy's log (secrets already redacted by the
+   * client). A call may wait out the API's Retry-After: the shared keep-alive heartbeats meanwhile.
    */
-  async function withClient<T>(copyId: string, use: (client: DepositClient) => Promise<T>, opts: { keepAlive?: boolean } = {}): Promise<T> {
-    const beat = opts.keepAlive ? setInterval(() => heartbeat({ copyId }), 5_000) : undefined;
+  async function withClient<T>(copyId: string, use: (client: DepositClient) => Promise<T>): Promise<T> {
     const writes: Array<Promise<void>> = [];
     const attempt = Context.current().info.attempt;
     const client = deps.deposit((entry: DepositLogEntry) => {
@@ -55,7 +52,6 @@ export function createCopyActivities(deps: ActivityDeps) {
     } catch (e) {
       throw refusal(e);
     } finally {
-      clearInterval(beat);
       await Promise.all(writes);
     }
   }
@@ -84,27 +80,23 @@ export function createCopyActivities(deps: ActivityDeps) {
     async prepareDeposition(job: CopyJob & { previousDepositionId?: number }): Promise<{ depositionId: number; bucketUrl: string; reused: boolean }> {
       // The files were listed and checked by checkCopyVersion; the deposit needs only the metadata.
       const metadata = await readDatasetMetadata(datasets, job.datasetId, job.version);
-      return await withClient(
-        job.copyId,
-        async (client) => {
-          const known = await ledger.copies.version(job.copyId, job.version);
-          let deposition;
-          let reused = false;
-          if (known?.depositionId) {
-            deposition = await client.getDeposition(known.depositionId);
-            reused = true;
-          } else {
-            deposition = job.previousDepositionId ? await client.newVersion(job.previousDepositionId) : await client.createDeposition();
-            await ledger.copies.setVersion(job.copyId, job.version, { state: 'prepared', depositionId: deposition.id, updatedAt: new Date().toISOString() });
-          }
-          if (!deposition.submitted) deposition = await client.updateMetadata(deposition.id, { ...metadata });
-          const bucketUrl = deposition.links.bucket;
-          // Published already (a retry after publishing): there is nothing to upload into, and the publish step finds it done.
-          if (!bucketUrl && !deposition.submitted) throw new Error(`deposition ${deposition.id} has no bucket link to upload into`);
-          return { depositionId: deposition.id, bucketUrl: bucketUrl ?? '', reused };
-        },
-        { keepAlive: true },
-      );
+      return await withClient(job.copyId, async (client) => {
+        const known = await ledger.copies.version(job.copyId, job.version);
+        let deposition;
+        let reused = false;
+        if (known?.depositionId) {
+          deposition = await client.getDeposition(known.depositionId);
+          reused = true;
+        } else {
+          deposition = job.previousDepositionId ? await client.newVersion(job.previousDepositionId) : await client.createDeposition();
+          await ledger.copies.setVersion(job.copyId, job.version, { state: 'prepared', depositionId: deposition.id, updatedAt: new Date().toISOString() });
+        }
+        if (!deposition.submitted) deposition = await client.updateMetadata(deposition.id, { ...metadata });
+        const bucketUrl = deposition.links.bucket;
+        // Published already (a retry after publishing): there is nothing to upload into, and the publish step finds it done.
+        if (!bucketUrl && !deposition.submitted) throw new Error(`deposition ${deposition.id} has no bucket link to upload into`);
+        return { depositionId: deposition.id, bucketUrl: bucketUrl ?? '', reused };
+      });
     },
 
     /**
@@ -120,67 +112,58 @@ export function createCopyActivities(deps: ActivityDeps) {
       if (!job.bucketUrl) return { uploaded: 0, kept: 0, removed: 0, bytes: 0 };
       const expected = await ledger.copies.files(job.copyId, job.version);
       const prefix = `${job.datasetId}/v${job.version}/${job.type}/`;
-      // Kept alive: the listing and deletions may each wait out a Retry-After longer than the heartbeat timeout.
-      return await withClient(
-        job.copyId,
-        async (client) => {
-          const remote = await client.listFiles(job.depositionId);
-          let removed = 0;
-          for (const r of remote) {
-            const want = expected.find((f) => f.name === r.filename);
-            if (want && want.md5 === r.checksum && want.size === r.filesize) continue;
-            await client.deleteFile(job.depositionId, r.id);
-            removed++;
+      return await withClient(job.copyId, async (client) => {
+        const remote = await client.listFiles(job.depositionId);
+        let removed = 0;
+        for (const r of remote) {
+          const want = expected.find((f) => f.name === r.filename);
+          if (want && want.md5 === r.checksum && want.size === r.filesize) continue;
+          await client.deleteFile(job.depositionId, r.id);
+          removed++;
+        }
+        let uploaded = 0;
+        let kept = 0;
+        let bytes = 0;
+        for (const f of expected) {
+          if (remote.some((r) => r.filename === f.name && r.checksum === f.md5 && r.filesize === f.size)) {
+            kept++;
+            continue;
           }
-          let uploaded = 0;
-          let kept = 0;
-          let bytes = 0;
-          for (const f of expected) {
-            if (remote.some((r) => r.filename === f.name && r.checksum === f.md5 && r.filesize === f.size)) {
-              kept++;
-              continue;
-            }
-            const sent = await client.uploadFile(
-              job.bucketUrl,
-              f.name,
-              () => datasets.read(prefix + f.name),
-              f.size,
-              (b) => heartbeat({ file: f.name, bytes: b, uploaded }),
+          const sent = await client.uploadFile(
+            job.bucketUrl,
+            f.name,
+            () => datasets.read(prefix + f.name),
+            f.size,
+            (b) => heartbeat({ file: f.name, bytes: b, uploaded }),
+          );
+          if (sent.remoteMd5 !== f.md5 || sent.md5 !== f.md5 || sent.sha256 !== f.sha256) {
+            throw new PermanentError(
+              `${f.name}: the deposit API reports md5 ${sent.remoteMd5}, custody sent md5 ${sent.md5} (sha256 ${sent.sha256}), the ledger recorded md5 ${f.md5} (sha256 ${f.sha256}) when the version was checked`,
+              'ChecksumMismatch',
             );
-            if (sent.remoteMd5 !== f.md5 || sent.md5 !== f.md5 || sent.sha256 !== f.sha256) {
-              throw new PermanentError(
-                `${f.name}: the deposit API reports md5 ${sent.remoteMd5}, custody sent md5 ${sent.md5} (sha256 ${sent.sha256}), the ledger recorded md5 ${f.md5} (sha256 ${f.sha256}) when the version was checked`,
-                'ChecksumMismatch',
-              );
-            }
-            uploaded++;
-            bytes += f.size;
           }
-          await ledger.copies.setVersion(job.copyId, job.version, { state: 'uploaded', updatedAt: new Date().toISOString() });
-          return { uploaded, kept, removed, bytes };
-        },
-        { keepAlive: true },
-      );
+          uploaded++;
+          bytes += f.size;
+        }
+        await ledger.copies.setVersion(job.copyId, job.version, { state: 'uploaded', updatedAt: new Date().toISOString() });
+        return { uploaded, kept, removed, bytes };
+      });
     },
 
     /** Publishes once: a deposition the API already shows as published is taken as it is. */
     async publishDeposition(job: CopyJob & { depositionId: number }): Promise<{ recordId?: number; doi?: string; at: string }> {
-      return await withClient(
-        job.copyId,
-        async (client) => {
-          const current = await client.getDeposition(job.depositionId);
-          const published = current.submitted ? current : await client.publish(job.depositionId);
-          const at = new Date().toISOString();
-          await ledger.copies.setVersion(job.copyId, job.version, {
-            state: 'published',
-            recordId: published.record_id ?? null,
-            doi: published.doi ?? null,
-            updatedAt: at,
-          });
-          return { recordId: published.record_id ?? undefined, doi: published.doi ?? undefined, at };
-        },
-        { keepAlive: true },
-      );
+      return await withClient(job.copyId, async (client) => {
+        const current = await client.getDeposition(job.depositionId);
+        const published = current.submitted ? current : await client.publish(job.depositionId);
+        const at = new Date().toISOString();
+        await ledger.copies.setVersion(job.copyId, job.version, {
+          state: 'published',
+          recordId: published.record_id ?? null,
+          doi: published.doi ?? null,
+          updatedAt: at,
+        });
+        return { recordId: published.record_id ?? undefined, doi: published.doi ?? undefined, at };
+      });
     },
 
     /** One event in the copy's ledger timeline (stages, skips, rejections). */

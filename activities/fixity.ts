@@ -13,8 +13,6 @@ import { joinKey } from '../storage';
 import { heartbeat, mapLibraryErrors, type ActivityDeps } from './shared';
 
 const PAGE = 500;
-/** How often a check that waits on a destination's answer tells Temporal it is still alive. */
-const HEARTBEAT_EVERY_MS = 5_000;
 
 export function createFixityActivities({ config, ledger, packages, destination }: ActivityDeps) {
   /** Reads `stream` through SHA-256, heartbeating as the bytes move. */
@@ -36,14 +34,10 @@ export function createFixityActivities({ config, ledger, packages, destination }
     return moving.digest();
   }
 
-  /** What `dest` holds of `file`, heartbeating while it reads or answers. */
+  /** What `dest` holds of `file`; the shared keep-alive heartbeats with these details while it reads or answers. */
   async function presentAt(dest: Destination, file: { name: string; size: number; sha256: string }, sipId: string) {
-    const beat = setInterval(() => heartbeat({ sipId, asking: dest.name }), HEARTBEAT_EVERY_MS);
-    try {
-      return await dest.present(file);
-    } finally {
-      clearInterval(beat);
-    }
+    heartbeat({ sipId, asking: dest.name });
+    return await dest.present(file);
   }
 
   return mapLibraryErrors({

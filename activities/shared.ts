@@ -37,7 +37,33 @@ export interface ActivityDeps {
   deposit(log: (entry: DepositLogEntry) => void): DepositClient;
 }
 
-export const heartbeat = (details: unknown) => Context.current().heartbeat(details);
+/** The details of each running attempt's latest heartbeat, which the keep-alive repeats. */
+const lastDetails = new WeakMap<Context, unknown>();
+
+export const heartbeat = (details: unknown) => {
+  const context = Context.current();
+  lastDetails.set(context, details);
+  context.heartbeat(details);
+};
+
+/**
+ * While an attempt scheduled with a heartbeat timeout runs, heartbeat on a timer too, with its
+ * latest details: a step that moves no bytes for a while (a file synced or verified after it was
+ * written, a slow API, a Retry-After) is not taken for a dead worker and run twice. A dead
+ * worker's timer stops with it, which is what the heartbeat timeout is there to notice.
+ */
+function keepAlive(): () => void {
+  let context: Context;
+  try {
+    context = Context.current();
+  } catch {
+    return () => undefined; // not in an activity (a bench's plain loop)
+  }
+  const timeoutMs = context.info.heartbeatTimeoutMs;
+  if (!timeoutMs) return () => undefined;
+  const timer = setInterval(() => context.heartbeat(lastDetails.get(context)), Math.min(5_000, Math.max(200, timeoutMs / 4)));
+  return () => clearInterval(timer);
+}
 
 /**
  * A library's PermanentError as the non-retryable ApplicationFailure of its type, which the
@@ -88,10 +114,13 @@ export function mapLibraryErrors<A extends Record<string, Activity>>(activities:
     name,
     async (...args: never[]) => {
       noteAttemptBegan();
+      const stopKeepingAlive = keepAlive();
       try {
         return await activity(...args);
       } catch (e) {
         throw toFailure(e);
+      } finally {
+        stopKeepingAlive();
       }
     },
   ]);
