@@ -16,14 +16,18 @@ const isMissing = (e: unknown) => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.Er
 const keyName = (e: fs.Dirent): string => (e.isDirectory() ? `${e.name}/` : e.name);
 
 /** Whether list() would find any object below `dir`. */
-async function holdsFile(dir: string): Promise<boolean> {
-  let entries: fs.Dirent[];
+/** A folder's entries; none when it does not exist (as a prefix with no keys). */
+async function entriesOf(dir: string): Promise<fs.Dirent[]> {
   try {
-    entries = await fsp.readdir(dir, { withFileTypes: true });
+    return await fsp.readdir(dir, { withFileTypes: true });
   } catch (e) {
-    if (isMissing(e)) return false;
+    if (isMissing(e)) return [];
     throw e;
   }
+}
+
+async function holdsFile(dir: string): Promise<boolean> {
+  const entries = await entriesOf(dir);
   if (entries.some((e) => e.isFile() && !isPartialName(e.name))) return true;
   for (const e of entries) if (e.isDirectory() && !isPartialName(e.name) && (await holdsFile(path.join(dir, e.name)))) return true;
   return false;
@@ -53,13 +57,7 @@ export class FileStorage implements Storage {
   async *list(prefix: string): AsyncIterable<StoredObject> {
     const base = this.pathOf(prefix);
     const walk = async function* (dir: string, rel: string): AsyncIterable<StoredObject> {
-      let entries: fs.Dirent[];
-      try {
-        entries = await fsp.readdir(dir, { withFileTypes: true });
-      } catch (e) {
-        if (isMissing(e)) return;
-        throw e;
-      }
+      const entries = await entriesOf(dir);
       // In S3's order: a folder's keys continue its name with '/', so "a-b" (a '-') comes before "a/…".
       entries.sort((a, b) => compareKeys(keyName(a), keyName(b)));
       for (const e of entries) {
@@ -78,19 +76,11 @@ export class FileStorage implements Storage {
 
   async *listPrefixes(prefix: string): AsyncIterable<string> {
     const dir = this.pathOf(prefix);
-    let entries: fs.Dirent[];
-    try {
-      entries = await fsp.readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      if (isMissing(e)) return;
-      throw e;
-    }
     const base = prefix.replace(/\/$/, '');
-    const folders = entries
+    const folders = (await entriesOf(dir))
       .filter((e) => e.isDirectory() && !isPartialName(e.name))
       .map(keyName)
       .sort(compareKeys);
-    entries = [];
     // A folder with no file anywhere below it holds no key, so S3 would list no prefix for it.
     for (const name of folders) if (await holdsFile(path.join(dir, name))) yield base ? `${base}/${name}` : name;
   }
