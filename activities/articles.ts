@@ -3,7 +3,6 @@
 // the expanded package, the validated article, the web figures and the record), so a re-run
 // never overwrites another and a stage may run on another worker than the one before it.
 import fs from 'node:fs/promises';
-import fsSync from 'node:fs';
 import path from 'node:path';
 import { PermanentError } from '../common/errors';
 import type { ArticleStage, ArticleStatus } from '../common/articles';
@@ -49,7 +48,7 @@ async function downloadFiles(storage: Storage, prefix: string, files: readonly s
 
 async function uploadDir(storage: Storage, dir: string, files: Array<{ path: string; size: number; sha256: string }>, prefix: string): Promise<void> {
   for (const f of files) {
-    await storage.put(joinKey(prefix, f.path), () => fsSync.createReadStream(path.join(dir, ...f.path.split('/'))), {
+    await storage.putFile(joinKey(prefix, f.path), path.join(dir, ...f.path.split('/')), {
       size: f.size,
       sha256: f.sha256,
       onProgress: (bytesDone) => heartbeat({ step: 'store', file: f.path, bytesDone, bytesTotal: f.size }),
@@ -158,7 +157,7 @@ export function createArticleActivities({ config, ledger, work, site, articleSto
         const local = path.join(dir, 'package.zip');
         const source = openStorage(j.location, config.storage.s3);
         const got = await source.getFile(j.key, local, { onProgress: (bytes) => heartbeat({ step: 'fetch', bytesDone: bytes }) });
-        await work.put(zipKey, () => fsSync.createReadStream(local), {
+        await work.putFile(zipKey, local, {
           size: got.size,
           sha256: got.sha256,
           onProgress: (bytesDone) => heartbeat({ step: 'store', bytesDone, bytesTotal: got.size }),

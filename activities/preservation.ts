@@ -1,7 +1,6 @@
 // The activities of the preservation pipeline (the preserveObject workflow, one object from
 // check to confirmed), built by a factory that receives their clients (ledger, source,
 // preservation service, storages) so tests can hand in their own.
-import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { CustodyStep, DownloadedObject, EnteredStage, FreezeRequest, ObjectCheck, Stage, StageAfter, StageEntry } from '../common/preservation';
@@ -165,7 +164,7 @@ export function createPreservationActivities({ config, ledger, source, sourceNam
         let stored = 0;
         for (const f of files) {
           const local = path.join(scratch, ...f.path.split('/'));
-          await work.put(joinKey(workPrefix, 'payload', f.path), () => fsSync.createReadStream(local), {
+          await work.putFile(joinKey(workPrefix, 'payload', f.path), local, {
             size: f.size,
             sha256: f.sha256,
             onProgress: (bytes) => heartbeat({ step: 'store', bytesDone: stored + bytes, bytesTotal: total }),
@@ -226,7 +225,7 @@ export function createPreservationActivities({ config, ledger, source, sourceNam
           onProgress: (bytesDone, bytesTotal) => heartbeat({ step: 'build', bytesDone, bytesTotal }),
         });
         const tarKey = joinKey(workPrefix, `${sipId}.tar`);
-        await work.put(tarKey, () => fsSync.createReadStream(built.tarPath), {
+        await work.putFile(tarKey, built.tarPath, {
           size: built.tarSize,
           sha256: built.tarSha256,
           onProgress: (bytesDone) => heartbeat({ step: 'store', bytesDone, bytesTotal: built.tarSize }),

@@ -2,13 +2,12 @@
 // object's files (at any depth). Everything a retry cannot fix is a PermanentError naming
 // the object; a missing or unreadable root is left retryable because a disk that is not
 // mounted yet comes back.
-import { createReadStream, type Dirent, type Stats } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { PermanentError } from '../common/errors';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { digesting, writeFileVerified } from '../storage/digest';
+import { Readable } from 'node:stream';
+import { fileChunks, hashFile, writeFileVerified } from '../storage/digest';
 import { escapeBytes, isValidUtf8 } from '../sip/payload-paths';
 import type { ObjectMetadata, SourceFile } from '../common/object-metadata';
 import { MAX_METADATA_BYTES, METADATA_FILE, parseMetadata } from './object-json';
@@ -73,11 +72,7 @@ async function readNames(dir: string): Promise<Array<{ name: string; dirent: Dir
 }
 
 /** SHA-256 of a file read up to one byte past `size`, so a file that yields more is seen, and nothing reads without end. */
-async function hashUpTo(file: string, size: number): Promise<{ sha256: string; bytes: number }> {
-  const moving = digesting();
-  await pipeline(createReadStream(file, { start: 0, end: size }), moving, new Writable({ write: (_c, _e, done) => done() }));
-  return moving.digest();
-}
+const hashUpTo = (file: string, size: number): Promise<{ sha256: string; bytes: number }> => hashFile(file, { start: 0, end: size });
 
 /**
  * The first bytes of a file listed with `size` bytes, and whether it yields more than that: one
@@ -285,7 +280,7 @@ class FolderSource implements ObjectSource {
 async function copyVerified(objectId: string, file: LocatedFile, to: string, onBytes: (n: number) => void): Promise<string> {
   const { sha256 } = await writeFileVerified(
     // Never more than one byte past the listed size: a file that keeps yielding bytes stops here.
-    createReadStream(file.abs, { start: 0, end: file.size }),
+    fileChunks(file.abs, { start: 0, end: file.size }),
     to,
     ({ bytes }) => {
       if (bytes !== file.size)

@@ -157,7 +157,7 @@ export async function runPublishingDemo({ client, config, ledger, say }: Publish
   /** Puts a sample package into the watched location (complete or not at all: a partial file renamed into place). */
   const drop = async (file: string) => {
     const from = path.join(samplesDir, file);
-    await incoming.put(file, () => fs.createReadStream(from), { size: fs.statSync(from).size, sha256: await sha256OfFile(from) });
+    await incoming.putFile(file, from, { size: fs.statSync(from).size, sha256: await sha256OfFile(from) });
   };
   const state = (id: string) => client.workflow.getHandle(articleWorkflowId(id)).query(articleStateQuery);
   const until = async (id: string, what: string, done: (s: ArticleState) => boolean): Promise<ArticleState> => {

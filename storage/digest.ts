@@ -1,16 +1,51 @@
 // SHA-256 computed while bytes move: the one digest custody keeps for every file it stores.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
 
-/** Streams a file through SHA-256 (hex). */
-export async function sha256OfFile(file: string): Promise<string> {
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * A local file's bytes from `start` to `end` inclusive (to its end when `end` is not given), read
+ * into one buffer that every chunk reuses: each chunk is valid only until the next is asked for,
+ * so only a consumer that is done with a chunk by then may use this (hashing, an awaited write).
+ * A stream allocates a fresh buffer per chunk instead, and V8 frees those only once some 64 MiB of
+ * them have piled up: that pile was most of a package worker's peak memory.
+ */
+export async function* fileChunks(file: string, range: { start?: number; end?: number } = {}): AsyncGenerator<Uint8Array> {
+  const handle = await fsp.open(file, 'r');
+  try {
+    let position = range.start ?? 0;
+    const last = range.end ?? Infinity;
+    const expected = Math.min(last + 1 - position, (await handle.stat()).size - position);
+    // A pseudo file (/proc) lists 0 bytes and yields some: never a buffer under 64 KiB.
+    const buffer = Buffer.allocUnsafeSlow(Math.min(CHUNK_BYTES, Math.max(64 * 1024, expected)));
+    while (position <= last) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, last + 1 - position), position);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** SHA-256 (hex) and length of a local file's bytes (see `fileChunks` for the range). */
+export async function hashFile(file: string, range?: { start?: number; end?: number }): Promise<{ sha256: string; bytes: number }> {
   const hash = crypto.createHash('sha256');
-  await pipeline(fs.createReadStream(file), hash);
-  return hash.digest('hex');
+  let bytes = 0;
+  for await (const chunk of fileChunks(file, range)) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** A file's SHA-256 (hex). */
+export async function sha256OfFile(file: string): Promise<string> {
+  return (await hashFile(file)).sha256;
 }
 
 /** A pass-through that hashes and counts what flows through it and reports progress. */
@@ -55,14 +90,15 @@ const inodeOf = (file: string) =>
   );
 
 /**
- * Streams `source` into `file` through a partial file, hashing as the bytes move. The partial is
+ * Writes `source` into `file` through a partial file, hashing as the bytes move. Each chunk is
+ * written before the next is asked for, so `source` may be `fileChunks`. The partial is
  * renamed into place only once `check` accepts what arrived (it throws otherwise; it may also
  * fsync or re-read the partial file it is given), so a file
  * under its final name is always whole; nothing is left behind on failure, and what a killed
  * attempt left for the same file is replaced.
  */
 export async function writeFileVerified(
-  source: Readable,
+  source: AsyncIterable<Uint8Array>,
   file: string,
   check: (got: { sha256: string; bytes: number }, partial: string) => void | Promise<void>,
   onProgress?: (bytes: number) => void,
@@ -76,9 +112,15 @@ export async function writeFileVerified(
   const { ino } = await handle.stat();
   const ours = async () => (await inodeOf(partial)) === ino;
   try {
-    const moving = digesting(onProgress);
-    await pipeline(source, moving, handle.createWriteStream());
-    const got = moving.digest();
+    const hash = crypto.createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of source) {
+      hash.update(chunk);
+      for (let written = 0; written < chunk.length;) written += (await handle.write(chunk, written)).bytesWritten;
+      bytes += chunk.length;
+      onProgress?.(bytes);
+    }
+    const got = { sha256: hash.digest('hex'), bytes };
     await check(got, partial);
     if (!(await ours())) throw new Error(`${file}: another attempt replaced this one's partial file; it is written again`);
     await fsp.rename(partial, file);

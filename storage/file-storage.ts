@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Readable } from 'node:stream';
 import { checkPathText } from '../sip/payload-paths';
-import { isPartialName, sha256OfFile, writeFileVerified } from './digest';
+import { fileChunks, isPartialName, sha256OfFile, writeFileVerified } from './digest';
 import { ChecksumMismatch, compareKeys, type GetOptions, type PutOptions, type Storage, type StoredObject } from './storage';
 
 const isMissing = (e: unknown) => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException)?.code ?? '');
@@ -103,6 +103,18 @@ export class FileStorage implements Storage {
   }
 
   async put(key: string, open: () => Readable | Promise<Readable>, opts: PutOptions): Promise<{ skipped: boolean }> {
+    return this.store(key, open, opts);
+  }
+
+  async putFile(key: string, file: string, opts: PutOptions): Promise<{ skipped: boolean }> {
+    return this.store(key, () => fileChunks(file), opts);
+  }
+
+  private async store(
+    key: string,
+    open: () => AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>,
+    opts: PutOptions,
+  ): Promise<{ skipped: boolean }> {
     const target = this.pathOf(key);
     const existing = await this.head(key);
     if (existing?.size === opts.size && (await sha256OfFile(target)) === opts.sha256) return { skipped: true };
@@ -127,7 +139,7 @@ export class FileStorage implements Storage {
 
   async getFile(key: string, file: string, opts: GetOptions = {}): Promise<{ size: number; sha256: string }> {
     const got = await writeFileVerified(
-      await this.read(key),
+      fileChunks(this.pathOf(key)),
       file,
       ({ sha256 }) => {
         if (opts.sha256 && sha256 !== opts.sha256) throw new ChecksumMismatch(`${this.pathOf(key)} has sha256 ${sha256}, not the expected ${opts.sha256}`);

@@ -3,6 +3,7 @@
 // workflow inputs or logs. Checksums are custody's: the SDK's default CRC32 on every request
 // is switched off (WHEN_REQUIRED) because S3-compatible servers differ in what they accept;
 // custody sends SHA-256 where the API verifies it and keeps the whole-object digest itself.
+import fs from 'node:fs';
 import { PassThrough, pipeline as streamPipeline, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -135,6 +136,10 @@ export class S3Storage implements Storage {
     const moving = digesting();
     await pipeline(await this.read(key), moving, new PassThrough().resume());
     return moving.digest().sha256;
+  }
+
+  async putFile(key: string, file: string, opts: PutOptions): Promise<{ skipped: boolean }> {
+    return this.put(key, () => fs.createReadStream(file), opts);
   }
 
   async put(key: string, open: () => Readable | Promise<Readable>, opts: PutOptions): Promise<{ skipped: boolean }> {

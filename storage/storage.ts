@@ -45,6 +45,8 @@ export interface Storage {
    * already holds an object with that size and checksum, nothing is sent (`skipped`).
    */
   put(key: string, open: () => Readable | Promise<Readable>, opts: PutOptions): Promise<{ skipped: boolean }>;
+  /** `put` from a local file: a folder storage copies it through one reused buffer. */
+  putFile(key: string, file: string, opts: PutOptions): Promise<{ skipped: boolean }>;
   /** Streams `key` into a local file (through a partial file renamed into place), verified. */
   getFile(key: string, file: string, opts?: GetOptions): Promise<{ size: number; sha256: string }>;
   /** The object's SHA-256 (hex): from the storage's own full-object checksum where it has one, else by reading it. */
