@@ -5,7 +5,7 @@
 // functions called in a plain loop without Temporal, with the same slots per stage. Contenders
 // are interleaved round by round. BENCH_OBJECTS (1000), BENCH_OBJECT_KIB (1), BENCH_RUNS (1),
 // BENCH_WORKERS (1,2); BENCH_PROFILE=1 writes a CPU profile of the first custody worker and
-// prints its top entries.
+// prints its top entries. Each contender's line is followed by where the machine's CPU went.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -23,6 +23,7 @@ import { forEachConcurrently } from '../common/concurrently';
 import { startCustodySystem, type CustodySystem } from '../test/support/custody-system';
 import { removeTemporalState, stopTemporalServer, testTemporal } from '../test/support/temporal-server';
 import { summarizeProfile } from './cpu-profile';
+import { describeCpu, findProcess, startCpuMeter } from './cpu-meter';
 import { BENCH } from './bench-objects';
 
 const N = Number(process.env.BENCH_OBJECTS ?? 1000);
@@ -238,17 +239,26 @@ async function main(): Promise<void> {
     const figures: Record<string, number[]> = {};
     const add = (k: string, v: number) => (figures[k] ??= []).push(v);
     let activities = 0;
+    const serverPid = findProcess('start-dev', `--port ${testTemporal.address.split(':').pop()} `);
+    const cpuOf = async <T>(run: () => Promise<T>): Promise<[T, string]> => {
+      const spent = startCpuMeter(serverPid);
+      const result = await run();
+      return [result, describeCpu(spent())];
+    };
     for (let r = 0; r < RUNS; r++) {
       for (const w of WORKERS) {
-        const custody = await runCustody(sys, configFile, String(r), w, r === 0 && w === WORKERS[0] ? profileDir : undefined);
+        const [custody, custodyCpu] = await cpuOf(() => runCustody(sys, configFile, String(r), w, r === 0 && w === WORKERS[0] ? profileDir : undefined));
         activities = custody.activities;
         console.log(`  round ${r + 1}, ${w} worker(s): custody      ${custody.s.toFixed(1)} s (${custody.activities} activity tasks per object)`);
+        console.log(`    ${custodyCpu}`);
         add(`custody ${w}`, custody.s);
-        const floor = await runFloor(sys, String(r), w, activities);
+        const [floor, floorCpu] = await cpuOf(() => runFloor(sys, String(r), w, activities));
         console.log(`  round ${r + 1}, ${w} worker(s): floor        ${floor.toFixed(1)} s`);
+        console.log(`    ${floorCpu}`);
         add(`floor ${w}`, floor);
-        const plain = await runPlain(sys, String(r), w);
+        const [plain, plainCpu] = await cpuOf(() => runPlain(sys, String(r), w));
         console.log(`  round ${r + 1}, ${w} worker(s): plain loop   ${plain.toFixed(1)} s`);
+        console.log(`    ${plainCpu}`);
         add(`plain ${w}`, plain);
       }
     }
