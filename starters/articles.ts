@@ -4,7 +4,7 @@
 // (`article:<id>`), so the command reports what took effect, or the workflow's own refusal.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import {
   approveUpdate,
   articleFreezeUpdate,
@@ -26,6 +26,7 @@ import { openStorage, parseStorageUrl } from '../storage';
 import { StorageUrlError } from '../config/storage-location';
 import { articlePackage, packageNamePattern } from './feed';
 import { refused, viaUpdate, type OperatorOutcome, type Plan } from './operator';
+import { describeStage, laneRun, planBase, planLaneFreeze, planLaneUnfreeze, type Lane, type LaneRun } from './lane-plans';
 import { ARTICLE_PREFIX } from './object-ids';
 import { COLUMNS, fit, printable, wrap } from './printable';
 import { UserError } from './user-error';
@@ -36,27 +37,18 @@ export const articleRef = (articleId: string): string => `${ARTICLE_PREFIX}${art
 const unknownArticle = (articleId: string) =>
   `unknown article ${articleId}: there is no workflow ${articleWorkflowId(articleId)} (custody feed sends an article's first package)`;
 
-interface ArticleRun {
-  handle: WorkflowHandle;
-  /** RUNNING, TERMINATED, …; undefined when there is no workflow. */
-  status?: string;
-  /** The running workflow's own answer (undefined when it is not running or no worker answered). */
-  state?: ArticleState;
-}
-
 /** The article's workflow, whether it runs, and its state; nothing is created. */
-async function articleRun(client: Client, articleId: string, opts: { query?: boolean } = { query: true }): Promise<ArticleRun> {
-  const handle = client.workflow.getHandle(articleWorkflowId(articleId));
-  let status: string;
-  try {
-    status = (await handle.describe()).status.name;
-  } catch (e) {
-    if (e instanceof WorkflowNotFoundError) return { handle };
-    throw e;
-  }
-  if (status !== 'RUNNING' || !opts.query) return { handle, status };
-  return { handle, status, state: await handle.query(articleStateQuery) };
-}
+const articleRun = (client: Client, articleId: string, opts: { query?: boolean } = { query: true }): Promise<LaneRun<ArticleState>> =>
+  laneRun(client.workflow.getHandle(articleWorkflowId(articleId)), articleStateQuery, opts.query);
+
+const articleLane = (client: Client, articleId: string): Lane<ArticleState> => ({
+  ref: articleRef(articleId),
+  run: () => articleRun(client, articleId),
+  unknown: unknownArticle(articleId),
+  waitsFor: 'a package',
+  freeze: articleFreezeUpdate,
+  unfreeze: articleUnfreezeUpdate,
+});
 
 /** The running workflow of an article, or a one-line error naming the article. */
 async function runningArticle(client: Client, articleId: string): Promise<WorkflowHandle> {
@@ -151,54 +143,10 @@ export async function silentUpdateArticle(client: Client, articleId: string, pkg
 // freeze, unfreeze and reenqueue of an article: planned from its workflow's state, like an
 // object's, so that --dry-run applies the rules of the real run.
 
-/** The article's running workflow and state for a plan, or the plan's refusal. */
-async function planBase(client: Client, articleId: string): Promise<{ handle: WorkflowHandle; state: ArticleState } | Plan> {
-  const ref = articleRef(articleId);
-  const run = await articleRun(client, articleId);
-  if (!run.status) return refused(ref, unknownArticle(articleId), true);
-  if (!run.state) return refused(ref, `${ref}: its workflow is not running (${run.status})`);
-  return { handle: run.handle, state: run.state };
-}
+export const planArticleFreeze = (client: Client, articleId: string, reason: string, by: string): Promise<Plan> =>
+  planLaneFreeze(articleLane(client, articleId), reason, by);
 
-const describeStage = (s: ArticleState) => `${s.stage}${s.current ? ` with v${s.current.version}` : ''}`;
-
-export async function planArticleFreeze(client: Client, articleId: string, reason: string, by: string): Promise<Plan> {
-  const ref = articleRef(articleId);
-  const base = await planBase(client, articleId);
-  if ('verdict' in base) return base;
-  const { handle, state } = base;
-  if (state.stage === 'frozen') return refused(ref, `${ref} is frozen already: ${state.frozenReason ?? ''} (by ${state.frozenBy ?? '?'})`);
-  return {
-    objectId: ref,
-    ok: true,
-    verdict: `would be frozen before its next stage (it is ${describeStage(state)})`,
-    execute: () =>
-      viaUpdate(ref, async () => {
-        const ack = await handle.executeUpdate(articleFreezeUpdate, { args: [{ reason, by }] });
-        return ack.stoppedBefore === 'waiting'
-          ? `frozen while waiting for a package (at ${ack.frozenAt})`
-          : `frozen before ${ack.stoppedBefore} (at ${ack.frozenAt})`;
-      }),
-  };
-}
-
-export async function planArticleUnfreeze(client: Client, articleId: string, by: string): Promise<Plan> {
-  const ref = articleRef(articleId);
-  const base = await planBase(client, articleId);
-  if ('verdict' in base) return base;
-  const { handle, state } = base;
-  if (state.stage !== 'frozen') return refused(ref, `${ref} is not frozen (it is ${describeStage(state)})`);
-  return {
-    objectId: ref,
-    ok: true,
-    verdict: 'would be unfrozen and continue from the stage where it stopped',
-    execute: () =>
-      viaUpdate(ref, async () => {
-        const ack = await handle.executeUpdate(articleUnfreezeUpdate, { args: [{ by }] });
-        return `unfrozen; continues with ${ack.resumes}`;
-      }),
-  };
-}
+export const planArticleUnfreeze = (client: Client, articleId: string, by: string): Promise<Plan> => planLaneUnfreeze(articleLane(client, articleId), by);
 
 const REENQUEUABLE: ArticleStage[] = ['rejected', 'failed', 'frozen'];
 
@@ -210,7 +158,7 @@ export async function planArticleReenqueue(
 ): Promise<Plan> {
   const ref = articleRef(articleId);
   if (opts.force) return refused(ref, `--force is for preserved objects: a published article takes a new version (feed) or a silent update`);
-  const base = await planBase(deps.client, articleId);
+  const base = await planBase(articleLane(deps.client, articleId));
   if ('verdict' in base) return base;
   const { handle, state } = base;
   const current = state.current;
@@ -258,7 +206,7 @@ export interface ArticleStatus {
 /** One article's state from its workflow (when a client is given and it runs) and its history from the ledger. */
 export async function articleStatus(ledger: Ledger, client: Client | undefined, articleId: string): Promise<ArticleStatus> {
   const history = await ledger.timeline(articleRef(articleId));
-  let run: ArticleRun | undefined;
+  let run: LaneRun<ArticleState> | undefined;
   if (client) {
     try {
       run = await articleRun(client, articleId);

@@ -2,7 +2,7 @@
 // its copy workflow (`copy:<dataset>:<type>`, signal-with-start), freeze/unfreeze/reenqueue take
 // `copy:<dataset>:<type>` like objects, and status shows the versions, their depositions and
 // (with --log) every request made to the deposit API.
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import {
   COPY_TASK_QUEUES,
   copyApproveUpdate,
@@ -24,6 +24,7 @@ import type { Config } from '../config/config';
 import type { CopyVersionRow, DepositLogRow, EventRow, Ledger } from '../ledger';
 import { openStorage } from '../storage';
 import { refused, viaUpdate, type OperatorOutcome, type Plan } from './operator';
+import { describeStage, laneRun, planBase, planLaneFreeze, planLaneUnfreeze, type Lane, type LaneRun } from './lane-plans';
 import { printable, wrap } from './printable';
 import { UserError } from './user-error';
 
@@ -58,24 +59,24 @@ export async function datasetsInSource(config: Config): Promise<string[]> {
   return [...ids].sort();
 }
 
-interface CopyRun {
-  handle: WorkflowHandle;
-  status?: string;
-  state?: CopyState;
-}
+/** The copy's workflow, whether it runs, and its state; nothing is created. */
+const copyRun = (client: Client, datasetId: string, type: CopyType): Promise<LaneRun<CopyState>> =>
+  laneRun(client.workflow.getHandle(copyWorkflowId(datasetId, type)), copyStateQuery);
 
-async function copyRun(client: Client, datasetId: string, type: CopyType): Promise<CopyRun> {
-  const handle = client.workflow.getHandle(copyWorkflowId(datasetId, type));
-  let status: string;
-  try {
-    status = (await handle.describe()).status.name;
-  } catch (e) {
-    if (e instanceof WorkflowNotFoundError) return { handle };
-    throw e;
-  }
-  if (status !== 'RUNNING') return { handle, status };
-  return { handle, status, state: await handle.query(copyStateQuery) };
-}
+const unknownCopy = (copyId: string, ref: { datasetId: string; type: CopyType }) =>
+  `unknown copy ${copyId}: there is no such workflow (custody copy ${ref.datasetId} --type ${ref.type} starts it)`;
+
+const copyLane = (client: Client, ref: { datasetId: string; type: CopyType }): Lane<CopyState> => {
+  const copyId = copyWorkflowId(ref.datasetId, ref.type);
+  return {
+    ref: copyId,
+    run: () => copyRun(client, ref.datasetId, ref.type),
+    unknown: unknownCopy(copyId, ref),
+    waitsFor: 'a version',
+    freeze: copyFreezeUpdate,
+    unfreeze: copyUnfreezeUpdate,
+  };
+};
 
 export interface CopyOutcome {
   copyId: string;
@@ -155,59 +156,16 @@ export async function sendCopyRequest(client: Client, config: Config, request: C
 
 // freeze, unfreeze and reenqueue of a copy, planned from its workflow's state like an object's.
 
-async function planBase(client: Client, ref: { datasetId: string; type: CopyType }): Promise<{ handle: WorkflowHandle; state: CopyState } | Plan> {
-  const copyId = copyWorkflowId(ref.datasetId, ref.type);
-  const run = await copyRun(client, ref.datasetId, ref.type);
-  if (!run.status)
-    return refused(copyId, `unknown copy ${copyId}: there is no such workflow (custody copy ${ref.datasetId} --type ${ref.type} starts it)`, true);
-  if (!run.state) return refused(copyId, `${copyId}: its workflow is not running (${run.status})`);
-  return { handle: run.handle, state: run.state };
-}
+export const planCopyFreeze = (client: Client, ref: { datasetId: string; type: CopyType }, reason: string, by: string): Promise<Plan> =>
+  planLaneFreeze(copyLane(client, ref), reason, by);
 
-const describeStage = (s: CopyState) => `${s.stage}${s.current ? ` with v${s.current.version}` : ''}`;
-
-export async function planCopyFreeze(client: Client, ref: { datasetId: string; type: CopyType }, reason: string, by: string): Promise<Plan> {
-  const copyId = copyWorkflowId(ref.datasetId, ref.type);
-  const base = await planBase(client, ref);
-  if ('verdict' in base) return base;
-  const { handle, state } = base;
-  if (state.stage === 'frozen') return refused(copyId, `${copyId} is frozen already: ${state.frozenReason ?? ''} (by ${state.frozenBy ?? '?'})`);
-  return {
-    objectId: copyId,
-    ok: true,
-    verdict: `would be frozen before its next stage (it is ${describeStage(state)})`,
-    execute: () =>
-      viaUpdate(copyId, async () => {
-        const ack = await handle.executeUpdate(copyFreezeUpdate, { args: [{ reason, by }] });
-        return ack.stoppedBefore === 'waiting'
-          ? `frozen while waiting for a version (at ${ack.frozenAt})`
-          : `frozen before ${ack.stoppedBefore} (at ${ack.frozenAt})`;
-      }),
-  };
-}
-
-export async function planCopyUnfreeze(client: Client, ref: { datasetId: string; type: CopyType }, by: string): Promise<Plan> {
-  const copyId = copyWorkflowId(ref.datasetId, ref.type);
-  const base = await planBase(client, ref);
-  if ('verdict' in base) return base;
-  const { handle, state } = base;
-  if (state.stage !== 'frozen') return refused(copyId, `${copyId} is not frozen (it is ${describeStage(state)})`);
-  return {
-    objectId: copyId,
-    ok: true,
-    verdict: 'would be unfrozen and continue from the stage where it stopped',
-    execute: () =>
-      viaUpdate(copyId, async () => {
-        const ack = await handle.executeUpdate(copyUnfreezeUpdate, { args: [{ by }] });
-        return `unfrozen; continues with ${ack.resumes}`;
-      }),
-  };
-}
+export const planCopyUnfreeze = (client: Client, ref: { datasetId: string; type: CopyType }, by: string): Promise<Plan> =>
+  planLaneUnfreeze(copyLane(client, ref), by);
 
 export async function planCopyReenqueue(client: Client, ref: { datasetId: string; type: CopyType }, by: string, opts: { force?: boolean }): Promise<Plan> {
   const copyId = copyWorkflowId(ref.datasetId, ref.type);
   if (opts.force) return refused(copyId, '--force is for preserved objects: a copied version is replaced by copying a new version');
-  const base = await planBase(client, ref);
+  const base = await planBase(copyLane(client, ref));
   if ('verdict' in base) return base;
   const { handle, state } = base;
   if (!['rejected', 'failed', 'frozen'].includes(state.stage) || !state.current)
@@ -231,7 +189,7 @@ export async function planCopyReenqueue(client: Client, ref: { datasetId: string
 async function runningCopy(client: Client, ref: { datasetId: string; type: CopyType }): Promise<WorkflowHandle> {
   const copyId = copyWorkflowId(ref.datasetId, ref.type);
   const run = await copyRun(client, ref.datasetId, ref.type);
-  if (!run.status) throw new UserError(`unknown copy ${copyId}: there is no such workflow (custody copy ${ref.datasetId} --type ${ref.type} starts it)`);
+  if (!run.status) throw new UserError(unknownCopy(copyId, ref));
   if (run.status !== 'RUNNING') throw new UserError(`${copyId}: its workflow is not running (${run.status})`);
   return run.handle;
 }
@@ -288,7 +246,7 @@ export async function copyStatus(
 ): Promise<CopyStatus> {
   const copyId = copyWorkflowId(ref.datasetId, ref.type);
   const [history, versions] = await Promise.all([ledger.timeline(copyId), ledger.copies.versions(copyId)]);
-  let run: CopyRun | undefined;
+  let run: LaneRun<CopyState> | undefined;
   if (client) run = await copyRun(client, ref.datasetId, ref.type).catch(() => undefined);
   if (!history.length && !run?.status)
     throw new UserError(`unknown copy ${copyId}: no workflow and nothing in the ledger (custody copy ${ref.datasetId} --type ${ref.type} starts it)`);

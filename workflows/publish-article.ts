@@ -3,17 +3,7 @@
 // predecessor's publication, a version at or below the published one is recorded and skipped.
 // Each package: fetch → expand → validate → build → deposit preview → (approval) → publish.
 // A silent update (an Update) replaces the published version's files and record in place.
-import {
-  ApplicationFailure,
-  ContinueAsNew,
-  condition,
-  isCancellation,
-  proxyActivities,
-  setCurrentDetails,
-  setHandler,
-  upsertSearchAttributes,
-  type ActivityOptions,
-} from '@temporalio/workflow';
+import { ApplicationFailure, ContinueAsNew, condition, isCancellation, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import {
   ARTICLE_TASK_QUEUES,
@@ -34,12 +24,10 @@ import {
   type PublishArticleInput,
 } from '../common/articles';
 import { AUTOMATIC_FREEZER } from '../common/preservation';
-import { SA } from '../common/search-attributes';
 import { describe, unwrap } from './kit/failures';
 import { continueAsNewUnlessWorkArrives } from './kit/continue-as-new';
-import { OperatorState } from './kit/operator-state';
 import { retryPolicy } from './kit/retry';
-import { StageBook } from './kit/stage-book';
+import { Reenqueued, VersionLane, ignoreReenqueue } from './kit/version-lane';
 import { startDelivery } from './kit/delivery';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -77,21 +65,22 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   const silentUpdates: Array<{ pkg: ArticlePackage; by: string }> = [];
   const state: ArticleState = { articleId, stage: 'waiting', published: carried.published, pending: [], updatedAt: new Date().toISOString() };
   let packagesThisRun = 0;
-  let approval: { version: number; at?: string; by: string } | undefined;
-  let rejection: { version: number; reason: string; by: string } | undefined;
-  const book = new StageBook<ArticleStage>(articleCustodyState);
-  const operator = new OperatorState<ArticleStage>('waiting', {
-    async frozen({ reason, by }, stoppedBefore) {
-      Object.assign(state, { frozenReason: reason, frozenBy: by });
-      await enterStage('frozen', `frozen: ${reason} (by ${by}) — waiting for unfreeze or reenqueue`, { reason, by, stoppedBefore });
-    },
-    async unfrozen(resumes) {
-      Object.assign(state, { frozenReason: undefined, frozenBy: undefined });
-      await event('unfrozen', `unfrozen, continuing at ${resumes}`, { version: state.current?.version });
-    },
-  });
   /** The package the article is working on (state.current shows its summary). */
   let currentPackage: ArticlePackage | undefined;
+  const lane = new VersionLane<ArticleStage>({
+    id: articleId,
+    state,
+    stateOf: articleCustodyState,
+    idle: () => !currentPackage,
+    waitingMessage,
+    record: async (e, summary) => {
+      const recorded = await recordArticleEvent.executeWithOptions({ summary }, [{ articleId, ...e }]);
+      state.lastEvent = { at: e.at, kind: e.kind, version: e.version, message: e.message };
+      // Histories from before the result carried the build replay it as undefined.
+      return (recorded as Partial<typeof recorded> | undefined)?.buildId;
+    },
+  });
+  const { operator } = lane;
 
   const refreshPending = () => {
     pending.sort((a, b) => a.version - b.version);
@@ -107,42 +96,19 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     pending.push(pkg);
     refreshPending();
     // Idle: say what the article now waits for (e.g. v1 before the v2 that just arrived).
-    if (state.stage === 'waiting' && !currentPackage) describeNow(waitingMessage());
+    if (state.stage === 'waiting' && !currentPackage) lane.describeNow(waitingMessage());
   });
-  setHandler(
-    approveUpdate,
-    (request) => {
-      const version = request.version ?? state.current!.version;
-      approval = { version, at: request.at, by: request.by };
-      return { articleId, version, publishAt: request.at };
+  lane.installDecisions({
+    approve: approveUpdate,
+    reject: rejectUpdate,
+    approvable: ['awaiting-approval', 'scheduled'],
+    rejectable: ['awaiting-approval', 'scheduled', 'rejected', 'failed'],
+    checkApproval: (request) => {
+      if (request.at !== undefined && Number.isNaN(Date.parse(request.at))) throw new Error(`"${request.at}" is not a date-time`);
     },
-    {
-      validator: (request) => {
-        const waiting = state.stage === 'awaiting-approval' || state.stage === 'scheduled';
-        if (!waiting || !state.current) throw new Error(`${articleId} has no version waiting for approval (it is ${state.stage})`);
-        if (request.version !== undefined && request.version !== state.current.version)
-          throw new Error(`${articleId} v${request.version} is not waiting for approval; v${state.current.version} is`);
-        if (request.at !== undefined && Number.isNaN(Date.parse(request.at))) throw new Error(`"${request.at}" is not a date-time`);
-      },
-    },
-  );
-  setHandler(
-    rejectUpdate,
-    (request) => {
-      const version = request.version ?? state.current!.version;
-      rejection = { version, reason: request.reason, by: request.by };
-      return { articleId, version };
-    },
-    {
-      validator: (request) => {
-        if (!request.reason.trim()) throw new Error('a rejection needs a reason');
-        const waiting = state.stage === 'awaiting-approval' || state.stage === 'scheduled' || state.stage === 'rejected' || state.stage === 'failed';
-        if (!waiting || !state.current) throw new Error(`${articleId} has no version waiting for a decision (it is ${state.stage})`);
-        if (request.version !== undefined && request.version !== state.current.version)
-          throw new Error(`${articleId} v${request.version} is not waiting for a decision; v${state.current.version} is`);
-      },
-    },
-  );
+    approvedAck: (version, request) => ({ articleId, version, publishAt: request.at }),
+    rejectedAck: (version) => ({ articleId, version }),
+  });
   setHandler(
     silentUpdateUpdate,
     (request) => {
@@ -158,80 +124,21 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       },
     },
   );
-  operator.install({
-    id: articleId,
-    stage: () => state.stage,
-    since: () => state.updatedAt,
+  lane.installOperator({
     freeze: articleFreezeUpdate,
     unfreeze: articleUnfreezeUpdate,
     reenqueue: articleReenqueueUpdate,
+    waiting: 'a package',
     frozenAck: (stoppedBefore, frozenAt) => ({ articleId, stoppedBefore, frozenAt }),
     unfrozenAck: (resumes) => ({ articleId, resumes }),
     reenqueuedAck: () => ({ articleId, version: state.current?.version ?? 0 }),
-    refuseReenqueue: (stage) =>
-      ['rejected', 'failed', 'frozen'].includes(stage) && state.current ? undefined : `${articleId} is ${stage}, not a package waiting for an operator`,
   });
-
-  async function event(kind: string, message: string, extra: { version?: number; stage?: ArticleStage; detail?: unknown } = {}): Promise<string | undefined> {
-    const at = new Date().toISOString();
-    const key = book.nextKey(kind);
-    const recorded = await recordArticleEvent.executeWithOptions({ summary: `${kind}: ${articleId}${extra.version ? ` v${extra.version}` : ''}` }, [
-      { articleId, kind, message, version: extra.version, stage: extra.stage, detail: extra.detail, at, key },
-    ]);
-    state.lastEvent = { at, kind, version: extra.version, message };
-    state.updatedAt = at;
-    // Histories from before the result carried the build replay it as undefined.
-    return (recorded as Partial<typeof recorded> | undefined)?.buildId;
-  }
-
-  async function enterStage(stage: ArticleStage, message: string, detail?: unknown): Promise<void> {
-    const buildId = await event('stage', message, { version: state.current?.version, stage, detail });
-    state.stage = stage;
-    // Packages that arrived while the event was being recorded change what an idle article waits for.
-    state.details = stage === 'waiting' && !currentPackage ? waitingMessage() : message;
-    book.show(stage, state.details, buildId);
-  }
-
-  /** The words an operator sees: the state's details and the Web UI's current details. */
-  function describeNow(message: string): void {
-    state.details = message;
-    setCurrentDetails(message);
-  }
-
-  /** Before `next`: a freeze holds the article here until unfreeze (or reenqueue of the package). */
-  async function checkpoint(next: ArticleStage): Promise<void> {
-    if ((await operator.checkpoint(next)) === 'reenqueued') throw new Reenqueued();
-  }
-
-  /** Rejected or failed: wait for reenqueue (a new run of the same package) or reject (skip it). */
-  async function waitForOperator(stage: 'rejected' | 'failed', error: string): Promise<'again' | 'skip'> {
-    state.lastError = error;
-    await enterStage(stage, `${stage}: ${error} — waiting for reenqueue, reject or freeze`, { error });
-    for (;;) {
-      await condition(() => operator.reenqueueBy !== undefined || rejection !== undefined || operator.freezeAsked);
-      if (operator.reenqueueBy) return 'again';
-      if (rejection) return 'skip';
-      try {
-        await checkpoint(stage);
-      } catch (e) {
-        if (e instanceof Reenqueued) return 'again';
-        throw e;
-      }
-      await enterStage(stage, `${stage}: ${error} — waiting for reenqueue, reject or freeze`, { error });
-    }
-  }
-
-  upsertSearchAttributes([
-    { key: SA.pipeline, value: 'publishing' },
-    { key: SA.objectId, value: articleId },
-    { key: SA.frozen, value: false },
-  ]);
-  await enterStage('waiting', waitingMessage());
+  await lane.start('publishing');
 
   for (;;) {
     await condition(() => silentUpdates.length > 0 || nextPackage() !== undefined || packagesThisRun >= settings.continueAsNewAfter || operator.freezeAsked);
     if (operator.freezeAsked) {
-      await checkpoint('waiting').catch(ignoreReenqueue);
+      await lane.checkpoint('waiting').catch(ignoreReenqueue);
       continue;
     }
     const silent = silentUpdates.shift();
@@ -249,7 +156,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       packagesThisRun++;
       state.current = undefined;
       currentPackage = undefined;
-      await enterStage('waiting', waitingMessage());
+      await lane.enterStage('waiting', waitingMessage());
       continue;
     }
     // Enough packages in this run: carry the state into a fresh history. A freeze waits in its
@@ -285,7 +192,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
         pkg.version === publishedVersion
           ? `v${pkg.version} is already published (a change to it is a silent update)`
           : `v${pkg.version} is older than the published v${publishedVersion}`;
-      await event('skipped', `skipped ${pkg.key}: ${reason}`, { version: pkg.version, detail: { key: pkg.key, reason } });
+      await lane.event('skipped', `skipped ${pkg.key}: ${reason}`, { version: pkg.version, detail: { key: pkg.key, reason } });
       return;
     }
     for (;;) {
@@ -294,10 +201,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       const mode = modeFor(pkg, settings);
       currentPackage = pkg;
       state.current = { version: pkg.version, status: pkg.status, run, mode, key: pkg.key };
-      approval = undefined;
-      rejection = undefined;
-      operator.reenqueueBy = undefined;
-      state.lastError = undefined;
+      lane.startRun();
       state.scheduledFor = undefined;
       try {
         await publishOne(pkg, run, mode);
@@ -306,7 +210,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
         if (error instanceof ContinueAsNew || isCancellation(error)) throw error;
         if (error instanceof Reenqueued) continue;
         if (error instanceof PackageRejected) {
-          await recordRejection(pkg.version);
+          await lane.recordRejection(pkg.version);
           return;
         }
         const failure = unwrap(error);
@@ -314,7 +218,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
         if (failure instanceof ApplicationFailure && failure.type === 'FreezeArticle') {
           operator.freezeFor(message, AUTOMATIC_FREEZER);
           try {
-            await checkpoint('fetching');
+            await lane.checkpoint('fetching');
           } catch (e) {
             if (e instanceof Reenqueued) continue;
             throw e;
@@ -322,54 +226,47 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
           continue;
         }
         const rejecting = failure instanceof ApplicationFailure && REJECTING_TYPES.includes(failure.type ?? '');
-        const next = await waitForOperator(rejecting ? 'rejected' : 'failed', message);
+        const next = await lane.waitForOperator(rejecting ? 'rejected' : 'failed', message);
         if (next === 'skip') {
-          await recordRejection(pkg.version);
+          await lane.recordRejection(pkg.version);
           return;
         }
-        await event('reenqueued', `v${pkg.version} reenqueued by ${operator.reenqueueBy}`, { version: pkg.version });
+        await lane.event('reenqueued', `v${pkg.version} reenqueued by ${operator.reenqueueBy}`, { version: pkg.version });
       }
     }
-  }
-
-  /** An operator's reject of the version, on record with who and why. */
-  async function recordRejection(version: number): Promise<void> {
-    // Set by the reject update's handler, which the type checker cannot see from here.
-    const r = rejection as { reason: string; by: string } | undefined;
-    await event('rejected', `v${version} rejected by ${r?.by}: ${r?.reason}`, { version, detail: r });
   }
 
   /** One package through every stage; throws to the caller's operator wait on failure. */
   async function publishOne(pkg: ArticlePackage, run: number, mode: 'automatic' | 'preview'): Promise<void> {
     const job = { articleId, version: pkg.version, status: pkg.status, run, key: pkg.key };
-    await checkpoint('fetching');
-    await enterStage('fetching', `fetching ${pkg.key} (v${pkg.version}, run ${run})`);
+    await lane.checkpoint('fetching');
+    await lane.enterStage('fetching', `fetching ${pkg.key} (v${pkg.version}, run ${run})`);
     const fetched = await fetchPackage.executeWithOptions({ summary: `fetch ${pkg.key}` }, [{ ...job, location: pkg.location, etag: pkg.etag }]);
 
-    await checkpoint('expanding');
-    await enterStage('expanding', `expanding ${pkg.key}`);
+    await lane.checkpoint('expanding');
+    await lane.enterStage('expanding', `expanding ${pkg.key}`);
     await expandPackage.executeWithOptions({ summary: `expand ${articleId} v${pkg.version}` }, [{ ...job, zipKey: fetched.zipKey }]);
 
-    await checkpoint('validating');
-    await enterStage('validating', `validating the article XML of ${articleId} v${pkg.version}`);
+    await lane.checkpoint('validating');
+    await lane.enterStage('validating', `validating the article XML of ${articleId} v${pkg.version}`);
     const valid = await validatePackage.executeWithOptions({ summary: `validate ${articleId} v${pkg.version}` }, [job]);
 
-    await checkpoint('building');
-    await enterStage('building', `building the web outputs of ${articleId} v${pkg.version}: ${valid.title}`);
+    await lane.checkpoint('building');
+    await lane.enterStage('building', `building the web outputs of ${articleId} v${pkg.version}: ${valid.title}`);
     await buildOutputs.executeWithOptions({ summary: `build ${articleId} v${pkg.version}` }, [job]);
 
-    await checkpoint('depositing');
-    await enterStage('depositing', `depositing the preview of ${articleId} v${pkg.version}`);
+    await lane.checkpoint('depositing');
+    await lane.enterStage('depositing', `depositing the preview of ${articleId} v${pkg.version}`);
     const preview = await depositPreview.executeWithOptions({ summary: `preview ${articleId} v${pkg.version}` }, [job]);
 
     if (mode === 'preview') await awaitApproval(pkg.version, preview.previewUrl);
-    else approval = { version: pkg.version, by: 'custody (automatic mode)' };
+    else lane.approval = { version: pkg.version, by: 'custody (automatic mode)' };
 
-    await checkpoint('publishing');
-    await enterStage('publishing', `publishing ${articleId} v${pkg.version}`);
-    const published = await publishVersion.executeWithOptions({ summary: `publish ${articleId} v${pkg.version}` }, [{ ...job, approvedBy: approval!.by }]);
+    await lane.checkpoint('publishing');
+    await lane.enterStage('publishing', `publishing ${articleId} v${pkg.version}`);
+    const published = await publishVersion.executeWithOptions({ summary: `publish ${articleId} v${pkg.version}` }, [{ ...job, approvedBy: lane.approval!.by }]);
     state.published = { version: pkg.version, status: pkg.status, at: published.at, url: published.url };
-    await enterStage('published', `published ${articleId} v${pkg.version}: ${published.url}`, { url: published.url, approvedBy: approval!.by });
+    await lane.enterStage('published', `published ${articleId} v${pkg.version}: ${published.url}`, { url: published.url, approvedBy: lane.approval!.by });
     const item = {
       itemId: `article:${articleId}`,
       storage: 'site' as const,
@@ -377,7 +274,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
       as: `${articleId}/v${pkg.version}`,
     };
     await operator.drainGate('delivery', true);
-    await startDelivery(settings.delivery, 'publishing', item, approval!.by);
+    await startDelivery(settings.delivery, 'publishing', item, lane.approval!.by);
     // The publication stands whatever the webhook does: a receiver that stays down past the
     // retries is on record (and in lastError), and the article goes on to its next version.
     try {
@@ -385,7 +282,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     } catch (error) {
       if (isCancellation(error)) throw error;
       state.lastError = `published v${pkg.version}, but the webhook was not told: ${describe(unwrap(error))}`;
-      await event('notify-failed', state.lastError, { version: pkg.version });
+      await lane.event('notify-failed', state.lastError, { version: pkg.version });
     }
   }
 
@@ -399,22 +296,22 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
   }
 
   async function approvalOrRejection(version: number, previewUrl: string): Promise<void> {
-    await enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
+    await lane.enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
     for (;;) {
-      await condition(() => approval !== undefined || rejection !== undefined || operator.freezeAsked);
-      if (rejection) throw new PackageRejected();
+      await condition(() => lane.approval !== undefined || lane.rejection !== undefined || operator.freezeAsked);
+      if (lane.rejection) throw new PackageRejected();
       if (operator.freezeAsked) {
-        await checkpoint('awaiting-approval');
-        await enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
+        await lane.checkpoint('awaiting-approval');
+        await lane.enterStage('awaiting-approval', `v${version} waits for approval: preview at ${previewUrl}`, { previewUrl });
         continue;
       }
-      const { at } = approval!;
+      const { at } = lane.approval!;
       if (!at || Date.parse(at) <= Date.now()) return;
       // A durable timer: a later approve (another time), a reject or a freeze wakes it.
       state.scheduledFor = at;
-      const scheduled = approval;
-      await enterStage('scheduled', `v${version} approved by ${scheduled!.by}, to be published at ${at}`, { at });
-      const woken = await condition(() => approval !== scheduled || rejection !== undefined || operator.freezeAsked, Date.parse(at) - Date.now());
+      const scheduled = lane.approval;
+      await lane.enterStage('scheduled', `v${version} approved by ${scheduled!.by}, to be published at ${at}`, { at });
+      const woken = await condition(() => lane.approval !== scheduled || lane.rejection !== undefined || operator.freezeAsked, Date.parse(at) - Date.now());
       if (!woken) return;
     }
   }
@@ -425,32 +322,27 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     const job = { articleId, version: pkg.version, status: pkg.status, run, key: pkg.key };
     state.current = { version: pkg.version, status: pkg.status, run, mode: 'automatic', key: pkg.key };
     try {
-      await enterStage('silent-updating', `silent update of ${articleId} v${pkg.version} from ${pkg.key} (by ${by})`);
+      await lane.enterStage('silent-updating', `silent update of ${articleId} v${pkg.version} from ${pkg.key} (by ${by})`);
       const fetched = await fetchPackage.executeWithOptions({ summary: `fetch ${pkg.key}` }, [{ ...job, location: pkg.location, etag: pkg.etag }]);
       await expandPackage.executeWithOptions({ summary: `expand ${articleId} v${pkg.version}` }, [{ ...job, zipKey: fetched.zipKey }]);
       await validatePackage.executeWithOptions({ summary: `validate ${articleId} v${pkg.version}` }, [job]);
       await buildOutputs.executeWithOptions({ summary: `build ${articleId} v${pkg.version}` }, [job]);
       const diff = await replacePublished.executeWithOptions({ summary: `silent update ${articleId} v${pkg.version}` }, [{ ...job, by }]);
-      await event('silent-update', `silent update of v${pkg.version} by ${by}: ${diff.summary}`, {
+      await lane.event('silent-update', `silent update of v${pkg.version} by ${by}: ${diff.summary}`, {
         version: pkg.version,
         detail: { by, key: pkg.key, ...diff },
       });
     } catch (error) {
       if (error instanceof ContinueAsNew || isCancellation(error)) throw error;
       // The published version stays as it was; the refusal is on record with its reason.
-      await event('silent-update-refused', `silent update of v${pkg.version} from ${pkg.key} refused: ${describe(unwrap(error))}`, { version: pkg.version });
+      await lane.event('silent-update-refused', `silent update of v${pkg.version} from ${pkg.key} refused: ${describe(unwrap(error))}`, {
+        version: pkg.version,
+      });
     }
     remember(pkg);
     state.current = undefined;
-    await enterStage('waiting', waitingMessage());
+    await lane.enterStage('waiting', waitingMessage());
   }
-}
-
-/** Thrown inside a package's run when an operator reenqueued it while it was frozen. */
-class Reenqueued extends Error {}
-
-function ignoreReenqueue(e: unknown): void {
-  if (!(e instanceof Reenqueued)) throw e;
 }
 
 function articleCustodyState(stage: ArticleStage): string {
