@@ -139,6 +139,8 @@ export class S3Storage implements Storage {
   }
 
   async putFile(key: string, file: string, opts: PutOptions): Promise<{ skipped: boolean }> {
+    // A file that cannot be read is named here: once the upload has begun, the SDK reports only "Request aborted".
+    await fs.promises.access(file, fs.constants.R_OK);
     return this.put(key, () => fs.createReadStream(file), opts);
   }
 

@@ -93,6 +93,34 @@ for (const kind of ['file', 's3'] as const) {
       assert.equal(await storage.sha256Of('retry/sip.tar'), sha256(other));
     });
 
+    it('stores a local file (putFile) across chunk boundaries byte for byte, skips it unchanged, and refuses a wrong checksum leaving nothing', async () => {
+      // Sizes around the copy buffer (256 KiB): one byte, one byte short, exactly, one byte over, several.
+      for (const size of [0, 1, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1, 3 * MiB + 5]) {
+        const bytes = crypto.randomBytes(size);
+        const file = path.join(local, 'put-file', `${size}.bin`);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, bytes);
+        const key = `put-file/${size}.bin`;
+        assert.deepEqual(await storage.putFile(key, file, { size, sha256: sha256(bytes) }), { skipped: false });
+        const back = path.join(local, 'put-file-back', `${size}.bin`);
+        assert.deepEqual(await storage.getFile(key, back), { size, sha256: sha256(bytes) });
+        assert.ok(fs.readFileSync(back).equals(bytes), `${size} bytes come back as they went`);
+        assert.deepEqual(await storage.putFile(key, file, { size, sha256: sha256(bytes) }), { skipped: true });
+      }
+      const file = path.join(local, 'put-file', 'wrong.bin');
+      fs.writeFileSync(file, crypto.randomBytes(300 * 1024));
+      await assert.rejects(storage.putFile('put-file/wrong.bin', file, { size: 300 * 1024, sha256: sha256(Buffer.from('other')) }), (e: Error) => {
+        assert.ok(e instanceof ChecksumMismatch || e.name === 'BadDigest', `${e.name}: ${e.message}`);
+        return true;
+      });
+      assert.equal(await storage.head('put-file/wrong.bin'), undefined);
+      await assert.rejects(
+        storage.putFile('put-file/missing.bin', path.join(local, 'no-such-file'), { size: 1, sha256: sha256(Buffer.from('x')) }),
+        /no-such-file/,
+      );
+      assert.equal(await storage.head('put-file/missing.bin'), undefined);
+    });
+
     it('refuses bytes that do not match the expected checksum and leaves nothing under the key', async () => {
       for (const size of [4096, 7 * MiB]) {
         const bytes = crypto.randomBytes(size);
