@@ -17,6 +17,7 @@ import { enqueue } from '../starters/enqueue';
 import { createSchedules } from '../starters/schedules';
 import { syncSource } from '../workflows';
 import { startCustodySystem, type CustodySystem } from './support/custody-system';
+import { useOwnNamespace } from './support/temporal-server';
 import { recordHistory } from './support/record-history';
 import { custody as runCustody } from './support/custody-cli';
 
@@ -37,13 +38,10 @@ function writeObject(sourceDir: string, id: string, at: Date, content = `bytes o
   setTimes(dir, at);
 }
 
-/** When the running describe began: other test files preserve objects of the same ids in the same namespace. */
-let since = new Date().toISOString();
-
-/** How many workflow executions (runs) of preserve:<id> Temporal has, of this file's. */
+/** How many workflow executions (runs) of preserve:<id> Temporal has in the describe's own namespace. */
 async function preserveRuns(sys: CustodySystem, id: string): Promise<number> {
   const runs = [];
-  for await (const wf of sys.client.workflow.list({ query: `WorkflowId = "${preserveWorkflowId(id)}" AND StartTime >= "${since}"` })) runs.push(wf.runId);
+  for await (const wf of sys.client.workflow.list({ query: `WorkflowId = "${preserveWorkflowId(id)}"` })) runs.push(wf.runId);
   return runs.length;
 }
 
@@ -72,11 +70,12 @@ describe('the scheduled harvest (sync-source)', function () {
   this.timeout(300_000);
 
   describe('the schedule, run after run, on two sources (one of them missing)', () => {
+    // Its own namespace: the describes (and other test files) preserve objects of the same ids.
+    useOwnNamespace('custody-harvest-schedule-test');
     let sys: CustodySystem;
     let collection: string;
 
     before(async () => {
-      since = new Date().toISOString();
       const root = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-harvest-'));
       collection = path.join(root, 'collection');
       fs.mkdirSync(collection);
@@ -187,12 +186,13 @@ describe('the scheduled harvest (sync-source)', function () {
   });
 
   describe('a second source', () => {
+    // Its own namespace: the describes (and other test files) preserve objects of the same ids.
+    useOwnNamespace('custody-harvest-second-source-test');
     let sys: CustodySystem;
     let collection: string;
     let annex: string;
 
     before(async () => {
-      since = new Date().toISOString();
       const root = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-harvest-annex-'));
       collection = path.join(root, 'collection');
       annex = path.join(root, 'annex');
@@ -239,6 +239,8 @@ describe('the scheduled harvest (sync-source)', function () {
   });
 
   describe('a run killed mid-way, and the time budget', () => {
+    // Its own namespace: the describes (and other test files) preserve objects of the same ids.
+    useOwnNamespace('custody-harvest-killed-run-test');
     let sys: CustodySystem;
     const ids = ['obj-1', 'obj-2', 'obj-3', 'obj-4', 'obj-5'];
     /** While set, the harvest's second cursor move waits for the test, then fails: the worker "dies" there. */
@@ -262,7 +264,6 @@ describe('the scheduled harvest (sync-source)', function () {
     };
 
     before(async () => {
-      since = new Date().toISOString();
       sys = await startCustodySystem({
         decorate: withTrap,
         config: { harvest: { settleTime: '1m', batchSize: 2, timeBudget: '1h' }, verdict: { pollAfter: '1h', deadline: '14d' } },
@@ -308,9 +309,10 @@ describe('the scheduled harvest (sync-source)', function () {
   });
 
   describe('custody enqueue: --dry-run, --max, --match, --changed-within', () => {
+    // Its own namespace: the describes (and other test files) preserve objects of the same ids.
+    useOwnNamespace('custody-harvest-enqueue-test');
     let sys: CustodySystem;
     before(async () => {
-      since = new Date().toISOString();
       sys = await startCustodySystem({ config: { verdict: { pollAfter: '1h', deadline: '14d' } } });
       writeObject(sys.sourceDir, 'old-1', ago(HOUR), 'x', ago(10 * 24 * HOUR).toISOString());
       writeObject(sys.sourceDir, 'old-2', ago(HOUR), 'x', ago(9 * 24 * HOUR).toISOString());
