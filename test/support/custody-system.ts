@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { REPO_ROOT, loadConfig, type Config } from '../../config/config';
+import { eventually } from './eventually';
 import { SCHEDULE_IDS } from '../../starters/schedules';
 import { connectClient } from '../../config/temporal-connection';
 import { openLedger, type Ledger } from '../../ledger';
@@ -124,13 +125,24 @@ export async function startCustodySystem(opts: SystemOptions = {}): Promise<Cust
           .getHandle(id)
           .delete()
           .catch(() => undefined);
-      // Workflows left waiting (rejected, failed) would be picked up by the next test's worker.
-      for await (const wf of client.workflow.list({ query: 'ExecutionStatus="Running"' })) {
-        await client.workflow
-          .getHandle(wf.workflowId, wf.runId)
-          .terminate('test finished')
-          .catch(() => undefined);
-      }
+      // Workflows left waiting (rejected, failed) would be picked up by the next test's worker, and
+      // the next test would list them as running: terminated, until visibility lists none running
+      // (it shows a termination a moment late, and one started last may only just show up).
+      await eventually(
+        'no workflow left running',
+        async () => {
+          const running = [];
+          for await (const wf of client.workflow.list({ query: 'ExecutionStatus="Running"' })) running.push(wf);
+          for (const wf of running)
+            await client.workflow
+              .getHandle(wf.workflowId, wf.runId)
+              .terminate('test finished')
+              .catch(() => undefined);
+          return running.length;
+        },
+        (n) => n === 0,
+        { timeoutMs: 30_000 },
+      );
       await system.stopWorkers().catch(() => undefined);
       await ledger.close();
       await (connection as Connection).close();
