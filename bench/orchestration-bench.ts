@@ -4,7 +4,8 @@
 // tasks and one signal each, in as many processes, on the same server — and (b) the same activity
 // functions called in a plain loop without Temporal, with the same slots per stage. Contenders
 // are interleaved round by round. BENCH_OBJECTS (1000), BENCH_OBJECT_KIB (1), BENCH_RUNS (1),
-// BENCH_WORKERS (1,2); BENCH_PROFILE=1 writes a CPU profile of the first custody worker and
+// BENCH_WORKERS (1,2), BENCH_CONTENDERS (custody,floor,floor+upserts,plain: floor+upserts is the
+// floor with custody's search-attribute upserts, what visibility alone costs); BENCH_PROFILE=1 writes a CPU profile of the first custody worker and
 // prints its top entries. Each contender's line is followed by where the machine's CPU went.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -31,6 +32,10 @@ const KIB = Number(process.env.BENCH_OBJECT_KIB ?? 1);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const CONTENDER_NAMES = ['custody', 'floor', 'floor+upserts', 'plain'];
+const CONTENDERS = new Set((process.env.BENCH_CONTENDERS ?? CONTENDER_NAMES.join(',')).split(','));
+for (const c of CONTENDERS)
+  if (!CONTENDER_NAMES.includes(c)) throw new Error(`BENCH_CONTENDERS: unknown contender "${c}" (known: ${CONTENDER_NAMES.join(', ')})`);
 const FLOOR_QUEUE = 'bench-floor';
 const TARGET_FLOOR = 1.3;
 const TARGET_PLAIN = 1.25;
@@ -82,13 +87,7 @@ async function stop(children: ChildProcess[]): Promise<void> {
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
-async function runCustody(
-  sys: CustodySystem,
-  configFile: string,
-  round: string,
-  workers: number,
-  profileDir?: string,
-): Promise<{ s: number; activities: number }> {
+async function runCustody(sys: CustodySystem, configFile: string, round: string, workers: number, profileDir?: string): Promise<{ s: number; shape: Shape }> {
   const ids = writeObjects(sys, `c${round}w${workers}-`);
   const env = { ...process.env, CUSTODY_CONFIG: configFile, TEMPORAL_ADDRESS: testTemporal.address, TEMPORAL_NAMESPACE: testTemporal.namespace };
   const children = Array.from({ length: workers }, (_, i) =>
@@ -111,14 +110,24 @@ async function runCustody(
     const notConfirmed = results.filter((r) => r.stage !== 'confirmed').length;
     if (notConfirmed) throw new Error(`${notConfirmed} objects not confirmed`);
     const history = await sys.client.workflow.getHandle(preserveWorkflowId(ids[0])).fetchHistory();
-    const activities = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
-    return { s, activities };
+    const events = history.events ?? [];
+    const shape = {
+      activities: events.filter((e) => e.activityTaskScheduledEventAttributes).length,
+      upserts: events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length,
+    };
+    return { s, shape };
   } finally {
     await stop(children);
   }
 }
 
-async function runFloor(sys: CustodySystem, round: string, workers: number, activities: number): Promise<number> {
+/** What one custody workflow asks of the server, which the floor copies. */
+interface Shape {
+  activities: number;
+  upserts: number;
+}
+
+async function runFloor(sys: CustodySystem, round: string, workers: number, activities: number, upserts = 0): Promise<number> {
   const slots = Object.values(sys.config.worker.slots).reduce((a, b) => a + b, 0);
   const children = Array.from({ length: workers }, () =>
     spawn(
@@ -131,12 +140,12 @@ async function runFloor(sys: CustodySystem, round: string, workers: number, acti
   );
   try {
     await pollingBy(sys.client, FLOOR_QUEUE, children);
-    const ids = Array.from({ length: N }, (_, i) => `floor-${round}w${workers}-${i}`);
+    const ids = Array.from({ length: N }, (_, i) => `floor-${upserts ? 'u' : ''}${round}w${workers}-${i}`);
     const t0 = performance.now();
     const handles: Array<Promise<unknown>> = [];
     // Started as custody enqueue starts: ENQUEUE_CONCURRENCY at a time.
     await forEachConcurrently(ids, ENQUEUE_CONCURRENCY, async (workflowId) => {
-      const handle = await sys.client.workflow.start('bareObject', { workflowId, taskQueue: FLOOR_QUEUE, args: [activities] });
+      const handle = await sys.client.workflow.start('bareObject', { workflowId, taskQueue: FLOOR_QUEUE, args: [activities, upserts] });
       handles.push(handle.result());
     });
     await Promise.all(handles);
@@ -238,36 +247,54 @@ async function main(): Promise<void> {
     console.log(`orchestration: ${N} objects of ${KIB} KiB, ${RUNS} round(s), worker processes ${WORKERS.join(' and ')}; ${new Date().toISOString()}`);
     const figures: Record<string, number[]> = {};
     const add = (k: string, v: number) => (figures[k] ??= []).push(v);
-    let activities = 0;
+    // Without a custody run in the same process, the floor copies the shape custody's workflow had
+    // when this was written (README: 5 activity tasks, 7 stage upserts per object).
+    let shape: Shape = { activities: 5, upserts: 7 };
     const serverPid = findProcess('start-dev', `--port ${testTemporal.address.split(':').pop()} `);
     const cpuOf = async <T>(run: () => Promise<T>): Promise<[T, string]> => {
       const spent = startCpuMeter(serverPid);
       const result = await run();
       return [result, describeCpu(spent())];
     };
+    const report = (r: number, w: number, name: string, s: number, cpu: string, extra = '') => {
+      console.log(`  round ${r + 1}, ${w} worker(s): ${name.padEnd(14)} ${s.toFixed(1)} s${extra}`);
+      console.log(`    ${cpu}`);
+      add(`${name} ${w}`, s);
+    };
     for (let r = 0; r < RUNS; r++) {
       for (const w of WORKERS) {
-        const [custody, custodyCpu] = await cpuOf(() => runCustody(sys, configFile, String(r), w, r === 0 && w === WORKERS[0] ? profileDir : undefined));
-        activities = custody.activities;
-        console.log(`  round ${r + 1}, ${w} worker(s): custody      ${custody.s.toFixed(1)} s (${custody.activities} activity tasks per object)`);
-        console.log(`    ${custodyCpu}`);
-        add(`custody ${w}`, custody.s);
-        const [floor, floorCpu] = await cpuOf(() => runFloor(sys, String(r), w, activities));
-        console.log(`  round ${r + 1}, ${w} worker(s): floor        ${floor.toFixed(1)} s`);
-        console.log(`    ${floorCpu}`);
-        add(`floor ${w}`, floor);
-        const [plain, plainCpu] = await cpuOf(() => runPlain(sys, String(r), w));
-        console.log(`  round ${r + 1}, ${w} worker(s): plain loop   ${plain.toFixed(1)} s`);
-        console.log(`    ${plainCpu}`);
-        add(`plain ${w}`, plain);
+        if (CONTENDERS.has('custody')) {
+          const [custody, cpu] = await cpuOf(() => runCustody(sys, configFile, String(r), w, r === 0 && w === WORKERS[0] ? profileDir : undefined));
+          shape = custody.shape;
+          report(r, w, 'custody', custody.s, cpu, ` (${shape.activities} activity tasks, ${shape.upserts} search-attribute upserts per object)`);
+        }
+        if (CONTENDERS.has('floor')) {
+          const [floor, cpu] = await cpuOf(() => runFloor(sys, String(r), w, shape.activities));
+          report(r, w, 'floor', floor, cpu);
+        }
+        if (CONTENDERS.has('floor+upserts')) {
+          const [floor, cpu] = await cpuOf(() => runFloor(sys, String(r), w, shape.activities, shape.upserts));
+          report(r, w, 'floor+upserts', floor, cpu, ` (the floor with custody's ${shape.upserts} upserts per object)`);
+        }
+        if (CONTENDERS.has('plain')) {
+          const [plain, cpu] = await cpuOf(() => runPlain(sys, String(r), w));
+          report(r, w, 'plain loop', plain, cpu);
+        }
       }
     }
     for (const w of WORKERS) {
-      const [c, f, p] = ['custody', 'floor', 'plain'].map((k) => median(figures[`${k} ${w}`]));
-      console.log(
-        `${w} worker process(es), median of ${RUNS}: custody ${c.toFixed(1)} s, floor ${f.toFixed(1)} s, plain loop ${p.toFixed(1)} s; ` +
-          `custody/floor ${(c / f).toFixed(2)} (target ≤ ${TARGET_FLOOR}), custody/plain ${(c / p).toFixed(2)} (target ≤ ${TARGET_PLAIN})`,
-      );
+      const m = (name: string) => (figures[`${name} ${w}`] ? median(figures[`${name} ${w}`]) : undefined);
+      const [c, f, fu, p] = [m('custody'), m('floor'), m('floor+upserts'), m('plain loop')];
+      const parts = [
+        c !== undefined && `custody ${c.toFixed(1)} s`,
+        f !== undefined && `floor ${f.toFixed(1)} s`,
+        fu !== undefined && `floor+upserts ${fu.toFixed(1)} s`,
+        p !== undefined && `plain loop ${p.toFixed(1)} s`,
+        c !== undefined && f !== undefined && `custody/floor ${(c / f).toFixed(2)} (target ≤ ${TARGET_FLOOR})`,
+        c !== undefined && p !== undefined && `custody/plain ${(c / p).toFixed(2)} (target ≤ ${TARGET_PLAIN})`,
+        fu !== undefined && f !== undefined && `floor+upserts/floor ${(fu / f).toFixed(2)}`,
+      ].filter(Boolean);
+      console.log(`${w} worker process(es), median of ${RUNS}: ${parts.join(', ')}`);
     }
     if (profileDir) {
       const file = fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));

@@ -1,7 +1,10 @@
 // The engine's floor for the orchestration benchmark: one workflow per object with the same
 // number of activity tasks as custody's preserveObject and one signal, every activity a no-op.
-// What custody spends above this is custody's, not Temporal's.
-import { condition, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+// What custody spends above this is custody's, not Temporal's. With `upserts`, the same floor
+// also upserts a search attribute that many times (custody's stage upserts), so the bench can
+// show what the visibility writes alone cost the server.
+import { condition, defineSignal, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { SA } from '../../common/search-attributes';
 import type { bareActivities } from './bare-activities';
 
 export const bareVerdictSignal = defineSignal('bareVerdict');
@@ -9,12 +12,21 @@ export const bareVerdictSignal = defineSignal('bareVerdict');
 const { noop } = proxyActivities<ReturnType<typeof bareActivities>>({ startToCloseTimeout: '1m' });
 
 /** `activities` no-op steps; the one before the last asks for the signal, the last waits for it. */
-export async function bareObject(activities: number): Promise<void> {
+export async function bareObject(activities: number, upserts = 0): Promise<void> {
   let signalled = false;
   setHandler(bareVerdictSignal, () => {
     signalled = true;
   });
-  for (let i = 0; i < activities - 1; i++) await noop({ sendSignal: i === activities - 2 });
+  let upserted = 0;
+  // Upserts go with the steps, as custody's go with its stages; any left over go with the last.
+  const upsert = (n: number) => {
+    for (; n > 0 && upserted < upserts; n--) upsertSearchAttributes([{ key: SA.stage, value: `floor-${upserted++}` }]);
+  };
+  for (let i = 0; i < activities - 1; i++) {
+    upsert(1);
+    await noop({ sendSignal: i === activities - 2 });
+  }
   await condition(() => signalled);
+  upsert(upserts);
   await noop({ sendSignal: false });
 }
