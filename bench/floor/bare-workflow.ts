@@ -20,7 +20,13 @@ export async function bareObject(activities: number, upserts = 0): Promise<void>
   let upserted = 0;
   // Upserts go with the steps, as custody's go with its stages; any left over go with the last.
   const upsert = (n: number) => {
-    for (; n > 0 && upserted < upserts; n--) upsertSearchAttributes([{ key: SA.stage, value: `floor-${upserted++}` }]);
+    for (; n > 0 && upserted < upserts; n--, upserted++) {
+      // The two attributes each of custody's stage upserts sets (workflows/kit/stage-book.ts).
+      upsertSearchAttributes([
+        { key: SA.stage, value: `floor-${upserted}` },
+        { key: SA.state, value: `floor-${upserted}` },
+      ]);
+    }
   };
   for (let i = 0; i < activities - 1; i++) {
     upsert(1);
