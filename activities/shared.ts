@@ -39,18 +39,27 @@ export interface ActivityDeps {
 
 /** The details of each running attempt's latest heartbeat, which the keep-alive repeats. */
 const lastDetails = new WeakMap<Context, unknown>();
+/** Attempts whose heartbeats the keep-alive's timer sends. */
+const paced = new WeakSet<Context>();
 
+/**
+ * Progress for the Web UI and the server's liveness check. Under the keep-alive (any attempt
+ * scheduled with a heartbeat timeout) this only notes the details and the timer sends them: the
+ * SDK sends an attempt's first heartbeat at once, and the server writes each one to the
+ * workflow's state, so a step that ends within one period costs no heartbeat at all.
+ */
 export const heartbeat = (details: unknown) => {
   const context = Context.current();
   lastDetails.set(context, details);
-  context.heartbeat(details);
+  if (!paced.has(context)) context.heartbeat(details);
 };
 
 /**
- * While an attempt scheduled with a heartbeat timeout runs, heartbeat on a timer too, with its
- * latest details: a step that moves no bytes for a while (a file synced or verified after it was
- * written, a slow API, a Retry-After) is not taken for a dead worker and run twice. A dead
- * worker's timer stops with it, which is what the heartbeat timeout is there to notice.
+ * While an attempt scheduled with a heartbeat timeout runs, heartbeat on a timer, a quarter of
+ * the timeout apart (5 s at most), with its latest details: a step that moves no bytes for a
+ * while (a file synced or verified after it was written, a slow API, a Retry-After) is not taken
+ * for a dead worker and run twice. A dead worker's timer stops with it, which is what the
+ * heartbeat timeout is there to notice.
  */
 function keepAlive(): () => void {
   let context: Context;
@@ -61,6 +70,7 @@ function keepAlive(): () => void {
   }
   const timeoutMs = context.info.heartbeatTimeoutMs;
   if (!timeoutMs) return () => undefined;
+  paced.add(context);
   const timer = setInterval(() => context.heartbeat(lastDetails.get(context)), Math.min(5_000, Math.max(200, timeoutMs / 4)));
   return () => clearInterval(timer);
 }
