@@ -59,11 +59,7 @@ export async function copyDataset(input: CopyDatasetInput): Promise<CopyState> {
     stateOf: copyCustodyState,
     idle: () => !current,
     waitingMessage,
-    record: async (e, summary) => {
-      const recorded = await recordCopyEvent.executeWithOptions({ summary }, [{ copyId, ...e }]);
-      // Histories from before the result carried the build replay it as undefined.
-      return (recorded as Partial<typeof recorded> | undefined)?.buildId;
-    },
+    record: (e, summary) => recordCopyEvent.executeWithOptions({ summary }, [{ copyId, ...e }]),
   });
   const { operator } = lane;
 

@@ -76,8 +76,7 @@ export async function publishArticle(input: PublishArticleInput): Promise<Articl
     record: async (e, summary) => {
       const recorded = await recordArticleEvent.executeWithOptions({ summary }, [{ articleId, ...e }]);
       state.lastEvent = { at: e.at, kind: e.kind, version: e.version, message: e.message };
-      // Histories from before the result carried the build replay it as undefined.
-      return (recorded as Partial<typeof recorded> | undefined)?.buildId;
+      return recorded;
     },
   });
   const { operator } = lane;

@@ -1,8 +1,8 @@
 // The engine's floor for the orchestration benchmark: one workflow per object with the same
 // number of activity tasks as custody's preserveObject and one signal, every activity a no-op.
 // What custody spends above this is custody's, not Temporal's. With `upserts`, the same floor
-// also upserts a search attribute that many times (custody's stage upserts), so the bench can
-// show what the visibility writes alone cost the server.
+// also upserts the two attributes of a custody stage that many times, so the bench can show what
+// the visibility writes alone cost the server.
 import { condition, defineSignal, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { SA } from '../../common/search-attributes';
 import type { bareActivities } from './bare-activities';

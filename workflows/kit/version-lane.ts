@@ -38,8 +38,8 @@ export interface LaneOptions<Stage extends string> {
   state: LaneState<Stage>;
   /** The search attribute's CustodyState for a stage. */
   stateOf(stage: Stage): string;
-  /** Puts an event on the ledger; resolves with the build that recorded it. */
-  record(event: LaneEvent<Stage>, summary: string): Promise<string | undefined>;
+  /** Puts an event on the ledger; resolves with the recording step's result, which names the build that recorded it. */
+  record(event: LaneEvent<Stage>, summary: string): Promise<{ buildId?: string } | undefined>;
   /** No version at hand: the lane is idle while waiting. */
   idle(): boolean;
   /** What an idle lane waits for, in words. */
@@ -176,12 +176,13 @@ export class VersionLane<Stage extends string> {
   async event(kind: string, message: string, extra: { version?: number; stage?: Stage; detail?: unknown } = {}): Promise<string | undefined> {
     const at = new Date().toISOString();
     const key = this.book.nextKey(kind);
-    const buildId = await this.opts.record(
+    const recorded = await this.opts.record(
       { kind, message, version: extra.version, stage: extra.stage, detail: extra.detail, at, key },
       `${kind}: ${this.opts.id}${extra.version ? ` v${extra.version}` : ''}`,
     );
     this.state.updatedAt = at;
-    return buildId;
+    // Histories from before the result carried the build replay it as undefined.
+    return recorded?.buildId;
   }
 
   async enterStage(stage: Stage, message: string, detail?: unknown): Promise<void> {
